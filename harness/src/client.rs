@@ -1,0 +1,169 @@
+//! The reference client: the tutorial's `input()` loop, done right.
+//!
+//! Each input line is stripped; an empty line is skipped (nothing sent, so nothing to wait for);
+//! otherwise the line is sent and the whole reply — exactly as many bytes as were sent, however
+//! many reads that takes ([`ReplyAssembler`]) — is printed, lossily if it is not UTF-8.
+//! While waiting for input it also watches the socket, so a server that closes or resets is
+//! reported at once rather than at the next line.
+
+use std::io::{self, BufRead, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+use crate::addr::Endpoint;
+use crate::net::StdConn;
+use crate::proto::{strip_line, ReplyAssembler};
+
+/// Why a client session ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Setup(#[from] crate::error::Error),
+    #[error("server closed the connection")]
+    Closed,
+    #[error("server reset the connection")]
+    Reset,
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    #[error("server sent {0} bytes nobody asked for")]
+    Unasked(usize),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub endpoint: Endpoint,
+    pub connect_timeout: Duration,
+    /// How long to wait for a whole reply; `None` waits as long as it takes.
+    pub reply_timeout: Option<Duration>,
+    /// Print the tutorial's `>>: ` prompt before each line.
+    pub prompt: bool,
+}
+
+impl ClientConfig {
+    pub fn new(endpoint: Endpoint) -> Self {
+        ClientConfig { endpoint, connect_timeout: Duration::from_secs(10), reply_timeout: None, prompt: false }
+    }
+}
+
+fn classify(e: io::Error, timeout: Option<Duration>) -> ClientError {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+            ClientError::Reset
+        }
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout(timeout.unwrap_or_default()),
+        _ => ClientError::Io(e),
+    }
+}
+
+/// Wait until stdin has input or the socket has news. True when the socket is readable first.
+fn socket_speaks_first(input: BorrowedFd<'_>, sock: BorrowedFd<'_>) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut fds = [PollFd::new(input, PollFlags::POLLIN), PollFd::new(sock, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {
+                let input_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+                let sock_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
+                // Input first: a line typed before the server went away is still sent and fails clearly.
+                return Ok(sock_ready && !input_ready);
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Run the client loop: lines from `input`, replies to `out`. Ends `Ok` at end of input.
+pub fn run<R: Read + AsFd, W: Write>(cfg: &ClientConfig, input: R, mut out: W) -> Result<(), ClientError> {
+    let mut sock = StdConn::connect(&cfg.endpoint, cfg.connect_timeout)?;
+    sock.set_read_timeout(cfg.reply_timeout)?;
+    let input_fd = input.as_fd().as_raw_fd();
+    let mut input = io::BufReader::new(input);
+    let mut line = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if cfg.prompt {
+            out.write_all(b">>: ")?;
+            out.flush()?;
+        }
+        if input.buffer().is_empty() {
+            // SAFETY: `input` (and so its fd) outlives this call.
+            let input_fd = unsafe { BorrowedFd::borrow_raw(input_fd) };
+            if socket_speaks_first(input_fd, sock_fd(&sock))? {
+                return Err(match sock.read(&mut buf) {
+                    Ok(0) => ClientError::Closed,
+                    Ok(n) => ClientError::Unasked(n),
+                    Err(e) => classify(e, cfg.reply_timeout),
+                });
+            }
+        }
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let msg = strip_line(&line);
+        if msg.is_empty() {
+            continue;
+        }
+        let reply = exchange(&mut sock, msg, &mut buf, cfg.reply_timeout)?;
+        out.write_all(String::from_utf8_lossy(&reply).as_bytes())?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    }
+}
+
+fn sock_fd(sock: &StdConn) -> BorrowedFd<'_> {
+    match sock {
+        StdConn::Tcp(s) => s.as_fd(),
+        StdConn::Unix(s) => s.as_fd(),
+    }
+}
+
+/// Send `msg` and read back exactly `msg.len()` bytes. Large messages are written from a second
+/// thread while this one reads, so neither side's kernel buffers can fill up and deadlock.
+pub fn exchange(
+    sock: &mut StdConn,
+    msg: &[u8],
+    buf: &mut [u8],
+    timeout: Option<Duration>,
+) -> Result<Vec<u8>, ClientError> {
+    const INLINE_WRITE: usize = 64 * 1024;
+    let mut reply = ReplyAssembler::expect(msg.len());
+    let read_all = |sock: &mut StdConn, reply: &mut ReplyAssembler, buf: &mut [u8]| -> Result<(), ClientError> {
+        while !reply.is_complete() {
+            let want = reply.remaining().min(buf.len());
+            match sock.read(&mut buf[..want]) {
+                Ok(0) => return Err(ClientError::Closed),
+                Ok(n) => reply.push(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(classify(e, timeout)),
+            }
+        }
+        Ok(())
+    };
+    if msg.len() <= INLINE_WRITE {
+        sock.write_all(msg).map_err(|e| classify(e, timeout))?;
+        read_all(sock, &mut reply, buf)?;
+    } else {
+        let mut writer = sock.try_clone()?;
+        std::thread::scope(|s| {
+            let w = s.spawn(move || writer.write_all(msg));
+            let r = read_all(sock, &mut reply, buf);
+            let w = w.join().unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
+            r?;
+            w.map_err(|e| classify(e, timeout))
+        })?;
+    }
+    Ok(reply.into_bytes())
+}
+
+impl StdConn {
+    pub fn try_clone(&self) -> io::Result<StdConn> {
+        Ok(match self {
+            StdConn::Tcp(s) => StdConn::Tcp(s.try_clone()?),
+            StdConn::Unix(s) => StdConn::Unix(s.try_clone()?),
+        })
+    }
+}

@@ -1,0 +1,386 @@
+//! Sockets: binding listeners (with the tutorial's `SO_REUSEADDR` and `listen(backlog)`), safe Unix
+//! socket files, and connecting with a deadline. Both the reference server and the runner use these.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::net::{UnixListener as StdUnixListener, UnixStream as StdUnixStream};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::addr::{check_unix_path, Endpoint};
+use crate::error::{Error, Result};
+
+/// How to bind a listener.
+#[derive(Clone, Debug)]
+pub struct ListenOpts {
+    /// `listen(backlog)`; the tutorial's 5.
+    pub backlog: i32,
+    /// Permission bits of a Unix socket file, set at creation (no window where it is wider).
+    pub unix_mode: u32,
+}
+
+impl Default for ListenOpts {
+    fn default() -> Self {
+        ListenOpts { backlog: 5, unix_mode: 0o600 }
+    }
+}
+
+/// A bound, listening socket (blocking std type; convert it for tokio with [`Listener::into_tokio`]).
+#[derive(Debug)]
+pub enum StdListener {
+    Tcp(std::net::TcpListener),
+    Unix(StdUnixListener),
+}
+
+/// A listening socket, the address it really has (the port when 0 was asked), and the socket
+/// file it owns, removed when the listener is dropped.
+#[derive(Debug)]
+pub struct Listener {
+    pub socket: StdListener,
+    pub endpoint: Endpoint,
+    pub socket_file: Option<SocketFile>,
+}
+
+/// A Unix socket file this process created. Dropping it removes the file, but only while the
+/// path still holds the same inode: a file someone else put there since is left alone.
+#[derive(Debug)]
+pub struct SocketFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if meta.file_type().is_socket() && meta.dev() == self.dev && meta.ino() == self.ino {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+fn file_kind(ft: std::fs::FileType) -> &'static str {
+    if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_file() {
+        "regular file"
+    } else if ft.is_fifo() {
+        "fifo"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "device"
+    } else {
+        "special file"
+    }
+}
+
+/// Make `path` free for a new Unix listener: nothing there is fine; a stale socket (nobody
+/// listening) is removed; a live socket is "address in use"; anything else is refused untouched.
+pub fn clear_stale_socket(path: &Path) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::Bind { addr: format!("unix:{}", path.display()), reason: e }),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(Error::NotASocket { path: path.to_path_buf(), kind: file_kind(meta.file_type()) });
+    }
+    match StdUnixStream::connect(path) {
+        Ok(_) => Err(Error::AddrInUse { addr: format!("unix:{}", path.display()) }),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            // Check again right before removing: only ever unlink a socket.
+            let again = std::fs::symlink_metadata(path)?;
+            if again.file_type().is_socket() && again.ino() == meta.ino() {
+                std::fs::remove_file(path)?;
+            }
+            Ok(())
+        }
+        // A full backlog answers EAGAIN: someone is listening.
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            Err(Error::AddrInUse { addr: format!("unix:{}", path.display()) })
+        }
+        Err(e) => Err(Error::Bind { addr: format!("unix:{}", path.display()), reason: e }),
+    }
+}
+
+fn unix_sockaddr(endpoint: &Endpoint) -> Result<SockAddr> {
+    let addr = match endpoint {
+        Endpoint::Unix(path) => SockAddr::unix(path),
+        Endpoint::Abstract(name) => {
+            use std::os::unix::ffi::OsStrExt;
+            let mut bytes = vec![0u8];
+            bytes.extend_from_slice(name);
+            SockAddr::unix(std::ffi::OsStr::from_bytes(&bytes))
+        }
+        Endpoint::Tcp(_) => unreachable!("unix_sockaddr on a TCP endpoint"),
+    };
+    addr.map_err(|e| Error::BadAddress { input: endpoint.to_string(), reason: e.to_string() })
+}
+
+/// Bind and listen. TCP sets `SO_REUSEADDR` first, so a restarted server binds at once.
+pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
+    let bind_err = |source: io::Error| {
+        if source.kind() == io::ErrorKind::AddrInUse {
+            Error::AddrInUse { addr: endpoint.to_string() }
+        } else {
+            Error::Bind { addr: endpoint.to_string(), reason: source }
+        }
+    };
+    match endpoint {
+        Endpoint::Tcp(addr) => {
+            let socket = Socket::new(Domain::for_address(*addr), Type::STREAM, None).map_err(bind_err)?;
+            socket.set_reuse_address(true).map_err(bind_err)?;
+            socket.set_cloexec(true).map_err(bind_err)?;
+            socket.bind(&(*addr).into()).map_err(bind_err)?;
+            socket.listen(opts.backlog).map_err(bind_err)?;
+            let listener: std::net::TcpListener = socket.into();
+            let local = listener.local_addr()?;
+            Ok(Listener { socket: StdListener::Tcp(listener), endpoint: Endpoint::Tcp(local), socket_file: None })
+        }
+        Endpoint::Unix(path) => {
+            check_unix_path(path)?;
+            clear_stale_socket(path)?;
+            let sockaddr = unix_sockaddr(endpoint)?;
+            let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(bind_err)?;
+            socket.set_cloexec(true).map_err(bind_err)?;
+            // The file gets its final mode at creation: umask is process-wide, so hold it only
+            // around bind().
+            let mask = nix::sys::stat::Mode::from_bits_truncate(!opts.unix_mode & 0o777);
+            let old = nix::sys::stat::umask(mask);
+            let bound = socket.bind(&sockaddr);
+            nix::sys::stat::umask(old);
+            bound.map_err(bind_err)?;
+            let meta = std::fs::symlink_metadata(path)?;
+            let socket_file = SocketFile { path: path.clone(), dev: meta.dev(), ino: meta.ino() };
+            socket.listen(opts.backlog).map_err(bind_err)?;
+            Ok(Listener {
+                socket: StdListener::Unix(socket.into()),
+                endpoint: endpoint.clone(),
+                socket_file: Some(socket_file),
+            })
+        }
+        Endpoint::Abstract(_) => {
+            let sockaddr = unix_sockaddr(endpoint)?;
+            let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(bind_err)?;
+            socket.set_cloexec(true).map_err(bind_err)?;
+            socket.bind(&sockaddr).map_err(bind_err)?;
+            socket.listen(opts.backlog).map_err(bind_err)?;
+            Ok(Listener { socket: StdListener::Unix(socket.into()), endpoint: endpoint.clone(), socket_file: None })
+        }
+    }
+}
+
+/// A connected stream over either transport, for tokio.
+#[derive(Debug)]
+pub enum Conn {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Conn {
+    fn sock(&self) -> SockRef<'_> {
+        match self {
+            Conn::Tcp(s) => SockRef::from(s),
+            Conn::Unix(s) => SockRef::from(s),
+        }
+    }
+
+    /// `SO_LINGER 0`: the next close sends RST instead of FIN (TCP). Unix sockets have no RST; a
+    /// close with unread data makes the peer's next read fail with `ECONNRESET` all the same.
+    pub fn set_linger_zero(&self) -> io::Result<()> {
+        self.sock().set_linger(Some(Duration::ZERO))
+    }
+
+    /// The kernel's send and receive buffer sizes.
+    pub fn buffer_sizes(&self) -> (usize, usize) {
+        let s = self.sock();
+        (s.send_buffer_size().unwrap_or(0), s.recv_buffer_size().unwrap_or(0))
+    }
+
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        self.sock().set_recv_buffer_size(size)
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Conn::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+fn connect_err(endpoint: &Endpoint) -> impl Fn(io::Error) -> Error + '_ {
+    move |reason| Error::Connect { addr: endpoint.to_string(), reason }
+}
+
+/// A non-blocking Unix `connect()`, retried while the listener's backlog is full (`EAGAIN`) until
+/// the deadline: a full backlog means "wait", not "refused".
+fn connect_unix_std(endpoint: &Endpoint, deadline: Instant) -> Result<StdUnixStream> {
+    let sockaddr = unix_sockaddr(endpoint)?;
+    let mut pause = Duration::from_micros(200);
+    loop {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(connect_err(endpoint))?;
+        socket.set_cloexec(true).map_err(connect_err(endpoint))?;
+        socket.set_nonblocking(true).map_err(connect_err(endpoint))?;
+        match socket.connect(&sockaddr) {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                // No readiness event exists for "backlog has room": back off and retry.
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(Error::Connect {
+                    addr: endpoint.to_string(),
+                    reason: io::Error::new(io::ErrorKind::TimedOut, "backlog full until the deadline"),
+                })
+            }
+            Err(e) => return Err(connect_err(endpoint)(e)),
+        }
+    }
+}
+
+/// Connect with a deadline (tokio). TCP gets `TCP_NODELAY`: replies are small and latency matters.
+pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Conn> {
+    let deadline = Instant::now() + timeout;
+    match endpoint {
+        Endpoint::Tcp(addr) => {
+            let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
+                .await
+                .map_err(|_| connect_err(endpoint)(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))?
+                .map_err(connect_err(endpoint))?;
+            stream.set_nodelay(true).map_err(connect_err(endpoint))?;
+            Ok(Conn::Tcp(stream))
+        }
+        _ => {
+            let ep = endpoint.clone();
+            let std = tokio::task::spawn_blocking(move || connect_unix_std(&ep, deadline))
+                .await
+                .map_err(|e| connect_err(endpoint)(io::Error::other(e)))??;
+            Ok(Conn::Unix(tokio::net::UnixStream::from_std(std).map_err(connect_err(endpoint))?))
+        }
+    }
+}
+
+/// A blocking stream over either transport (the reference client).
+#[derive(Debug)]
+pub enum StdConn {
+    Tcp(std::net::TcpStream),
+    Unix(StdUnixStream),
+}
+
+impl StdConn {
+    pub fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<StdConn> {
+        match endpoint {
+            Endpoint::Tcp(addr) => {
+                let s = std::net::TcpStream::connect_timeout(addr, timeout).map_err(connect_err(endpoint))?;
+                s.set_nodelay(true).map_err(connect_err(endpoint))?;
+                Ok(StdConn::Tcp(s))
+            }
+            _ => {
+                let s = connect_unix_std(endpoint, Instant::now() + timeout)?;
+                s.set_nonblocking(false).map_err(connect_err(endpoint))?;
+                Ok(StdConn::Unix(s))
+            }
+        }
+    }
+
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            StdConn::Tcp(s) => s.set_read_timeout(t),
+            StdConn::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            StdConn::Tcp(s) => s.set_write_timeout(t),
+            StdConn::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            StdConn::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            StdConn::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+        }
+    }
+
+    pub fn set_linger_zero(&self) -> io::Result<()> {
+        match self {
+            StdConn::Tcp(s) => SockRef::from(s).set_linger(Some(Duration::ZERO)),
+            StdConn::Unix(s) => SockRef::from(s).set_linger(Some(Duration::ZERO)),
+        }
+    }
+}
+
+impl io::Read for StdConn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            StdConn::Tcp(s) => s.read(buf),
+            StdConn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl io::Write for StdConn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StdConn::Tcp(s) => s.write(buf),
+            StdConn::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Raise the soft open-file limit to the hard limit, so a thousand connections need no `ulimit -n`.
+/// Returns the soft limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(_) => soft,
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => 0,
+    }
+}

@@ -1,0 +1,365 @@
+//! The reference server: the tutorial's connection loop around [`crate::proto::serve_async`].
+//!
+//! - `Sequential` is the tutorial: one client at a time; the others wait in the listen backlog and
+//!   are served in arrival order.
+//! - `Concurrent` runs a tokio task per connection.
+//!
+//! A connection that errors (reset, vanished peer, broken pipe) ends only itself, with one line on
+//! stderr. [`run`] takes a bound [`Listener`] and a [`CancellationToken`], so tests bind port 0
+//! and stop it when they like; [`spawn`] does both on a thread of its own.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::addr::Endpoint;
+use crate::error::{Error, Result};
+use crate::net::{self, ListenOpts, Listener, StdListener};
+use crate::proto::{serve_async, EchoConn, Transform};
+
+/// How connections are served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// One client at a time, like the tutorial.
+    #[default]
+    Sequential,
+    /// Every client at once.
+    Concurrent,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Sequential => "sequential",
+            Mode::Concurrent => "concurrent",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sequential" => Ok(Mode::Sequential),
+            "concurrent" => Ok(Mode::Concurrent),
+            other => Err(format!("unknown mode `{other}` (expected `sequential` or `concurrent`)")),
+        }
+    }
+}
+
+/// What the server does with each connection.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub mode: Mode,
+    /// Bytes per `recv`, the tutorial's 1024.
+    pub bufsize: usize,
+    pub transform: Transform,
+    /// Concurrent mode: at most this many connections are served; the rest wait in the backlog.
+    pub max_conns: Option<usize>,
+    /// Close a connection that has neither sent nor taken a byte for this long.
+    pub idle_timeout: Option<Duration>,
+    /// On shutdown, how long in-flight replies get to finish.
+    pub grace: Duration,
+    /// One line on stderr per failed connection.
+    pub log_errors: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            mode: Mode::Sequential,
+            bufsize: 1024,
+            transform: Transform::Upper,
+            max_conns: None,
+            idle_timeout: None,
+            grace: Duration::from_secs(5),
+            log_errors: true,
+        }
+    }
+}
+
+enum AnyListener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+impl AnyListener {
+    fn from_std(l: StdListener) -> io::Result<Self> {
+        Ok(match l {
+            StdListener::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                AnyListener::Tcp(tokio::net::TcpListener::from_std(l)?)
+            }
+            StdListener::Unix(l) => {
+                l.set_nonblocking(true)?;
+                AnyListener::Unix(tokio::net::UnixListener::from_std(l)?)
+            }
+        })
+    }
+
+    async fn accept(&self) -> io::Result<(net::Conn, String)> {
+        match self {
+            AnyListener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok((net::Conn::Tcp(s), peer.to_string()))
+            }
+            AnyListener::Unix(l) => {
+                let (s, _) = l.accept().await?;
+                Ok((net::Conn::Unix(s), "unix peer".to_string()))
+            }
+        }
+    }
+}
+
+/// Errors from `accept()` that mean "out of resources for now": pause, then accept again.
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM))
+}
+
+mod libc_errno {
+    pub const EMFILE: i32 = nix::errno::Errno::EMFILE as i32;
+    pub const ENFILE: i32 = nix::errno::Errno::ENFILE as i32;
+    pub const ENOBUFS: i32 = nix::errno::Errno::ENOBUFS as i32;
+    pub const ENOMEM: i32 = nix::errno::Errno::ENOMEM as i32;
+}
+
+/// Serve connections from `listener` until `shutdown` is cancelled, then let in-flight replies
+/// finish (up to `cfg.grace`) and return. The Unix socket file is removed when `listener` drops.
+pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationToken) -> Result<()> {
+    if cfg.bufsize == 0 {
+        return Err(Error::Usage("bufsize must be at least 1".into()));
+    }
+    let Listener { socket, endpoint, socket_file } = listener;
+    let accept = AnyListener::from_std(socket)?;
+    let cfg = Arc::new(cfg);
+    let tracker = TaskTracker::new();
+    let limit = match cfg.mode {
+        Mode::Sequential => Some(1),
+        Mode::Concurrent => cfg.max_conns,
+    };
+    let permits = limit.map(|n| Arc::new(Semaphore::new(n)));
+    let mut seq: u64 = 0;
+    loop {
+        // Take a slot before accepting, so clients over the limit wait in the kernel's backlog.
+        let permit = match &permits {
+            Some(sem) => tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                p = sem.clone().acquire_owned() => Some(p.expect("semaphore never closed")),
+            },
+            None => None,
+        };
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            r = accept.accept() => r,
+        };
+        let (conn, peer) = match accepted {
+            Ok(c) => c,
+            Err(e) if is_resource_exhaustion(&e) => {
+                if cfg.log_errors {
+                    eprintln!("sockcheck serve: accept on {endpoint}: {e}; retrying in 100 ms");
+                }
+                // No event says "a descriptor is free again": back off instead of spinning.
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => continue,
+                }
+            }
+            Err(e) => {
+                if cfg.log_errors && e.kind() != io::ErrorKind::ConnectionAborted {
+                    eprintln!("sockcheck serve: accept on {endpoint}: {e}");
+                }
+                continue;
+            }
+        };
+        seq += 1;
+        let cfg = cfg.clone();
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            let _permit = permit;
+            if let Err(e) = serve_conn(conn, &cfg, &stop).await {
+                if cfg.log_errors {
+                    eprintln!("sockcheck serve: connection #{seq} from {peer}: {e}");
+                }
+            }
+        });
+    }
+    drop(accept);
+    drop(socket_file);
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
+
+/// Serve one connection. On shutdown, a connection stops reading, writes what it already owes
+/// (up to the grace period) and closes.
+async fn serve_conn(mut stream: net::Conn, cfg: &ServerConfig, shutdown: &CancellationToken) -> io::Result<()> {
+    let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
+    let served = {
+        let mut stream = IdleTimeout::new(&mut stream, cfg.idle_timeout);
+        tokio::select! {
+            r = serve_async(&mut stream, &mut conn) => Some(r),
+            _ = shutdown.cancelled() => None,
+        }
+    };
+    match served {
+        Some(r) => r.map(|_| ()),
+        None => {
+            use tokio::io::AsyncWriteExt;
+            let owed = async {
+                while let crate::proto::NextIo::Write(buf) = conn.next_io() {
+                    let n = stream.write(buf).await?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::WriteZero.into());
+                    }
+                    conn.on_written(n);
+                }
+                Ok(())
+            };
+            match tokio::time::timeout(cfg.grace, owed).await {
+                Ok(r) => r,
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "reply unfinished at shutdown")),
+            }
+        }
+    }
+}
+
+/// A stream that fails with `TimedOut` when neither a read nor a write has made progress for
+/// the idle period. Without a period it is the stream itself.
+struct IdleTimeout<'a, S> {
+    inner: &'a mut S,
+    idle: Option<Duration>,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<'a, S> IdleTimeout<'a, S> {
+    fn new(inner: &'a mut S, idle: Option<Duration>) -> Self {
+        let timer = idle.map(|d| Box::pin(tokio::time::sleep(d)));
+        IdleTimeout { inner, idle, timer }
+    }
+
+    fn progress(&mut self) {
+        if let (Some(timer), Some(d)) = (&mut self.timer, self.idle) {
+            timer.as_mut().reset(tokio::time::Instant::now() + d);
+        }
+    }
+
+    fn check(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Error> {
+        match &mut self.timer {
+            Some(timer) => timer.as_mut().poll(cx).map(|_| io::Error::new(io::ErrorKind::TimedOut, "idle timeout")),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleTimeout<'_, S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match Pin::new(&mut *self.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                self.progress();
+                Poll::Ready(r)
+            }
+            Poll::Pending => self.check(cx).map(Err),
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleTimeout<'_, S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut *self.inner).poll_write(cx, buf) {
+            Poll::Ready(r) => {
+                self.progress();
+                Poll::Ready(r)
+            }
+            Poll::Pending => self.check(cx).map(Err),
+        }
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A server running on a thread of its own, for tests, benches and the in-process target.
+/// Dropping the handle stops it.
+#[derive(Debug)]
+pub struct ServerHandle {
+    endpoint: Endpoint,
+    stop: CancellationToken,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+/// Bind `endpoint` (errors come back here) and serve it on a new thread.
+pub fn spawn(endpoint: &Endpoint, listen: &ListenOpts, cfg: ServerConfig) -> Result<ServerHandle> {
+    let listener = net::bind(endpoint, listen)?;
+    spawn_listener(listener, cfg)
+}
+
+/// Serve an already-bound listener on a new thread.
+pub fn spawn_listener(listener: Listener, cfg: ServerConfig) -> Result<ServerHandle> {
+    let endpoint = listener.endpoint.clone();
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    let rt = runtime_for(cfg.mode)?;
+    let thread = std::thread::Builder::new()
+        .name(format!("sockcheck-server {endpoint}"))
+        .spawn(move || rt.block_on(run(listener, cfg, token)))?;
+    Ok(ServerHandle { endpoint, stop, thread: Some(thread) })
+}
+
+/// The runtime a server of this mode runs on: one thread is all a sequential server can use.
+pub fn runtime_for(mode: Mode) -> io::Result<tokio::runtime::Runtime> {
+    match mode {
+        Mode::Sequential => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Mode::Concurrent => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+    }
+}
+
+impl ServerHandle {
+    /// Where it listens (the real port when 0 was asked).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Stop accepting, let in-flight replies finish, wait for the thread.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> Result<()> {
+        self.stop.cancel();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(Error::Io(io::Error::other("server thread panicked")))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
