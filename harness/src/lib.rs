@@ -8,14 +8,29 @@
 //! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
 //! - [`client`]: the reference client.
+//! - [`scenario`]: the scenario DSL (a check written as the conversation it checks).
+//! - [`target`]: what scenarios run against: the built-in server, a running address, a closure.
+//! - [`runner`]: plays a scenario against a target, with deadlines and a transcript.
+//! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
 //! - [`error`]: the library's error type.
+
+// Lets the catalogue, compiled into this crate, say `sockcheck::` like any other user of it.
+extern crate self as sockcheck;
 
 pub mod addr;
 pub mod client;
 pub mod error;
 pub mod net;
 pub mod proto;
+pub mod runner;
+pub mod scenario;
 pub mod server;
+pub mod target;
+
+/// The conformance catalogue. Its source is in the `scenarios/` directory, next to the test
+/// harness that runs it; it is compiled into this crate so that `sockcheck check` carries it.
+#[path = "../../scenarios/src/catalogue.rs"]
+pub mod catalogue;
 
 pub use addr::{Endpoint, Transport};
 pub use error::{Error, Result};

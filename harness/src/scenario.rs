@@ -1,0 +1,575 @@
+//! The scenario DSL: a conformance check written as the conversation it checks.
+//!
+//! ```
+//! use sockcheck::scenario::*;
+//!
+//! let s = Scenario::new("large_send_is_echoed_whole")
+//!     .about("a send 1000x the server's buffer comes back complete and in order")
+//!     .client("a", |c| c.connect().send(pattern(1 << 20)).expect_reply().close());
+//! assert_eq!(s.name(), "large_send_is_echoed_whole");
+//! ```
+//!
+//! A scenario is a value: a list of [`Action`]s run in order. `client(name, ..)` appends a block of
+//! steps for one named client (blocks of different clients interleave in the order written);
+//! `together` runs the same steps on several clients at once; `repeat` opens many short-lived
+//! connections in a row; target actions stop, start and restart the server under test.
+//! Scenarios can be listed, filtered, run over either transport ([`crate::runner`]) and printed
+//! back as code ([`Scenario::to_code`]).
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::addr::Transport;
+pub use crate::server::Mode;
+
+/// Bytes a client sends.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Payload {
+    Bytes(Arc<[u8]>),
+    /// `len` bytes of English text with digits and punctuation, repeating.
+    Pattern(usize),
+    /// `len` pseudo-random bytes (every value 0-255) from `seed`: the same seed gives the same bytes.
+    Random {
+        len: usize,
+        seed: u64,
+    },
+    /// Every byte value 0-255 once, in order.
+    AllBytes,
+}
+
+const PATTERN: &[u8] = b"the quick brown fox jumps over the lazy dog 0123456789, THE END. ";
+
+impl Payload {
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Bytes(b) => b.len(),
+            Payload::Pattern(n) | Payload::Random { len: n, .. } => *n,
+            Payload::AllBytes => 256,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes themselves.
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            Payload::Bytes(b) => b.to_vec(),
+            Payload::Pattern(n) => PATTERN.iter().copied().cycle().take(*n).collect(),
+            Payload::Random { len, seed } => {
+                // splitmix64: small, fast, and the same everywhere.
+                let mut state = *seed;
+                let mut out = Vec::with_capacity(*len);
+                while out.len() < *len {
+                    state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let mut z = state;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    z ^= z >> 31;
+                    let take = (*len - out.len()).min(8);
+                    out.extend_from_slice(&z.to_le_bytes()[..take]);
+                }
+                out
+            }
+            Payload::AllBytes => (0..=255).collect(),
+        }
+    }
+
+    /// The payload as DSL code.
+    pub fn to_code(&self) -> String {
+        match self {
+            Payload::Bytes(b) => match std::str::from_utf8(b) {
+                Ok(s) => format!("{s:?}"),
+                Err(_) => format!("&b\"{}\"[..]", b.escape_ascii()),
+            },
+            Payload::Pattern(n) => format!("pattern({})", size_code(*n)),
+            Payload::Random { len, seed } => format!("random({}, {seed})", size_code(*len)),
+            Payload::AllBytes => "all_bytes()".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_code())
+    }
+}
+
+fn size_code(n: usize) -> String {
+    if n >= 1024 && n.is_power_of_two() {
+        format!("1 << {}", n.trailing_zeros())
+    } else {
+        n.to_string()
+    }
+}
+
+/// `n` bytes of repeating text (lowercase, uppercase, digits, punctuation).
+pub fn pattern(n: usize) -> Payload {
+    Payload::Pattern(n)
+}
+
+/// `n` pseudo-random bytes from `seed`.
+pub fn random(n: usize, seed: u64) -> Payload {
+    Payload::Random { len: n, seed }
+}
+
+/// Every byte value 0-255.
+pub fn all_bytes() -> Payload {
+    Payload::AllBytes
+}
+
+impl From<&str> for Payload {
+    fn from(s: &str) -> Self {
+        Payload::Bytes(s.as_bytes().into())
+    }
+}
+impl From<String> for Payload {
+    fn from(s: String) -> Self {
+        Payload::Bytes(s.into_bytes().into())
+    }
+}
+impl From<&[u8]> for Payload {
+    fn from(b: &[u8]) -> Self {
+        Payload::Bytes(b.into())
+    }
+}
+impl<const N: usize> From<&[u8; N]> for Payload {
+    fn from(b: &[u8; N]) -> Self {
+        Payload::Bytes(b.as_slice().into())
+    }
+}
+impl From<Vec<u8>> for Payload {
+    fn from(b: Vec<u8>) -> Self {
+        Payload::Bytes(b.into())
+    }
+}
+
+/// Shorthand for milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Shorthand for seconds.
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// One thing a client does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Open the connection.
+    Connect,
+    /// Queue bytes for sending; a writer sends them while the client goes on with its next steps.
+    Send(Payload),
+    /// Wait until everything queued has been handed to the kernel.
+    Flush,
+    /// Read the transformed reply of everything sent and not yet checked (or of the given bytes),
+    /// byte for byte. `slowly` reads `chunk` bytes at a time with `pause` between reads.
+    ExpectReply { of: Option<Payload>, slowly: Option<(usize, Duration)> },
+    /// Nothing may arrive for this long (the client is queued, not served).
+    ExpectSilence(Duration),
+    /// The server closes the connection (read returns 0) with nothing more before it.
+    ExpectEof,
+    /// `shutdown(Write)`: the server sees EOF; the client can still read.
+    HalfClose,
+    /// Close after the queued bytes are written.
+    Close,
+    /// `SO_LINGER 0` then close: the server sees a reset.
+    Reset,
+    /// Read `after` bytes of the pending reply, then close with the rest unread.
+    VanishMidReply { after: usize },
+    /// Do nothing for a while.
+    Wait(Duration),
+}
+
+impl Step {
+    /// The step as DSL code, for transcripts and [`Scenario::to_code`].
+    pub fn to_code(&self) -> String {
+        match self {
+            Step::Connect => "connect()".into(),
+            Step::Send(p) => format!("send({})", p.to_code()),
+            Step::Flush => "flush()".into(),
+            Step::ExpectReply { of: None, slowly: None } => "expect_reply()".into(),
+            Step::ExpectReply { of: Some(p), slowly: None } => format!("expect_reply_of({})", p.to_code()),
+            Step::ExpectReply { of: None, slowly: Some((chunk, pause)) } => {
+                format!("expect_reply_slowly({}, ms({}))", size_code(*chunk), pause.as_millis())
+            }
+            Step::ExpectReply { of: Some(p), slowly: Some((chunk, pause)) } => {
+                format!("expect_reply_of({}).slowly({}, ms({}))", p.to_code(), size_code(*chunk), pause.as_millis())
+            }
+            Step::ExpectSilence(d) => format!("expect_silence(ms({}))", d.as_millis()),
+            Step::ExpectEof => "expect_eof()".into(),
+            Step::HalfClose => "half_close()".into(),
+            Step::Close => "close()".into(),
+            Step::Reset => "reset()".into(),
+            Step::VanishMidReply { after } => format!("vanish_mid_reply({})", size_code(*after)),
+            Step::Wait(d) => format!("wait(ms({}))", d.as_millis()),
+        }
+    }
+}
+
+/// A step and its deadline (`None`: the runner's default, scaled for large payloads).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimedStep {
+    pub step: Step,
+    pub within: Option<Duration>,
+}
+
+/// The steps of one client block, built with chained calls.
+#[must_use = "steps do nothing until added to a scenario"]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Steps {
+    pub steps: Vec<TimedStep>,
+}
+
+impl Steps {
+    fn push(mut self, step: Step) -> Self {
+        self.steps.push(TimedStep { step, within: None });
+        self
+    }
+
+    pub fn connect(self) -> Self {
+        self.push(Step::Connect)
+    }
+    pub fn send(self, payload: impl Into<Payload>) -> Self {
+        self.push(Step::Send(payload.into()))
+    }
+    pub fn flush(self) -> Self {
+        self.push(Step::Flush)
+    }
+    /// The transformed reply of everything sent and not yet checked.
+    pub fn expect_reply(self) -> Self {
+        self.push(Step::ExpectReply { of: None, slowly: None })
+    }
+    /// The transformed reply of exactly these bytes (a prefix of what is unchecked).
+    pub fn expect_reply_of(self, payload: impl Into<Payload>) -> Self {
+        self.push(Step::ExpectReply { of: Some(payload.into()), slowly: None })
+    }
+    /// Like `expect_reply`, reading `chunk` bytes at a time with `pause` between reads.
+    pub fn expect_reply_slowly(self, chunk: usize, pause: Duration) -> Self {
+        self.push(Step::ExpectReply { of: None, slowly: Some((chunk.max(1), pause)) })
+    }
+    pub fn expect_silence(self, d: Duration) -> Self {
+        self.push(Step::ExpectSilence(d))
+    }
+    pub fn expect_eof(self) -> Self {
+        self.push(Step::ExpectEof)
+    }
+    pub fn half_close(self) -> Self {
+        self.push(Step::HalfClose)
+    }
+    pub fn close(self) -> Self {
+        self.push(Step::Close)
+    }
+    pub fn reset(self) -> Self {
+        self.push(Step::Reset)
+    }
+    pub fn vanish_mid_reply(self, after: usize) -> Self {
+        self.push(Step::VanishMidReply { after })
+    }
+    pub fn wait(self, d: Duration) -> Self {
+        self.push(Step::Wait(d))
+    }
+    /// Deadline for the step just added.
+    pub fn within(mut self, d: Duration) -> Self {
+        if let Some(last) = self.steps.last_mut() {
+            last.within = Some(d);
+        }
+        self
+    }
+
+    fn to_code(&self, var: &str) -> String {
+        let mut s = var.to_string();
+        for t in &self.steps {
+            s.push('.');
+            s.push_str(&t.step.to_code());
+            if let Some(d) = t.within {
+                let _ = write!(s, ".within(ms({}))", d.as_millis());
+            }
+        }
+        s
+    }
+}
+
+/// What sockcheck puts at a Unix socket path before starting the server there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathFixture {
+    /// A socket file nobody listens on (left by a server that crashed).
+    StaleSocket,
+    /// A regular file with these contents (someone's data).
+    RegularFile(Vec<u8>),
+}
+
+/// One entry of a scenario, run in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Steps of one named client, in order.
+    Client { name: String, steps: Steps },
+    /// The same steps on several clients at once.
+    Together { names: Vec<String>, steps: Steps },
+    /// `count` new connections one after another, each running the steps.
+    Repeat { count: usize, steps: Steps },
+    /// Do nothing for a while.
+    Wait(Duration),
+    /// Stop the target (kill it).
+    StopTarget,
+    /// Start the target; it must come up (bind at once).
+    StartTarget,
+    /// Start the target; it must fail (exit, or not accept) within the deadline.
+    ExpectStartFailure,
+    /// Put a file at the target's Unix socket path (the target must be stopped).
+    PutAtPath(PathFixture),
+    /// The target's Unix socket path still holds this fixture, unchanged.
+    ExpectAtPath(PathFixture),
+    /// Remove what is at the target's Unix socket path (cleanup).
+    ClearPath,
+}
+
+/// What a scenario needs of its target; otherwise it is skipped with the reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The serving model (queueing needs sequential; parallel service needs concurrent).
+    pub model: Option<Mode>,
+    /// sockcheck must be able to stop and start the target.
+    pub control: bool,
+    /// Only over this transport.
+    pub transport: Option<Transport>,
+}
+
+/// A named conformance check.
+#[must_use = "a scenario does nothing until run"]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    name: String,
+    about: String,
+    pub needs: Needs,
+    pub actions: Vec<Action>,
+    /// Backstop for the whole scenario; each step has its own deadline too.
+    pub deadline: Duration,
+}
+
+impl Scenario {
+    pub fn new(name: impl Into<String>) -> Self {
+        Scenario {
+            name: name.into(),
+            about: String::new(),
+            needs: Needs::default(),
+            actions: vec![],
+            deadline: Duration::from_secs(120),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn description(&self) -> &str {
+        &self.about
+    }
+
+    /// One line saying what it checks.
+    pub fn about(mut self, text: impl Into<String>) -> Self {
+        self.about = text.into();
+        self
+    }
+
+    pub fn needs_model(mut self, model: Mode) -> Self {
+        self.needs.model = Some(model);
+        self
+    }
+
+    /// sockcheck must be able to stop and start the target (built-in or `--spawn`).
+    pub fn needs_control(mut self) -> Self {
+        self.needs.control = true;
+        self
+    }
+
+    pub fn only_over(mut self, transport: Transport) -> Self {
+        self.needs.transport = Some(transport);
+        self
+    }
+
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = d;
+        self
+    }
+
+    /// A block of steps for client `name` (created at its `connect()`).
+    pub fn client(mut self, name: &str, f: impl FnOnce(Steps) -> Steps) -> Self {
+        self.actions.push(Action::Client { name: name.into(), steps: f(Steps::default()) });
+        self
+    }
+
+    /// The same steps on each of `names`, all at once.
+    pub fn together(mut self, names: &[&str], f: impl FnOnce(Steps) -> Steps) -> Self {
+        self.actions.push(Action::Together {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            steps: f(Steps::default()),
+        });
+        self
+    }
+
+    /// `count` fresh connections in a row, each running the steps (which should connect and close).
+    pub fn repeat(mut self, count: usize, f: impl FnOnce(Steps) -> Steps) -> Self {
+        self.actions.push(Action::Repeat { count, steps: f(Steps::default()) });
+        self
+    }
+
+    pub fn wait(mut self, d: Duration) -> Self {
+        self.actions.push(Action::Wait(d));
+        self
+    }
+
+    /// Kill the target and start it again on the same address; it must bind at once.
+    pub fn restart_target(mut self) -> Self {
+        self.needs.control = true;
+        self.actions.push(Action::StopTarget);
+        self.actions.push(Action::StartTarget);
+        self
+    }
+
+    pub fn stop_target(mut self) -> Self {
+        self.needs.control = true;
+        self.actions.push(Action::StopTarget);
+        self
+    }
+
+    pub fn start_target(mut self) -> Self {
+        self.needs.control = true;
+        self.actions.push(Action::StartTarget);
+        self
+    }
+
+    pub fn expect_start_failure(mut self) -> Self {
+        self.needs.control = true;
+        self.actions.push(Action::ExpectStartFailure);
+        self
+    }
+
+    pub fn put_at_path(mut self, fixture: PathFixture) -> Self {
+        self.needs.control = true;
+        self.needs.transport = Some(Transport::Unix);
+        self.actions.push(Action::PutAtPath(fixture));
+        self
+    }
+
+    pub fn expect_at_path(mut self, fixture: PathFixture) -> Self {
+        self.actions.push(Action::ExpectAtPath(fixture));
+        self
+    }
+
+    pub fn clear_path(mut self) -> Self {
+        self.actions.push(Action::ClearPath);
+        self
+    }
+
+    /// The scenario as DSL code that builds it again (for pasting into the catalogue).
+    pub fn to_code(&self) -> String {
+        let mut s = format!("Scenario::new({:?})", self.name);
+        if !self.about.is_empty() {
+            let _ = write!(s, "\n    .about({:?})", self.about);
+        }
+        if let Some(m) = self.needs.model {
+            let _ = write!(s, "\n    .needs_model(Mode::{m:?})");
+        }
+        let fixture = |f: &PathFixture| match f {
+            PathFixture::StaleSocket => "PathFixture::StaleSocket".to_string(),
+            PathFixture::RegularFile(b) => format!("PathFixture::RegularFile(b\"{}\".to_vec())", b.escape_ascii()),
+        };
+        let mut i = 0;
+        while i < self.actions.len() {
+            let line = match &self.actions[i] {
+                Action::StopTarget if self.actions.get(i + 1) == Some(&Action::StartTarget) => {
+                    i += 1;
+                    ".restart_target()".to_string()
+                }
+                Action::Client { name, steps } => format!(".client({name:?}, |c| {})", steps.to_code("c")),
+                Action::Together { names, steps } => format!(".together(&{names:?}, |c| {})", steps.to_code("c")),
+                Action::Repeat { count, steps } => format!(".repeat({count}, |c| {})", steps.to_code("c")),
+                Action::Wait(d) => format!(".wait(ms({}))", d.as_millis()),
+                Action::StopTarget => ".stop_target()".into(),
+                Action::StartTarget => ".start_target()".into(),
+                Action::ExpectStartFailure => ".expect_start_failure()".into(),
+                Action::PutAtPath(f) => format!(".put_at_path({})", fixture(f)),
+                Action::ExpectAtPath(f) => format!(".expect_at_path({})", fixture(f)),
+                Action::ClearPath => ".clear_path()".into(),
+            };
+            let _ = write!(s, "\n    {line}");
+            i += 1;
+        }
+        if let Some(t) = self.needs.transport {
+            if !self.actions.iter().any(|a| matches!(a, Action::PutAtPath(_))) {
+                let _ = write!(s, "\n    .only_over(Transport::{t:?})");
+            }
+        }
+        s
+    }
+
+    /// Why this scenario cannot run against a target with these properties, if it cannot.
+    pub fn skip_reason(&self, transport: Transport, model: Option<Mode>, controllable: bool) -> Option<String> {
+        if let Some(t) = self.needs.transport {
+            if t != transport {
+                return Some(format!("only over {t}"));
+            }
+        }
+        if let Some(m) = self.needs.model {
+            match model {
+                Some(have) if have != m => return Some(format!("needs a {m} server; the target is {have}")),
+                None => return Some(format!("needs a {m} server; say --model {m} if the target is one")),
+                _ => {}
+            }
+        }
+        if self.needs.control && !controllable {
+            return Some("needs a target sockcheck can stop and start (the built-in server or --spawn)".into());
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_deterministic_and_sized() {
+        assert_eq!(random(1000, 7).bytes(), random(1000, 7).bytes());
+        assert_ne!(random(1000, 7).bytes(), random(1000, 8).bytes());
+        assert_eq!(random(13, 1).bytes().len(), 13);
+        assert_eq!(pattern(100).bytes().len(), 100);
+        assert_eq!(all_bytes().bytes(), (0..=255).collect::<Vec<u8>>());
+        // Random payloads cover every byte value.
+        let r = random(1 << 16, 3).bytes();
+        assert!((0..=255u8).all(|b| r.contains(&b)));
+    }
+
+    #[test]
+    fn prints_back_as_code() {
+        let s = Scenario::new("x")
+            .about("y")
+            .client("a", |c| c.connect().send(pattern(1 << 20)).expect_reply().within(secs(9)).close())
+            .restart_target()
+            .client("b", |c| c.connect().send("hi\n").expect_eof());
+        let code = s.to_code();
+        assert!(
+            code.contains(
+                r#".client("a", |c| c.connect().send(pattern(1 << 20)).expect_reply().within(ms(9000)).close())"#
+            ),
+            "{code}"
+        );
+        assert!(code.contains(".restart_target()"), "{code}");
+        assert!(code.contains(r#"c.connect().send("hi\n").expect_eof()"#), "{code}");
+        assert!(s.needs.control);
+    }
+
+    #[test]
+    fn skip_reasons_name_what_is_missing() {
+        let s = Scenario::new("q").needs_model(Mode::Sequential);
+        assert_eq!(s.skip_reason(Transport::Tcp, Some(Mode::Sequential), false), None);
+        assert!(s.skip_reason(Transport::Tcp, Some(Mode::Concurrent), true).unwrap().contains("sequential"));
+        assert!(s.skip_reason(Transport::Tcp, None, true).unwrap().contains("--model"));
+        let r = Scenario::new("r").restart_target();
+        assert!(r.skip_reason(Transport::Unix, None, false).unwrap().contains("stop and start"));
+    }
+}

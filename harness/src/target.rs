@@ -1,0 +1,208 @@
+//! Targets: what a scenario runs against.
+//!
+//! - [`ReferenceTarget`]: the built-in server, in-process, on a free port or a temp Unix path.
+//! - [`AddressTarget`]: something already listening; sockcheck cannot stop or start it.
+//! - [`FnTarget`]: any server started by a closure (the deliberately broken servers of the tests).
+//! - `SpawnTarget` (in [`crate::spawn`]): a command in any language, started per placeholder.
+
+use crate::addr::{Endpoint, Transport};
+use crate::net::ListenOpts;
+use crate::proto::Transform;
+use crate::server::{self, Mode, ServerConfig, ServerHandle};
+
+/// A server under test.
+pub trait Target: Send {
+    /// One line for reports, e.g. `built-in server (sequential)`.
+    fn describe(&self) -> String;
+    /// Where clients connect.
+    fn endpoint(&self) -> Endpoint;
+    /// The serving model, if known; scenarios that need one are skipped otherwise.
+    fn model(&self) -> Option<Mode>;
+    fn transform(&self) -> Transform;
+    /// Whether sockcheck can stop and start it.
+    fn controllable(&self) -> bool {
+        false
+    }
+    /// Start it if it is not running; `Err` says why it did not come up.
+    fn start(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Stop it (kill). The address stays the same for the next start.
+    fn stop(&mut self) -> Result<(), String> {
+        Err("sockcheck cannot stop this target".into())
+    }
+    /// After a scenario: `Err` with what happened if the target died (it is started afresh for
+    /// the next scenario).
+    fn health(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The built-in reference server, run in-process.
+pub struct ReferenceTarget {
+    endpoint: Endpoint,
+    cfg: ServerConfig,
+    listen: ListenOpts,
+    handle: Option<ServerHandle>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl ReferenceTarget {
+    /// A reference server of this model on a free loopback port or a fresh temp Unix path.
+    pub fn new(transport: Transport, mode: Mode, transform: Transform) -> std::io::Result<Self> {
+        let (endpoint, dir) = fresh_endpoint(transport)?;
+        let cfg = ServerConfig {
+            mode,
+            transform,
+            log_errors: false,
+            grace: std::time::Duration::from_secs(1),
+            ..ServerConfig::default()
+        };
+        Ok(ReferenceTarget { endpoint, cfg, listen: ListenOpts::default(), handle: None, _dir: dir })
+    }
+
+    pub fn with_config(mut self, cfg: ServerConfig) -> Self {
+        self.cfg = cfg;
+        self
+    }
+}
+
+/// A free loopback TCP endpoint (port 0: the first bind picks it) or a Unix path in a new temp dir.
+pub fn fresh_endpoint(transport: Transport) -> std::io::Result<(Endpoint, Option<tempfile::TempDir>)> {
+    Ok(match transport {
+        Transport::Tcp => (Endpoint::Tcp(([127, 0, 0, 1], 0).into()), None),
+        Transport::Unix => {
+            let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir()?;
+            (Endpoint::Unix(dir.path().join("echo.sock")), Some(dir))
+        }
+    })
+}
+
+impl Target for ReferenceTarget {
+    fn describe(&self) -> String {
+        format!("built-in server ({}, {})", self.cfg.mode, self.cfg.transform)
+    }
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint.clone()
+    }
+    fn model(&self) -> Option<Mode> {
+        Some(self.cfg.mode)
+    }
+    fn transform(&self) -> Transform {
+        self.cfg.transform
+    }
+    fn controllable(&self) -> bool {
+        true
+    }
+    fn start(&mut self) -> Result<(), String> {
+        if self.handle.is_none() {
+            let handle = server::spawn(&self.endpoint, &self.listen, self.cfg.clone()).map_err(|e| e.to_string())?;
+            self.endpoint = handle.endpoint().clone();
+            self.handle = Some(handle);
+        }
+        Ok(())
+    }
+    fn stop(&mut self) -> Result<(), String> {
+        match self.handle.take() {
+            Some(h) => h.shutdown().map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A server that is already running somewhere.
+pub struct AddressTarget {
+    pub endpoint: Endpoint,
+    pub model: Option<Mode>,
+    pub transform: Transform,
+}
+
+impl Target for AddressTarget {
+    fn describe(&self) -> String {
+        format!("server at {}", self.endpoint)
+    }
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint.clone()
+    }
+    fn model(&self) -> Option<Mode> {
+        self.model
+    }
+    fn transform(&self) -> Transform {
+        self.transform
+    }
+}
+
+/// Stops a server started by an [`FnTarget`].
+pub type Stopper = Box<dyn FnOnce() + Send>;
+
+type StartFn = Box<dyn FnMut(&Endpoint) -> Result<(Endpoint, Stopper), String> + Send>;
+
+/// A server started by a closure: given the endpoint to listen on, it starts serving and returns
+/// the endpoint it really has (the port when 0 was asked) and a function that stops it.
+pub struct FnTarget {
+    name: String,
+    endpoint: Endpoint,
+    model: Option<Mode>,
+    transform: Transform,
+    start_fn: StartFn,
+    running: Option<Stopper>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl FnTarget {
+    pub fn new(
+        name: impl Into<String>,
+        transport: Transport,
+        model: Option<Mode>,
+        start: impl FnMut(&Endpoint) -> Result<(Endpoint, Stopper), String> + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let (endpoint, dir) = fresh_endpoint(transport)?;
+        Ok(FnTarget {
+            name: name.into(),
+            endpoint,
+            model,
+            transform: Transform::Upper,
+            start_fn: Box::new(start),
+            running: None,
+            _dir: dir,
+        })
+    }
+}
+
+impl Target for FnTarget {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint.clone()
+    }
+    fn model(&self) -> Option<Mode> {
+        self.model
+    }
+    fn transform(&self) -> Transform {
+        self.transform
+    }
+    fn controllable(&self) -> bool {
+        true
+    }
+    fn start(&mut self) -> Result<(), String> {
+        if self.running.is_none() {
+            let (endpoint, stop) = (self.start_fn)(&self.endpoint)?;
+            self.endpoint = endpoint;
+            self.running = Some(stop);
+        }
+        Ok(())
+    }
+    fn stop(&mut self) -> Result<(), String> {
+        if let Some(stop) = self.running.take() {
+            stop();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FnTarget {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
