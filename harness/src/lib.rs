@@ -11,6 +11,7 @@
 //! - [`scenario`]: the scenario DSL (a check written as the conversation it checks).
 //! - [`target`]: what scenarios run against: the built-in server, a running address, a closure.
 //! - [`runner`]: plays a scenario against a target, with deadlines and a transcript.
+//! - [`check`]: the catalogue against targets, and the human report (`sockcheck check`).
 //! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
 //! - [`error`]: the library's error type.
 
@@ -18,6 +19,7 @@
 extern crate self as sockcheck;
 
 pub mod addr;
+pub mod check;
 pub mod client;
 pub mod error;
 pub mod net;

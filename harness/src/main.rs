@@ -21,6 +21,58 @@ enum Command {
     Serve(ServeArgs),
     /// Run the reference client: lines from stdin, replies to stdout
     Client(ClientArgs),
+    /// Run the conformance catalogue against a server (default: the built-in one, TCP and Unix)
+    Check(CheckArgs),
+    /// List the scenarios of the catalogue
+    List(ListArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// A running server to check (default: the built-in server over TCP and Unix sockets)
+    #[command(flatten)]
+    addr: CheckAddrArgs,
+    /// Only scenarios whose name contains TEXT (repeatable)
+    #[arg(long, value_name = "TEXT")]
+    filter: Vec<String>,
+    /// The target's serving model; scenarios that need one are skipped without it
+    /// (built-in server: both unless given)
+    #[arg(long)]
+    model: Option<Mode>,
+    /// What the target does to bytes: upper (the tutorial) or echo (e.g. `ncat --exec /bin/cat`)
+    #[arg(long, default_value = "upper")]
+    transform: Transform,
+    /// Built-in server only: run over this transport only
+    #[arg(long, conflicts_with_all = ["tcp", "unix"])]
+    transport: Option<sockcheck::Transport>,
+    /// Seconds a step may wait for the target (no byte for this long fails a reply)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    timeout: Duration,
+    /// Print every scenario's transcript, not only the failures'
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+/// Like [`AddrArgs`] but with no default: none means the built-in server.
+#[derive(Args, Clone)]
+#[group(multiple = false)]
+struct CheckAddrArgs {
+    /// TCP address of a running server, HOST:PORT
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_tcp)]
+    tcp: Option<Endpoint>,
+    /// Unix socket path (or @NAME) of a running server
+    #[arg(long, value_name = "PATH", value_parser = parse_unix)]
+    unix: Option<Endpoint>,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Only scenarios whose name contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    filter: Vec<String>,
+    /// Print each scenario as the Rust code that builds it
+    #[arg(long)]
+    code: bool,
 }
 
 /// Where to listen or connect: `--tcp HOST:PORT` or `--unix PATH` (`@NAME` for an abstract socket).
@@ -107,6 +159,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Client(args) => run_client(args),
+        Command::Check(args) => check(args),
+        Command::List(args) => list(args),
     };
     match result {
         Ok(code) => code,
@@ -180,4 +234,70 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    use sockcheck::check::{self, HumanReport, TargetSpec};
+    use sockcheck::target::AddressTarget;
+    net::raise_fd_limit();
+    let scenarios = check::select(sockcheck::catalogue::all(), &args.filter);
+    if scenarios.is_empty() {
+        return Err(
+            sockcheck::Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)).into()
+        );
+    }
+    let (spec, what) = match args.addr.tcp.clone().or_else(|| args.addr.unix.clone()) {
+        Some(endpoint) => {
+            let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
+            (
+                TargetSpec::Given(Box::new(AddressTarget { endpoint, model: args.model, transform: args.transform })),
+                what,
+            )
+        }
+        None => {
+            let transports = args.transport.map_or(sockcheck::Transport::ALL.to_vec(), |t| vec![t]);
+            let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
+            let what = format!(
+                "{} scenarios against the built-in server ({}) over {}",
+                scenarios.len(),
+                models.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and "),
+                transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+            );
+            (TargetSpec::Reference { transports, models, transform: args.transform }, what)
+        }
+    };
+    let stdout = std::io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut report = HumanReport::new(stdout.lock(), color, &scenarios);
+    report.header(&what)?;
+    let opts = sockcheck::runner::RunOpts { step_timeout: args.timeout, ..Default::default() };
+    let mut write_err = None;
+    let outcomes = check::run(&scenarios, spec, opts, |o| {
+        if let Err(e) = report.row(o) {
+            write_err.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = write_err {
+        return Err(e.into());
+    }
+    if args.verbose {
+        for o in outcomes.iter().filter(|o| !o.failed()) {
+            println!("\n{}", o.report());
+        }
+    }
+    report.finish(&outcomes)?;
+    Ok(if outcomes.iter().any(|o| o.failed()) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = sockcheck::check::select(sockcheck::catalogue::all(), &args.filter);
+    let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
+    for s in &scenarios {
+        if args.code {
+            println!("{}\n", s.to_code());
+        } else {
+            println!("{:<width$}  {}", s.name(), s.description());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
