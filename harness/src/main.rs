@@ -64,22 +64,22 @@ struct ServeArgs {
     #[arg(long, default_value = "sequential")]
     mode: Mode,
     /// listen() backlog
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=65535))]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(1..=65535))]
     backlog: i32,
     /// Bytes per recv()
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
+    #[arg(long, default_value_t = 1024, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
     bufsize: u64,
     /// upper: a-z become A-Z; echo: bytes come back unchanged
     #[arg(long, default_value = "upper")]
     transform: Transform,
     /// Concurrent mode: serve at most N connections at once; the rest wait in the backlog
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_conns: Option<u64>,
     /// Close connections idle for this many seconds
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
     idle_timeout: Option<Duration>,
     /// On SIGINT/SIGTERM, seconds in-flight replies get to finish
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
     grace: Duration,
     /// Permission bits of the Unix socket file
     #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = parse_octal_mode)]
@@ -98,7 +98,7 @@ struct ClientArgs {
     #[command(flatten)]
     addr: AddrArgs,
     /// Give up on a reply after this many seconds (default: wait)
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
     timeout: Option<Duration>,
 }
 
