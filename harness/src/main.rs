@@ -27,7 +27,7 @@ enum Command {
 #[derive(Args, Clone)]
 #[group(multiple = false)]
 struct AddrArgs {
-    /// TCP address, HOST:PORT (IPv6 in brackets: [::1]:8080)
+    /// TCP address, HOST:PORT (IPv6 in brackets: [::1]:8080) [default: 127.0.0.1:8080]
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_tcp)]
     tcp: Option<Endpoint>,
     /// Unix socket path, or @NAME for Linux's abstract namespace
@@ -81,7 +81,7 @@ struct ServeArgs {
     /// On SIGINT/SIGTERM, seconds in-flight replies get to finish
     #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
     grace: Duration,
-    /// Permission bits of the Unix socket file
+    /// Permission bits of the Unix socket file, set at creation (never wider in between)
     #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = parse_octal_mode)]
     socket_mode: u32,
 }
