@@ -174,25 +174,31 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // not find the default action (death without removing the socket file).
         use tokio::signal::unix::{signal, SignalKind};
         let signals = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+        let remove_socket_file = listener.socket_file.as_ref().map(|f| f.remover());
         let mut stdout = std::io::stdout();
         writeln!(stdout, "listening on {}", listener.endpoint)?;
         stdout.flush()?;
         let stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(watch_signals(signals, stop.clone()));
+        tokio::spawn(watch_signals(signals, stop.clone(), remove_socket_file));
         server::run(listener, cfg, stop).await.map_err(anyhow::Error::from)
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// First SIGINT/SIGTERM: graceful stop (the listener and its socket file go at once). Second: exit at once.
+/// First SIGINT/SIGTERM: graceful stop. Second: exit at once, removing the socket file first (the
+/// accept loop may not have got to it yet).
 async fn watch_signals(
     (mut int, mut term): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
     stop: tokio_util::sync::CancellationToken,
+    remove_socket_file: Option<net::SocketFileRemover>,
 ) {
     tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
     eprintln!("sockcheck serve: shutting down (again to stop at once)");
     stop.cancel();
     tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    if let Some(remove) = remove_socket_file {
+        remove.remove();
+    }
     eprintln!("sockcheck serve: stopped at once");
     std::process::exit(130);
 }

@@ -59,14 +59,38 @@ impl SocketFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// A handle that removes this socket file (same checks as drop) from elsewhere, e.g. right
+    /// before `process::exit` on a second signal, where destructors do not run.
+    pub fn remover(&self) -> SocketFileRemover {
+        SocketFileRemover { path: self.path.clone(), dev: self.dev, ino: self.ino }
+    }
 }
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
-        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
-            if meta.file_type().is_socket() && meta.dev() == self.dev && meta.ino() == self.ino {
-                let _ = std::fs::remove_file(&self.path);
-            }
+        remove_if_same(&self.path, self.dev, self.ino);
+    }
+}
+
+/// See [`SocketFile::remover`].
+#[derive(Clone, Debug)]
+pub struct SocketFileRemover {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFileRemover {
+    pub fn remove(&self) {
+        remove_if_same(&self.path, self.dev, self.ino);
+    }
+}
+
+fn remove_if_same(path: &Path, dev: u64, ino: u64) {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() && meta.dev() == dev && meta.ino() == ino {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

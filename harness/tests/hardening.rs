@@ -234,6 +234,18 @@ per_transport! {
             assert!(!path.exists(), "socket file left behind");
         }
         drop(hog);
+
+        // Back to back: the second signal may beat the accept loop to the socket file.
+        let mut server = Server::start(t, &["--mode", "concurrent", "--grace", "600"]);
+        let mut hog = server.connect();
+        write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
+        server.signal(Signal::SIGTERM);
+        server.signal(Signal::SIGINT);
+        let status = server.wait_exit(DEADLINE);
+        assert_eq!(status.code(), Some(130), "{status}");
+        if let Some(path) = server.path() {
+            assert!(!path.exists(), "socket file left behind after two quick signals");
+        }
     }
 
     fn the_fd_limit_is_raised_to_the_hard_limit_for_every_subcommand(t) {
