@@ -79,7 +79,7 @@ struct ListArgs {
 #[derive(Args, Clone)]
 #[group(multiple = false)]
 struct AddrArgs {
-    /// TCP address, HOST:PORT (IPv6 in brackets: [::1]:8080)
+    /// TCP address, HOST:PORT (IPv6 in brackets: [::1]:8080) [default: 127.0.0.1:8080]
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_tcp)]
     tcp: Option<Endpoint>,
     /// Unix socket path, or @NAME for Linux's abstract namespace
@@ -116,24 +116,24 @@ struct ServeArgs {
     #[arg(long, default_value = "sequential")]
     mode: Mode,
     /// listen() backlog
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=65535))]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(1..=65535))]
     backlog: i32,
     /// Bytes per recv()
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
+    #[arg(long, default_value_t = 1024, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
     bufsize: u64,
     /// upper: a-z become A-Z; echo: bytes come back unchanged
     #[arg(long, default_value = "upper")]
     transform: Transform,
     /// Concurrent mode: serve at most N connections at once; the rest wait in the backlog
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_conns: Option<u64>,
     /// Close connections idle for this many seconds
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
     idle_timeout: Option<Duration>,
     /// On SIGINT/SIGTERM, seconds in-flight replies get to finish
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
     grace: Duration,
-    /// Permission bits of the Unix socket file
+    /// Permission bits of the Unix socket file, set at creation (never wider in between)
     #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = parse_octal_mode)]
     socket_mode: u32,
 }
@@ -150,12 +150,17 @@ struct ClientArgs {
     #[command(flatten)]
     addr: AddrArgs,
     /// Give up on a reply after this many seconds (default: wait)
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
     timeout: Option<Duration>,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
+    // Every subcommand may open many sockets: no user should need `ulimit -n` for 1,000 connections.
+    net::raise_fd_limit();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Client(args) => run_client(args),
@@ -171,6 +176,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--help`, `--version` and a missing subcommand print as clap has them; every other usage error
+/// is one line (clap's first, without its "try --help" footer and tips), exit 2.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(e.exit_code() as u8)
+        }
+        _ => {
+            let text = e.to_string();
+            let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid command line");
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            eprintln!("sockcheck: error: {line}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn exit_code_of(e: &anyhow::Error) -> u8 {
     match e.downcast_ref::<sockcheck::Error>() {
         Some(err) => err.exit_code() as u8,
@@ -180,7 +204,12 @@ fn exit_code_of(e: &anyhow::Error) -> u8 {
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     use std::io::Write;
-    net::raise_fd_limit();
+    if args.max_conns.is_some() && args.mode != Mode::Concurrent {
+        return Err(sockcheck::Error::Usage(
+            "--max-conns needs --mode concurrent (sequential serves one at a time)".into(),
+        )
+        .into());
+    }
     let endpoint = args.addr.endpoint();
     let listen = ListenOpts { backlog: args.backlog, unix_mode: args.socket_mode };
     let cfg = ServerConfig {
@@ -194,27 +223,37 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let rt = server::runtime_for(cfg.mode)?;
     let listener = net::bind(&endpoint, &listen)?;
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening on {}", listener.endpoint)?;
-    stdout.flush()?;
     rt.block_on(async {
+        // Handlers go in before the "listening" line: a signal sent as soon as it is read must
+        // not find the default action (death without removing the socket file).
+        use tokio::signal::unix::{signal, SignalKind};
+        let signals = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+        let remove_socket_file = listener.socket_file.as_ref().map(|f| f.remover());
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "listening on {}", listener.endpoint)?;
+        stdout.flush()?;
         let stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(watch_signals(stop.clone()));
-        server::run(listener, cfg, stop).await
+        tokio::spawn(watch_signals(signals, stop.clone(), remove_socket_file));
+        server::run(listener, cfg, stop).await.map_err(anyhow::Error::from)
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// First SIGINT/SIGTERM: graceful stop. Second: exit at once.
-async fn watch_signals(stop: tokio_util::sync::CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return;
-    };
+/// First SIGINT/SIGTERM: graceful stop. Second: exit at once, removing the socket file first (the
+/// accept loop may not have got to it yet).
+async fn watch_signals(
+    (mut int, mut term): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+    stop: tokio_util::sync::CancellationToken,
+    remove_socket_file: Option<net::SocketFileRemover>,
+) {
     tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
     eprintln!("sockcheck serve: shutting down (again to stop at once)");
     stop.cancel();
     tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    if let Some(remove) = remove_socket_file {
+        remove.remove();
+    }
+    eprintln!("sockcheck serve: stopped at once");
     std::process::exit(130);
 }
 

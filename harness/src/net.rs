@@ -59,14 +59,38 @@ impl SocketFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// A handle that removes this socket file (same checks as drop) from elsewhere, e.g. right
+    /// before `process::exit` on a second signal, where destructors do not run.
+    pub fn remover(&self) -> SocketFileRemover {
+        SocketFileRemover { path: self.path.clone(), dev: self.dev, ino: self.ino }
+    }
 }
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
-        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
-            if meta.file_type().is_socket() && meta.dev() == self.dev && meta.ino() == self.ino {
-                let _ = std::fs::remove_file(&self.path);
-            }
+        remove_if_same(&self.path, self.dev, self.ino);
+    }
+}
+
+/// See [`SocketFile::remover`].
+#[derive(Clone, Debug)]
+pub struct SocketFileRemover {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFileRemover {
+    pub fn remove(&self) {
+        remove_if_same(&self.path, self.dev, self.ino);
+    }
+}
+
+fn remove_if_same(path: &Path, dev: u64, ino: u64) {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() && meta.dev() == dev && meta.ino() == ino {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -98,8 +122,12 @@ pub fn clear_stale_socket(path: &Path) -> Result<()> {
     if !meta.file_type().is_socket() {
         return Err(Error::NotASocket { path: path.to_path_buf(), kind: file_kind(meta.file_type()) });
     }
-    match StdUnixStream::connect(path) {
-        Ok(_) => Err(Error::AddrInUse { addr: format!("unix:{}", path.display()) }),
+    // Non-blocking: a blocking connect to a live server with a full backlog would wait forever.
+    let probe = Socket::new(Domain::UNIX, Type::STREAM, None)
+        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+        .and_then(|s| SockAddr::unix(path).and_then(|a| s.connect(&a)));
+    match probe {
+        Ok(()) => Err(Error::AddrInUse { addr: format!("unix:{}", path.display()) }),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             // Check again right before removing: only ever unlink a socket.
             let again = std::fs::symlink_metadata(path)?;

@@ -1,0 +1,577 @@
+//! Hardening (issue 8): hostile peers, resource limits, signals, Unix socket file safety and bad
+//! input, against the real `sockcheck` binary.
+
+mod support;
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use sockcheck::net::StdConn;
+use support::*;
+
+/// Write until the peer stops taking bytes (a write stalls twice in a row), at most `cap` bytes.
+/// Returns how many bytes were taken, or `None` if the cap was reached without a stall.
+fn write_until_stalled(c: &mut StdConn, cap: usize) -> Option<usize> {
+    let chunk = vec![b'q'; 64 * 1024];
+    let mut total = 0;
+    let mut stalls = 0;
+    while total < cap {
+        c.set_write_timeout(Some(Duration::from_millis(if stalls == 0 { 250 } else { 600 }))).unwrap();
+        match c.write(&chunk) {
+            Ok(n) => {
+                total += n;
+                stalls = 0;
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                stalls += 1;
+                if stalls == 2 {
+                    c.set_write_timeout(Some(DEADLINE)).unwrap();
+                    return Some(total);
+                }
+            }
+            Err(e) => panic!("write failed: {e}"),
+        }
+    }
+    None
+}
+
+fn args_of(server: &Server, sub: &str) -> Vec<String> {
+    let mut v = vec![sub.to_string()];
+    v.extend(server.client_args());
+    v
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+per_transport! {
+    fn max_conns_extra_clients_wait_in_the_backlog(t) {
+        let server = Server::start(t, &["--mode", "concurrent", "--max-conns", "2"]);
+        let mut a = server.connect();
+        let mut b = server.connect();
+        assert_eq!(roundtrip(&mut a, b"a"), b"A");
+        assert_eq!(roundtrip(&mut b, b"b"), b"B");
+        let mut c = server.connect();
+        c.write_all(b"c").unwrap();
+        assert!(silent_for(&mut c, Duration::from_millis(300)), "a third client was served with --max-conns 2");
+        assert_eq!(roundtrip(&mut b, b"b again"), b"B AGAIN", "the two admitted clients keep being served");
+        drop(a);
+        let mut reply = [0u8; 1];
+        c.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"C", "the waiting client is served once a slot frees");
+    }
+
+    fn idle_timeout_closes_silent_connections_but_not_active_ones(t) {
+        let server = Server::start(t, &["--mode", "concurrent", "--idle-timeout", "1"]);
+        let baseline = server.fd_count();
+        let start = Instant::now();
+        let mut silent = server.connect();
+        let mut active = server.connect();
+        // Active: a byte every 250 ms for 2 s, well past the idle period.
+        for i in 0..8u8 {
+            assert_eq!(roundtrip(&mut active, &[b'a' + i]), [b'A' + i]);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let mut b = [0u8; 1];
+        let closed = silent.read(&mut b);
+        assert!(matches!(closed, Ok(0)) || closed.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::ConnectionReset), "{closed:?}");
+        assert!(start.elapsed() >= Duration::from_millis(950), "closed after {:?}, before the idle period", start.elapsed());
+        // Now the active one goes quiet and is closed too.
+        assert!(matches!(active.read(&mut b), Ok(0)));
+        server.wait_fds(baseline);
+        assert!(server.stderr().iter().any(|l| l.contains("idle timeout")), "{:?}", server.stderr());
+    }
+
+    fn idle_timeout_frees_a_sequential_server_from_a_silent_client(t) {
+        let server = Server::start(t, &["--mode", "sequential", "--idle-timeout", "0.3"]);
+        let _silent = server.connect();
+        let mut next = server.connect();
+        assert_eq!(roundtrip(&mut next, b"next"), b"NEXT");
+    }
+
+    fn a_client_that_never_reads_gets_backpressure_not_buffering(t) {
+        let server = Server::start(t, &["--mode", "concurrent"]);
+        let baseline = server.fd_count();
+        let rss_before = server.rss_kib();
+        let mut hog = server.connect();
+        let taken = write_until_stalled(&mut hog, 256 << 20)
+            .expect("the server took 256 MiB from a client that never reads: it buffers instead of pushing back");
+        let rss_after = server.rss_kib();
+        eprintln!("backpressure after {} KiB; server RSS {rss_before} -> {rss_after} KiB", taken / 1024);
+        assert!(rss_after < rss_before + 16 * 1024, "server RSS grew from {rss_before} to {rss_after} KiB");
+        server.assert_serves();
+        drop(hog);
+        server.wait_fds(baseline);
+    }
+
+    fn a_thousand_connections_at_once(t) {
+        // 1,000 here per transport, both transports at once, plus the other tests.
+        let limit = sockcheck::net::raise_fd_limit();
+        if limit < 4096 {
+            eprintln!("skipped: the hard open-file limit is {limit}; this test needs 4096");
+            return;
+        }
+        let server = Server::start(t, &["--mode", "concurrent", "--backlog", "1024"]);
+        let baseline = server.fd_count();
+        let start = Instant::now();
+        let mut conns: Vec<StdConn> = (0..1000).map(|_| server.connect()).collect();
+        for (i, c) in conns.iter_mut().enumerate() {
+            c.write_all(format!("client {i:04}").as_bytes()).unwrap();
+        }
+        for (i, c) in conns.iter_mut().enumerate() {
+            let mut reply = [0u8; 11];
+            c.read_exact(&mut reply).unwrap();
+            assert_eq!(reply, *format!("CLIENT {i:04}").as_bytes());
+        }
+        wait_until("1,000 connections open in the server", DEADLINE, || server.fd_count() >= baseline + 1000);
+        eprintln!("1,000 concurrent connections served in {:?}", start.elapsed());
+        drop(conns);
+        server.wait_fds(baseline);
+        server.assert_serves();
+    }
+
+    #[ignore = "slow: 10,000 connections; run by .ci/run with --ignored"]
+    fn ten_thousand_sequential_connections(t) {
+        let server = Server::start(t, &["--mode", "sequential", "--backlog", "128"]);
+        let baseline = server.fd_count();
+        let start = Instant::now();
+        for i in 0..10_000u32 {
+            let mut c = server.connect();
+            let msg = format!("n{i}");
+            assert_eq!(roundtrip(&mut c, msg.as_bytes()), msg.to_uppercase().as_bytes());
+        }
+        eprintln!("10,000 sequential connections in {:?}", start.elapsed());
+        server.wait_fds(baseline);
+    }
+
+    fn hostile_peers_leave_the_server_serving_and_fds_return_to_baseline(t) {
+        let server = Server::start(t, &["--mode", "concurrent"]);
+        let baseline = server.fd_count();
+
+        let silent = server.connect();
+
+        let mut dribbler = server.connect();
+        for &b in b"one byte at a time" {
+            assert_eq!(roundtrip(&mut dribbler, &[b]), [b.to_ascii_uppercase()]);
+        }
+
+        let mut resetter = server.connect();
+        resetter.write_all(&[b'r'; 64 * 1024]).unwrap();
+        let mut part = [0u8; 1024];
+        resetter.read_exact(&mut part).unwrap();
+        resetter.set_linger_zero().unwrap();
+        drop(resetter);
+
+        let mut half = server.connect();
+        write_until_stalled(&mut half, 256 << 20).expect("backpressure on the half-closer");
+        half.shutdown_write().unwrap();
+
+        wait_until("the hostile peers' connections in the server", DEADLINE, || server.fd_count() == baseline + 3);
+        server.assert_serves();
+        drop((silent, dribbler, half));
+        server.wait_fds(baseline);
+        server.assert_serves();
+        assert!(server.stderr().iter().all(|l| !l.contains("panicked")), "{:?}", server.stderr());
+    }
+
+    fn first_signal_closes_idle_connections_and_exits_0(t) {
+        for (sig, mode) in [(Signal::SIGTERM, "concurrent"), (Signal::SIGINT, "concurrent"), (Signal::SIGTERM, "sequential")] {
+            let mut server = Server::start(t, &["--mode", mode]);
+            let mut c = server.connect();
+            assert_eq!(roundtrip(&mut c, b"before"), b"BEFORE");
+            let _queued = server.connect();
+            server.signal(sig);
+            let mut b = [0u8; 1];
+            assert_eq!(c.read(&mut b).unwrap(), 0, "{sig}: open connection closed cleanly");
+            let status = server.wait_exit(DEADLINE);
+            assert_eq!(status.code(), Some(0), "{sig}: {status}");
+            if let Some(path) = server.path() {
+                assert!(!path.exists(), "{sig}: socket file {} left behind", path.display());
+            }
+        }
+    }
+
+    fn shutdown_stops_accepting_waits_out_the_grace_then_exits_0(t) {
+        let mut server = Server::start(t, &["--mode", "concurrent", "--grace", "1"]);
+        let mut hog = server.connect();
+        write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
+        let start = Instant::now();
+        server.signal(Signal::SIGTERM);
+        server.wait_stderr("shutting down");
+        // Still in its grace period (the hog never reads), but no longer accepting.
+        wait_until("new connections refused", DEADLINE, || StdConn::connect(&server.endpoint, DEADLINE).is_err());
+        assert!(server.is_running(), "exited before the grace period");
+        if let Some(path) = server.path() {
+            assert!(!path.exists(), "socket file still there after accepting stopped");
+        }
+        let status = server.wait_exit(DEADLINE);
+        assert_eq!(status.code(), Some(0), "{status}");
+        assert!(start.elapsed() >= Duration::from_millis(900), "exited after {:?}, before the grace period", start.elapsed());
+        assert!(server.stderr().iter().any(|l| l.contains("reply unfinished at shutdown")), "{:?}", server.stderr());
+        if let Some(path) = server.path() {
+            assert!(!path.exists(), "socket file left behind");
+        }
+        drop(hog);
+    }
+
+    fn a_second_signal_exits_at_once(t) {
+        let mut server = Server::start(t, &["--mode", "concurrent", "--grace", "600"]);
+        let mut hog = server.connect();
+        write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
+        server.signal(Signal::SIGTERM);
+        server.wait_stderr("shutting down");
+        assert!(server.is_running(), "exited on the first signal with a reply in flight and 600 s of grace");
+        let start = Instant::now();
+        server.signal(Signal::SIGINT);
+        let status = server.wait_exit(DEADLINE);
+        assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+        assert_eq!(status.code(), Some(130), "{status}");
+        if let Some(path) = server.path() {
+            assert!(!path.exists(), "socket file left behind");
+        }
+        drop(hog);
+
+        // Back to back: the second signal may beat the accept loop to the socket file.
+        let mut server = Server::start(t, &["--mode", "concurrent", "--grace", "600"]);
+        let mut hog = server.connect();
+        write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
+        server.signal(Signal::SIGTERM);
+        server.signal(Signal::SIGINT);
+        let status = server.wait_exit(DEADLINE);
+        assert_eq!(status.code(), Some(130), "{status}");
+        if let Some(path) = server.path() {
+            assert!(!path.exists(), "socket file left behind after two quick signals");
+        }
+    }
+
+    fn the_fd_limit_is_raised_to_the_hard_limit_for_every_subcommand(t) {
+        let server = Server::start(t, &[]);
+        let shell = |args: &str| {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c").arg(format!("ulimit -S -n 64 && exec \"$0\" {args}")).arg(BIN);
+            cmd
+        };
+        let limits = |pid: i32| -> (String, String) {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+            let line = text.lines().find(|l| l.starts_with("Max open files")).unwrap().to_string();
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f[3].to_string(), f[4].to_string())
+        };
+        let other = Server::start_cmd(shell("serve --tcp 127.0.0.1:0"), None);
+        let (soft, hard) = limits(other.pid());
+        assert_eq!(soft, hard, "serve kept its soft limit");
+        assert_ne!(soft, "64");
+
+        let mut client = shell(&strs(&args_of(&server, "client")).join(" "))
+            .stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let pid = client.id() as i32;
+        wait_until("the client's soft fd limit to reach its hard limit", DEADLINE, || {
+            let (s, h) = limits(pid);
+            s == h
+        });
+        let _ = client.kill();
+        let _ = client.wait();
+    }
+}
+
+#[test]
+fn accept_emfile_is_logged_and_retried_without_spinning() {
+    sockcheck::net::raise_fd_limit();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg("ulimit -n 32 && exec \"$0\" serve --tcp 127.0.0.1:0 --mode concurrent --backlog 128").arg(BIN);
+    let mut server = Server::start_cmd(cmd, None);
+    let baseline = server.fd_count();
+    let conns: Vec<StdConn> = (0..48).map(|_| server.connect()).collect();
+    server.wait_stderr("Too many open files");
+    // Observe a full second at the limit: a retry every 100 ms costs next to nothing; a spin would
+    // burn the whole second.
+    let before = server.cpu_ticks();
+    let window = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = server.cpu_ticks() - before;
+    eprintln!("CPU at the fd limit: {used} ticks in {:?}", window.elapsed());
+    assert!(used < 30, "server used {used} CPU ticks (1/100 s) in 1 s at the fd limit: spinning");
+    assert!(server.is_running(), "server exited at the fd limit");
+    drop(conns);
+    server.wait_fds(baseline);
+    server.assert_serves();
+}
+
+#[test]
+fn a_live_unix_socket_is_never_removed() {
+    let first = Server::start(T::Unix, &[]);
+    let path = first.path().unwrap();
+    let ino = std::fs::metadata(&path).unwrap().ino();
+    let r = run(&["serve", "--unix", path.to_str().unwrap()], b"");
+    assert_eq!(r.code(), Some(1), "{r:?}");
+    assert_eq!(r.stderr_lines(), [format!("sockcheck: error: unix:{}: address in use", path.display())]);
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), ino, "the live socket file was replaced");
+    first.assert_serves();
+}
+
+#[test]
+fn a_live_unix_socket_with_a_full_backlog_is_in_use_not_a_hang() {
+    let first = Server::start(T::Unix, &["--backlog", "1"]);
+    let path = first.path().unwrap();
+    let mut served = first.connect();
+    assert_eq!(roundtrip(&mut served, b"x"), b"X", "accepted and being served, so out of the backlog");
+    // Fill the backlog of the (sequential, busy) server until connect would block.
+    let addr = socket2::SockAddr::unix(&path).unwrap();
+    let mut queued = Vec::new();
+    loop {
+        let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        match s.connect(&addr) {
+            Ok(()) => queued.push(s),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("connect: {e}"),
+        }
+        assert!(queued.len() < 100, "backlog never filled");
+    }
+    let r = run(&["serve", "--unix", path.to_str().unwrap()], b"");
+    assert_eq!(r.code(), Some(1), "{r:?}");
+    assert_eq!(r.stderr_lines(), [format!("sockcheck: error: unix:{}: address in use", path.display())]);
+    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_socket());
+}
+
+#[test]
+fn a_stale_unix_socket_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap()); // leaves the file, nobody listening
+    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_socket());
+    let server = Server::start_with(&["--unix", path.to_str().unwrap()], None);
+    server.assert_serves();
+}
+
+#[test]
+fn symlinks_directories_and_files_at_the_unix_path_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.txt");
+    std::fs::write(&target, b"keep").unwrap();
+    let link = dir.path().join("link.sock");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    // A symlink to a stale socket is not followed either.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let link_to_socket = dir.path().join("link2.sock");
+    std::os::unix::fs::symlink(&stale, &link_to_socket).unwrap();
+    let subdir = dir.path().join("a-dir");
+    std::fs::create_dir(&subdir).unwrap();
+
+    for (path, kind) in
+        [(&link, "symlink"), (&link_to_socket, "symlink"), (&subdir, "directory"), (&target, "regular file")]
+    {
+        let r = run(&["serve", "--unix", path.to_str().unwrap()], b"");
+        assert_eq!(r.code(), Some(1), "{r:?}");
+        assert_eq!(
+            r.stderr_lines(),
+            [format!(
+                "sockcheck: error: `{}` exists and is a {kind}, not a socket; refusing to replace it",
+                path.display()
+            )]
+        );
+    }
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_eq!(std::fs::read_link(&link_to_socket).unwrap(), stale);
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    assert!(std::fs::symlink_metadata(&stale).unwrap().file_type().is_socket());
+    assert!(subdir.is_dir());
+}
+
+#[test]
+fn the_socket_file_mode_is_0600_by_default_and_set_by_socket_mode() {
+    for (args, want) in
+        [(&[][..], 0o600), (&["--socket-mode", "660"][..], 0o660), (&["--socket-mode", "0o640"][..], 0o640)]
+    {
+        let server = Server::start(T::Unix, args);
+        let mode = std::fs::symlink_metadata(server.path().unwrap()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, want, "{args:?}: mode {mode:o}");
+        server.assert_serves();
+    }
+}
+
+#[test]
+fn abstract_unix_names_work_for_server_and_client() {
+    let name = format!("@sockcheck-test-{}-{:?}", std::process::id(), Instant::now());
+    let name = name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '@' && c != '-', "");
+    let server = Server::start_with(&["--unix", &name], None);
+    assert_eq!(server.addr, format!("unix:{name}"));
+    server.assert_serves();
+    let r = run(&["client", "--unix", &name], b"abstract\n");
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    assert_eq!(r.stdout, b"ABSTRACT\n");
+}
+
+#[test]
+fn ipv6_loopback_works_for_server_and_client() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback ([::1])");
+        return;
+    }
+    let server = Server::start_with(&["--tcp", "[::1]:0"], None);
+    assert!(server.addr.starts_with("tcp://[::1]:"), "{}", server.addr);
+    server.assert_serves();
+    let args = args_of(&server, "client");
+    let r = run(&strs(&args), b"six\n");
+    assert_eq!(r.code(), Some(0), "{r:?}");
+    assert_eq!(r.stdout, b"SIX\n");
+}
+
+#[test]
+fn the_default_address_is_loopback_8080() {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Either it binds 127.0.0.1:8080 or that port is taken and it says so: both name the default.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 256];
+        let n = out.read(&mut b).unwrap_or(0);
+        let _ = tx.send(String::from_utf8_lossy(&b[..n]).into_owned());
+    });
+    std::thread::spawn(move || {
+        let mut b = [0u8; 256];
+        let n = err.read(&mut b).unwrap_or(0);
+        let _ = tx2.send(String::from_utf8_lossy(&b[..n]).into_owned());
+    });
+    let first = rx.recv_timeout(DEADLINE).expect("no output from `sockcheck serve`");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        first == "listening on tcp://127.0.0.1:8080\n"
+            || first == "sockcheck: error: tcp://127.0.0.1:8080: address in use\n",
+        "{first:?}"
+    );
+}
+
+#[test]
+fn bad_command_lines_give_one_line_and_exit_2() {
+    let long = format!("/tmp/{}", "x".repeat(120));
+    let cases: &[(&[&str], &str)] = &[
+        (&["serve", "--tcp", "127.0.0.1"], "expected HOST:PORT"),
+        (&["serve", "--tcp", "::1:8080"], "IPv6 addresses go in brackets"),
+        (&["serve", "--tcp", "127.0.0.1:65536"], "port out of range (0-65535)"),
+        (&["serve", "--tcp", "127.0.0.1:-1"], "port is not a number"),
+        (&["serve", "--tcp", "127.0.0.1:http"], "port is not a number"),
+        (&["serve", "--tcp", ":8080"], "missing host"),
+        (&["serve", "--tcp", ""], "empty address"),
+        (&["serve", "--unix", ""], "empty path"),
+        (&["serve", "--unix", &long], "is 125 bytes; the limit here is 107 (sun_path)"),
+        (&["serve", "--bufsize", "0"], "0 is not in 1..=67108864"),
+        (&["serve", "--bufsize", "99999999999999999999999"], "number too large"),
+        (&["serve", "--bufsize", "-5"], "invalid digit"),
+        (&["serve", "--bufsize", "lots"], "invalid digit"),
+        (&["serve", "--backlog", "0"], "0 is not in 1..=65535"),
+        (&["serve", "--backlog", "1000000"], "not in 1..=65535"),
+        (&["serve", "--mode", "parallel"], "unknown mode `parallel`"),
+        (&["serve", "--transform", "lower"], "lower"),
+        (&["serve", "--idle-timeout", "nan"], "is not a number of seconds"),
+        (&["serve", "--idle-timeout", "-1"], "is not a number of seconds"),
+        (&["serve", "--idle-timeout", "1e300"], "is not a number of seconds"),
+        (&["serve", "--grace", "inf"], "is not a number of seconds"),
+        (&["serve", "--socket-mode", "999"], "is not a permission mode"),
+        (&["serve", "--socket-mode", "7777"], "is not a permission mode"),
+        (&["serve", "--max-conns", "0"], "0 is not in 1..=1000000"),
+        (&["serve", "--max-conns", "5"], "--max-conns needs --mode concurrent"),
+        (&["serve", "--tcp", "127.0.0.1:0", "--unix", "/tmp/x.sock"], "cannot be used with"),
+        (&["serve", "--bogus"], "unexpected argument '--bogus'"),
+        (&["client", "--tcp", "localhost"], "expected HOST:PORT"),
+        (&["client", "--tcp", "[::1]:99999"], "port out of range"),
+        (&["client", "--unix", "unix:"], "empty path"),
+        (&["client", "--unix", &long], "the limit here is 107 (sun_path)"),
+        (&["client", "--timeout", "0"], "is not a number of seconds"),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+    ];
+    for (args, want) in cases {
+        let r = run(args, b"");
+        assert_eq!(r.code(), Some(2), "{args:?}: {r:?}");
+        assert!(r.stdout.is_empty(), "{args:?}: {r:?}");
+        let lines = r.stderr_lines();
+        assert_eq!(lines.len(), 1, "{args:?}: want one line, got {lines:#?}");
+        assert!(lines[0].starts_with("sockcheck: error: "), "{args:?}: {lines:?}");
+        assert!(lines[0].contains(want), "{args:?}: {:?} does not contain {want:?}", lines[0]);
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {r:?}");
+    }
+}
+
+#[test]
+fn runtime_failures_give_one_line_and_exit_1() {
+    let server = Server::start(T::Tcp, &[]);
+    let taken = server.addr.trim_start_matches("tcp://").to_string();
+    let free = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string() // closed again when `l` drops: nothing listens there
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nobody.sock");
+    let missing = missing.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["serve", "--tcp", &taken], format!("sockcheck: error: tcp://{taken}: address in use")),
+        (
+            vec!["client", "--tcp", &free],
+            format!("sockcheck: error: cannot connect to tcp://{free}: Connection refused"),
+        ),
+        (
+            vec!["client", "--unix", missing],
+            format!("sockcheck: error: cannot connect to unix:{missing}: No such file"),
+        ),
+        (
+            vec!["serve", "--unix", "/nonexistent-dir/s.sock"],
+            "sockcheck: error: cannot bind unix:/nonexistent-dir/s.sock".into(),
+        ),
+    ];
+    for (args, want) in &cases {
+        let r = run(args, b"");
+        assert_eq!(r.code(), Some(1), "{args:?}: {r:?}");
+        let lines = r.stderr_lines();
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:#?}");
+        assert!(lines[0].starts_with(want.as_str()), "{args:?}: {:?} does not start with {want:?}", lines[0]);
+    }
+    server.assert_serves();
+}
+
+#[test]
+fn permission_denied_is_one_line_and_exit_1() {
+    // Binding a privileged port as an unprivileged user; as root, drop to `nobody` with setpriv.
+    let unprivileged_from: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024);
+    if unprivileged_from <= 1 {
+        eprintln!("skipped: every port is unprivileged here (ip_unprivileged_port_start = {unprivileged_from})");
+        return;
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]).args(args);
+        cmd
+    };
+    let mut cmd = if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+        let probe = as_nobody(&["--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        if !probe.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: running as root and cannot run {BIN} as nobody with setpriv");
+            return;
+        }
+        as_nobody(&["serve", "--tcp", "127.0.0.1:1"])
+    } else {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--tcp", "127.0.0.1:1"]);
+        cmd
+    };
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let r = finish(child, None, vec![], &["serve"]);
+    assert_eq!(r.code(), Some(1), "{r:?}");
+    assert_eq!(r.stderr_lines(), ["sockcheck: error: cannot bind tcp://127.0.0.1:1: Permission denied (os error 13)"]);
+}
