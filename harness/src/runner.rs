@@ -589,6 +589,21 @@ impl Client {
                 let deadline = t.within.unwrap_or(opts.reply_deadline(expected.len()));
                 self.expect_reply(&expected, *slowly, deadline, opts.step_timeout).await
             }
+            Step::ExpectPartialReply(n) => {
+                let take = (*n).min(self.unchecked.len());
+                if take == 0 {
+                    return Err("nothing was sent, so no reply can be expected".into());
+                }
+                let expected = transform.to_vec(&self.unchecked[..take]);
+                let started = Instant::now();
+                let deadline = t.within.unwrap_or(opts.reply_deadline(take));
+                self.read_checked(&expected, None, deadline, opts.step_timeout).await?;
+                Ok(format!(
+                    "first {take} bytes in {}; {} still pending",
+                    format_duration(started.elapsed()),
+                    self.unchecked.len()
+                ))
+            }
             Step::ExpectSilence(d) => self.expect_silence(*d).await,
             Step::ExpectEof => self.expect_eof(t.within.unwrap_or(opts.step_timeout)).await,
             Step::HalfClose => {

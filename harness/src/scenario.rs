@@ -168,6 +168,8 @@ pub enum Step {
     /// Read the transformed reply of everything sent and not yet checked (or of the given bytes),
     /// byte for byte. `slowly` reads `chunk` bytes at a time with `pause` between reads.
     ExpectReply { of: Option<Payload>, slowly: Option<(usize, Duration)> },
+    /// Read and check the first `n` bytes of the pending reply; the rest stays pending.
+    ExpectPartialReply(usize),
     /// Nothing may arrive for this long (the client is queued, not served).
     ExpectSilence(Duration),
     /// The server closes the connection (read returns 0) with nothing more before it.
@@ -199,6 +201,7 @@ impl Step {
             Step::ExpectReply { of: Some(p), slowly: Some((chunk, pause)) } => {
                 format!("expect_reply_of({}).slowly({}, ms({}))", p.to_code(), size_code(*chunk), pause.as_millis())
             }
+            Step::ExpectPartialReply(n) => format!("expect_partial_reply({})", size_code(*n)),
             Step::ExpectSilence(d) => format!("expect_silence(ms({}))", d.as_millis()),
             Step::ExpectEof => "expect_eof()".into(),
             Step::HalfClose => "half_close()".into(),
@@ -250,6 +253,10 @@ impl Steps {
     /// Like `expect_reply`, reading `chunk` bytes at a time with `pause` between reads.
     pub fn expect_reply_slowly(self, chunk: usize, pause: Duration) -> Self {
         self.push(Step::ExpectReply { of: None, slowly: Some((chunk.max(1), pause)) })
+    }
+    /// The first `n` bytes of the pending reply (the server is busy answering); the rest stays pending.
+    pub fn expect_partial_reply(self, n: usize) -> Self {
+        self.push(Step::ExpectPartialReply(n))
     }
     pub fn expect_silence(self, d: Duration) -> Self {
         self.push(Step::ExpectSilence(d))
