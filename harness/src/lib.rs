@@ -9,6 +9,7 @@
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
 //! - [`client`]: the reference client.
 //! - [`error`]: the library's error type.
+//! - [`testkit`]: a scripted in-memory stream and the echo oracle, for the property tests and `fuzz/`.
 
 pub mod addr;
 pub mod client;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod net;
 pub mod proto;
 pub mod server;
+pub mod testkit;
 
 pub use addr::{Endpoint, Transport};
 pub use error::{Error, Result};
