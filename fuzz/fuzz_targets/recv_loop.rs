@@ -8,6 +8,6 @@ use sockcheck_fuzz::Conn;
 fuzz_target!(|conn: Conn<'_>| {
     let Some(script) = conn.script() else { return };
     if let Err(e) = sockcheck::testkit::check_echo(&script) {
-        panic!("{e}\n{script:?}");
+        panic!("{e}\nreplay: {}", script.to_rust());
     }
 });

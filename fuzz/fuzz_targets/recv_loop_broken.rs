@@ -8,6 +8,6 @@ use sockcheck_fuzz::{serve_dropping_short_write_tail, Conn};
 fuzz_target!(|conn: Conn<'_>| {
     let Some(script) = conn.script() else { return };
     if let Err(e) = sockcheck::testkit::check_echo_with(&script, |s, c| serve_dropping_short_write_tail(s, c)) {
-        panic!("{e}\n{script:?}");
+        panic!("{e}\nreplay: {}", script.to_rust());
     }
 });

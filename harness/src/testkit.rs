@@ -83,6 +83,31 @@ pub struct Script<'a> {
     pub writes: &'a [u8],
 }
 
+impl Script<'_> {
+    /// The script as Rust code, for pasting a fuzzer's find into a regression test.
+    pub fn to_rust(&self) -> String {
+        let steps = |codes: &[u8]| {
+            if codes.is_empty() {
+                return "&[]".to_string();
+            }
+            let decoded: Vec<String> = codes.iter().map(|&c| format!("{:?}", Step::from_code(c))).collect();
+            format!(
+                "&[{}] /* {} */",
+                codes.iter().map(u8::to_string).collect::<Vec<_>>().join(", "),
+                decoded.join(", ")
+            )
+        };
+        format!(
+            "Script {{ input: b\"{}\", bufsize: {}, transform: Transform::{:?}, reads: {}, writes: {} }}",
+            self.input.escape_ascii(),
+            self.bufsize,
+            self.transform,
+            steps(self.reads),
+            steps(self.writes),
+        )
+    }
+}
+
 /// How a connection that passed [`check_echo`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -155,7 +180,6 @@ impl<'a> ScriptedStream<'a> {
             None => Step::All,
         }
     }
-
 
     fn step_error(&mut self, step: Step) -> Option<io::Error> {
         if self.reset {
@@ -266,11 +290,7 @@ fn to_poll<T>(cx: &mut Context<'_>, r: io::Result<T>) -> Poll<io::Result<T>> {
 }
 
 impl tokio::io::AsyncRead for ScriptedStream<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let r = this.do_read(buf.initialize_unfilled()).map(|n| buf.advance(n));
         to_poll(cx, r)
@@ -423,6 +443,16 @@ mod tests {
         assert_eq!(s.read(&mut buf).unwrap(), 2);
         s.write_all(b"Ab").unwrap();
         assert_eq!(s.violation(), Some("output byte 1 is 'b', want 'B' (transform of input byte 'b')"));
+    }
+
+    #[test]
+    fn a_script_prints_as_rust() {
+        let reads = Step::encode(&[Step::Take(2), Step::WouldBlock]);
+        let script = Script { input: b"a\xff\"", bufsize: 7, transform: Transform::Upper, reads: &reads, writes: &[] };
+        assert_eq!(
+            script.to_rust(),
+            r#"Script { input: b"a\xff\"", bufsize: 7, transform: Transform::Upper, reads: &[5, 1] /* Take(2), WouldBlock */, writes: &[] }"#
+        );
     }
 
     #[test]
