@@ -30,6 +30,17 @@ fn python_upper_table() -> [u8; 256] {
     std::array::from_fn(|i| u8::from_str_radix(std::str::from_utf8(&hex[2 * i..2 * i + 2]).unwrap(), 16).unwrap())
 }
 
+#[test]
+fn upper_matches_python_on_all_256_bytes_in_both_code_paths() {
+    let table = python_upper_table();
+    let all: Vec<u8> = (0..=255).collect();
+    // 256 bytes take the vector path; single bytes the scalar one.
+    assert_eq!(Transform::Upper.to_vec(&all), table);
+    for b in 0..=255u8 {
+        assert_eq!(Transform::Upper.to_vec(&[b]), [table[b as usize]], "byte {b:#04x}");
+    }
+}
+
 /// One byte, with plenty of ASCII letters and the bytes either side of `a-z`, not only uniform noise.
 fn byte() -> impl Strategy<Value = u8> {
     prop_oneof![
@@ -182,8 +193,11 @@ proptest! {
 }
 
 proptest! {
-    // Real sockets and a thread per case: fewer cases.
-    #![proptest_config(Config { cases: 24, ..Config::default() })]
+    // Real sockets and a thread per case: fewer cases unless `PROPTEST_CASES` asks for more.
+    #![proptest_config(Config {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(24),
+        ..Config::default()
+    })]
 
     #[test]
     fn client_exchange_gets_exactly_the_reply_from_the_real_loop(
@@ -192,6 +206,8 @@ proptest! {
     ) {
         let (client, server) = std::os::unix::net::UnixStream::pair().unwrap();
         let deadline = Some(Duration::from_secs(10));
+        client.set_read_timeout(deadline).unwrap();
+        client.set_write_timeout(deadline).unwrap();
         server.set_read_timeout(deadline).unwrap();
         server.set_write_timeout(deadline).unwrap();
         let server = std::thread::spawn(move || {
