@@ -14,6 +14,7 @@
 //! - [`check`]: the catalogue against targets, and the human report (`sockcheck check`).
 //! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
 //! - [`error`]: the library's error type.
+//! - [`testkit`]: a scripted in-memory stream and the echo oracle, for the property tests and `fuzz/`.
 
 // Lets the catalogue, compiled into this crate, say `sockcheck::` like any other user of it.
 extern crate self as sockcheck;
@@ -28,6 +29,7 @@ pub mod runner;
 pub mod scenario;
 pub mod server;
 pub mod target;
+pub mod testkit;
 
 /// The conformance catalogue. Its source is in the `scenarios/` directory, next to the test
 /// harness that runs it; it is compiled into this crate so that `sockcheck check` carries it.
