@@ -8,6 +8,7 @@
 //! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
 //! - [`client`]: the reference client.
+//! - [`spawn`]: command templates with `{port}`/`{path}` placeholders, for programs under test.
 //! - [`scenario`]: the scenario DSL (a check written as the conversation it checks).
 //! - [`target`]: what scenarios run against: the built-in server, a running address, a closure.
 //! - [`runner`]: plays a scenario against a target, with deadlines and a transcript.
@@ -28,6 +29,7 @@ pub mod proto;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod spawn;
 pub mod target;
 pub mod testkit;
 
