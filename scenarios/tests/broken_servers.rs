@@ -212,3 +212,41 @@ fn deleting_whatever_is_at_the_socket_path_is_caught() {
         may_fail: &[],
     });
 }
+
+/// Hostile targets fail the scenario with a clear reason, within the step deadline: the harness
+/// neither hangs nor blames the wrong thing.
+#[test]
+fn hostile_servers_fail_with_a_clear_reason_in_time() {
+    let step_timeout = Duration::from_secs(1);
+    let runner = Runner::new(RunOpts { step_timeout, ..Default::default() }).unwrap();
+    let scenario = sockcheck_scenarios::find("several_messages_on_one_connection").unwrap();
+    // The extra newline is seen right after the reply or, if it arrives a moment later, in place
+    // of the next reply's first byte.
+    let newline: &[&str] = &["1 bytes more than the reply of 5 bytes: \"\\n\"", "expected 0x48 'H', got 0x0a '\\n'"];
+    let cases: [(&str, Handler, &[&str]); 6] = [
+        (
+            "greets unasked",
+            greets_unasked,
+            &["wrong reply: first difference at byte 0 of the stream: expected 0x48 'H', got 0x57 'W'"],
+        ),
+        ("appends a newline", appends_newline, newline),
+        ("sends garbage", sends_garbage, &["wrong reply: first difference at byte 0"]),
+        ("closes at once", closes_at_once, &["the server closed the connection after 0 of 5 reply bytes"]),
+        ("never answers", never_answers, &["no complete reply within 1.00s: got 0 of 5 bytes"]),
+        ("floods", floods, &["wrong reply: first difference at byte 0 of the stream: expected 0x48 'H', got 0x58 'X'"]),
+    ];
+    for (name, handler, reason) in cases {
+        for transport in Transport::ALL {
+            let mut target = FnTarget::new(name, transport, Some(Mode::Sequential), move |ep| {
+                start(ep, bind_safely, handler, false)
+            })
+            .unwrap();
+            let outcome = runner.run(&scenario, &mut target);
+            assert!(outcome.failed(), "{name} over {transport} passed");
+            let summary = outcome.summary();
+            assert!(reason.iter().any(|r| summary.contains(r)), "{name} over {transport}: {summary}");
+            assert!(summary.contains("client `a`, step") && summary.contains("`expect_reply()`"), "{name}: {summary}");
+            assert!(outcome.duration < step_timeout + Duration::from_secs(2), "{name}: took {:?}", outcome.duration);
+        }
+    }
+}

@@ -318,3 +318,54 @@ pub fn mixes_clients(conn: &mut Stream, ctl: &Ctl) -> After {
         }
     }
 }
+
+// Hostile servers: not bugs of the tutorial's kind, but what a harness must survive and explain.
+
+/// Says hello before anything was asked, then echoes correctly.
+pub fn greets_unasked(conn: &mut Stream, ctl: &Ctl) -> After {
+    let _ = conn.write_all(b"Welcome!\n");
+    correct(conn, ctl)
+}
+
+/// Adds a newline to every reply.
+pub fn appends_newline(conn: &mut Stream, _: &Ctl) -> After {
+    let mut buf = [0u8; 1024];
+    while let Ok(n @ 1..) = conn.read(&mut buf) {
+        buf[..n].make_ascii_uppercase();
+        if conn.write_all(&buf[..n]).and_then(|()| conn.write_all(b"\n")).is_err() {
+            break;
+        }
+    }
+    After::Next
+}
+
+/// Answers every message with as many bytes of garbage.
+pub fn sends_garbage(conn: &mut Stream, _: &Ctl) -> After {
+    let mut buf = [0u8; 1024];
+    while let Ok(n @ 1..) = conn.read(&mut buf) {
+        let garbage: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(37) ^ 0xA5).collect();
+        if conn.write_all(&garbage).is_err() {
+            break;
+        }
+    }
+    After::Next
+}
+
+/// Accepts and hangs up at once.
+pub fn closes_at_once(_: &mut Stream, _: &Ctl) -> After {
+    After::Next
+}
+
+/// Accepts, reads everything, never answers.
+pub fn never_answers(conn: &mut Stream, _: &Ctl) -> After {
+    let mut buf = [0u8; 1024];
+    while let Ok(1..) = conn.read(&mut buf) {}
+    After::Next
+}
+
+/// Sends without end, whatever the client says.
+pub fn floods(conn: &mut Stream, ctl: &Ctl) -> After {
+    let chunk = [b'X'; 16 * 1024];
+    while !ctl.stopping() && conn.write_all(&chunk).is_ok() {}
+    After::Next
+}
