@@ -95,7 +95,7 @@ impl<W: Write> HumanReport<W> {
         writeln!(self.out, "sockcheck check: {what}\n")?;
         writeln!(
             self.out,
-            "{:<w$}  {:<9}  {:<34}  {:<6}  {:>8}",
+            "{:<w$}  {:<9}  {:<36}  {:<6}  {:>8}",
             "SCENARIO",
             "TRANSPORT",
             "TARGET",
@@ -114,7 +114,7 @@ impl<W: Write> HumanReport<W> {
         };
         let time = if matches!(o.verdict, Verdict::Skip(_)) { "-".to_string() } else { format_duration(o.duration) };
         let mut line = format!(
-            "{:<w$}  {:<9}  {:<34}  {result}  {time:>8}",
+            "{:<w$}  {:<9}  {:<36}  {result}  {time:>8}",
             o.scenario,
             o.transport.name(),
             o.target,
