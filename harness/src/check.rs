@@ -26,7 +26,12 @@ pub fn select(scenarios: Vec<Scenario>, filters: &[String]) -> Vec<Scenario> {
 }
 
 /// Run every scenario against the targets; `each` sees every outcome as it comes.
-pub fn run(scenarios: &[Scenario], spec: TargetSpec, opts: RunOpts, each: impl FnMut(&Outcome)) -> io::Result<Vec<Outcome>> {
+pub fn run(
+    scenarios: &[Scenario],
+    spec: TargetSpec,
+    opts: RunOpts,
+    each: impl FnMut(&Outcome),
+) -> io::Result<Vec<Outcome>> {
     run_observed(scenarios, spec, opts, |_, _| {}, each)
 }
 

@@ -292,9 +292,9 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     use sockcheck::check::{self, HumanReport, TargetSpec};
     use sockcheck::report::{self, Format, Progress};
-    use std::io::Write;
     use sockcheck::spawn::{self, SpawnOpts, SpawnTarget};
     use sockcheck::target::{AddressTarget, Target};
+    use std::io::Write;
     net::raise_fd_limit();
     let scenarios = check::select(sockcheck::catalogue::all(), &args.filter);
     if scenarios.is_empty() {

@@ -119,6 +119,40 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
+/// A free loopback port *outside* the kernel's ephemeral range, for programs sockcheck starts and
+/// restarts. A port from the ephemeral range (what [`free_port`] gives) can be handed to one of
+/// sockcheck's own outgoing connections while the program is down, and a connect to a port nobody
+/// listens on can even connect to itself (TCP self-connect): both seen with readiness probes.
+pub fn free_port_for_spawn() -> std::io::Result<u16> {
+    let (lo, _) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|n| n.parse::<u16>());
+            Some((it.next()?.ok()?, it.next()?.ok()?))
+        })
+        .unwrap_or((32768, 60999));
+    let (from, to) = if lo > 11_000 { (10_000u32, u32::from(lo)) } else { (u32::from(lo) / 2, u32::from(lo)) };
+    if to <= from + 100 {
+        return free_port();
+    }
+    // A start that differs between processes and calls, then a walk with a stride coprime to 2.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seed = std::process::id()
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos()),
+        )
+        .wrapping_add(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed).wrapping_mul(7919));
+    let span = to - from;
+    for i in 0..200u32 {
+        let port = (from + (seed.wrapping_add(i.wrapping_mul(4099)) % span)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    free_port()
+}
+
 impl Placeholders {
     /// The endpoint a program started with these values listens on, for this transport.
     pub fn endpoint(&self, transport: Transport) -> Result<Endpoint> {
@@ -128,7 +162,6 @@ impl Placeholders {
         }
     }
 }
-
 
 /// How the tails of a spawned program's output are kept: the last lines, each cut short.
 const TAIL_LINES: usize = 20;
@@ -219,6 +252,7 @@ pub fn kill_all_spawned() {
     for (pgid, dir) in live {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(pgid), None);
+        wait_group_gone(pgid, Duration::from_secs(1));
         if let Some(dir) = dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -288,8 +322,11 @@ impl SpawnTarget {
     pub fn new(opts: SpawnOpts) -> Result<Self> {
         let transport = transport_of(&opts.command, opts.transport)?;
         let dir = tempfile::Builder::new().prefix("sockcheck-spawn-").tempdir()?;
-        let values =
-            Placeholders { host: "127.0.0.1".into(), port: free_port()?, path: dir.path().join("server.sock") };
+        let values = Placeholders {
+            host: "127.0.0.1".into(),
+            port: free_port_for_spawn()?,
+            path: dir.path().join("server.sock"),
+        };
         let command_line = expand(&opts.command, &values)?;
         let endpoint = values.endpoint(transport)?;
         Ok(SpawnTarget { opts, command_line, endpoint, running: None, last_output: None, dir: Some(dir) })
@@ -359,8 +396,10 @@ impl SpawnTarget {
                     format_duration(self.opts.ready_timeout)
                 ));
             }
-            if StdConn::connect(&self.endpoint, left.min(Duration::from_millis(500))).is_ok() {
-                return Ok(());
+            if let Ok(conn) = StdConn::connect(&self.endpoint, left.min(Duration::from_millis(500))) {
+                if !connected_to_itself(&conn) {
+                    return Ok(());
+                }
             }
             std::thread::sleep(pause.min(left));
             pause = (pause * 2).min(Duration::from_millis(50));
@@ -378,6 +417,7 @@ impl SpawnTarget {
         let r = self.running.take()?;
         // Whatever it left in its group goes too.
         let _ = killpg(Pid::from_raw(r.pgid), Signal::SIGKILL);
+        wait_group_gone(r.pgid, Duration::from_secs(2));
         unregister(r.pgid);
         r.stderr.wait_closed(Duration::from_millis(300));
         let tail = stderr_tail(&r.stderr);
@@ -392,6 +432,50 @@ impl SpawnTarget {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+}
+
+/// Whether any process of this group is still running (zombies do not count). `sh -c` does not
+/// always `exec` the command, so the shell being reaped does not mean the server is gone: its
+/// listening socket may still be open for a moment.
+fn group_alive(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return killpg(Pid::from_raw(pgid), None).is_ok();
+    };
+    dir.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            return false;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().take(3).collect();
+        fields.len() == 3 && fields[0] != "Z" && fields[0] != "X" && fields[2].parse() == Ok(pgid)
+    })
+}
+
+/// Wait (at most `limit`) until no process of the group runs.
+fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_micros(500);
+    loop {
+        if !group_alive(pgid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// A TCP connect to a port nobody listens on can pick that same port as its source.
+fn connected_to_itself(conn: &StdConn) -> bool {
+    match conn {
+        StdConn::Tcp(s) => matches!((s.local_addr(), s.peer_addr()), (Ok(a), Ok(b)) if a == b),
+        StdConn::Unix(_) => false,
     }
 }
 
@@ -448,12 +532,13 @@ impl Target for SpawnTarget {
         };
         let group = Pid::from_raw(r.pgid);
         let _ = killpg(group, Signal::SIGTERM);
+        // The shell exits with the program, so reap it as soon as it does: the group scan
+        // does not count zombies, but nobody else reaps our child.
         let deadline = Instant::now() + self.opts.grace;
         let mut pause = Duration::from_millis(1);
-        let mut status = None;
         while Instant::now() < deadline {
-            if let Ok(Some(s)) = r.child.try_wait() {
-                status = Some(s);
+            let reaped = matches!(r.child.try_wait(), Ok(Some(_)));
+            if reaped && !group_alive(r.pgid) {
                 break;
             }
             std::thread::sleep(pause);
@@ -462,8 +547,9 @@ impl Target for SpawnTarget {
         // SIGKILL whatever is left of the group: the program if it ignored SIGTERM, and any
         // children it started.
         let _ = killpg(group, Signal::SIGKILL);
-        if status.is_none() {
-            let _ = r.child.wait();
+        let _ = r.child.wait();
+        if !wait_group_gone(r.pgid, Duration::from_secs(2)) {
+            return Err(format!("process group {} of `{}` survived SIGKILL", r.pgid, self.command_line));
         }
         unregister(r.pgid);
         self.last_output = Some((r.stdout, r.stderr));
