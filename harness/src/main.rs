@@ -320,11 +320,12 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         };
         let mut target = SpawnTarget::new(opts)?;
         spawn::kill_spawned_on_interrupt()?;
+        // Started once here: a command that does not come up fails the check at once (not once
+        // per scenario), and the model can be probed. The first scenario reuses this process.
+        target.start().map_err(|e| anyhow::anyhow!("the server did not start: {e}"))?;
         let model = match args.model {
             Some(m) => format!("{m}"),
             None => {
-                // Started once here to probe it; the first scenario reuses this process.
-                target.start().map_err(|e| anyhow::anyhow!("the server did not start: {e}"))?;
                 let detected = spawn::detect_model(&target.endpoint(), Duration::from_millis(500));
                 target.set_model(detected);
                 match detected {
