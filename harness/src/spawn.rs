@@ -658,6 +658,36 @@ mod tests {
     }
 
     #[test]
+    fn the_tail_keeps_the_last_lines_cut_short() {
+        let tail = Tail::default();
+        for i in 0..100 {
+            tail.push(format!("line {i}\n").as_bytes());
+        }
+        tail.push(b"split ");
+        tail.push(b"across pushes\r\n");
+        tail.push(&vec![b'x'; 10_000]);
+        tail.push(b"\nunfinished");
+        let lines = tail.lines();
+        assert_eq!(lines.len(), TAIL_LINES + 1, "{lines:?}");
+        assert_eq!(lines[TAIL_LINES - 3], "line 99");
+        assert_eq!(lines[TAIL_LINES - 2], "split across pushes");
+        assert_eq!(lines[TAIL_LINES - 1].len(), TAIL_LINE_BYTES);
+        assert_eq!(lines[TAIL_LINES], "unfinished");
+    }
+
+    #[test]
+    fn exit_statuses_read_well() {
+        assert_eq!(describe_status(ExitStatus::from_raw(3 << 8)), "status 3");
+        assert_eq!(describe_status(ExitStatus::from_raw(9)), "killed by SIGKILL");
+    }
+
+    #[test]
+    fn spawn_ports_are_outside_the_ephemeral_range() {
+        let port = free_port_for_spawn().unwrap();
+        assert!((1024..32768).contains(&port), "{port}");
+    }
+
+    #[test]
     fn transport_follows_the_placeholders() {
         assert_eq!(transport_of("python3 s.py {port}", None).unwrap(), Transport::Tcp);
         assert_eq!(transport_of("./srv {path}", None).unwrap(), Transport::Unix);

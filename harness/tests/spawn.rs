@@ -221,6 +221,28 @@ fn the_model_is_detected() {
     assert!(outcomes.iter().all(|o| o.passed()), "{}", outcomes.iter().map(|o| o.report()).collect::<String>());
 }
 
+#[test]
+fn a_server_ignoring_sigterm_is_killed_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let cmd = format!("echo $$ > {}; exec {}", pidfile.display(), variant("ignores-term", "{port}"));
+    let opts = SpawnOpts { grace: Duration::from_millis(300), ..SpawnOpts::new(cmd) };
+    let mut t = SpawnTarget::new(opts).unwrap();
+    t.start().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let started = Instant::now();
+    t.stop().unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "took {took:?}");
+    assert!(!process_running(pid), "still running after stop()");
+    // A server that does exit on SIGTERM is not kept waiting for the grace period.
+    let mut t = target(&variant("correct", "{port}"), None);
+    t.start().unwrap();
+    let started = Instant::now();
+    t.stop().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+}
+
 /// Running and not a zombie.
 fn process_running(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

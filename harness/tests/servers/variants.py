@@ -10,8 +10,10 @@ no-reuseaddr  binds without SO_REUSEADDR (a restart with a connection open canno
 chatty        prints every message to stdout and stderr, flushing each line (must still pass)
 crash         exits with status 3 when a message contains b"crash"
 threads       a thread per client (the concurrent model)
+ignores-term  correct, but ignores SIGTERM (only SIGKILL stops it)
 """
 import os
+import signal
 import socket
 import stat
 import sys
@@ -66,6 +68,8 @@ def guarded(conn):
 
 
 server = listen()
+if variant == "ignores-term":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 while True:
     conn, _ = server.accept()
     if variant == "threads":
