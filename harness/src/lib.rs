@@ -8,11 +8,12 @@
 //! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
 //! - [`client`]: the reference client.
-//! - [`spawn`]: command templates with `{port}`/`{path}` placeholders, for programs under test.
+//! - [`spawn`]: programs under test started from a command with `{port}`/`{path}` placeholders.
 //! - [`scenario`]: the scenario DSL (a check written as the conversation it checks).
 //! - [`target`]: what scenarios run against: the built-in server, a running address, a closure.
 //! - [`runner`]: plays a scenario against a target, with deadlines and a transcript.
 //! - [`check`]: the catalogue against targets, and the human report (`sockcheck check`).
+//! - [`report`]: reports of a check: human, JSON, JUnit XML; the progress line.
 //! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
 //! - [`error`]: the library's error type.
 //! - [`testkit`]: a scripted in-memory stream and the echo oracle, for the property tests and `fuzz/`.
@@ -26,6 +27,7 @@ pub mod client;
 pub mod error;
 pub mod net;
 pub mod proto;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod server;

@@ -106,6 +106,8 @@ fn answering_only_the_first_recv_is_caught() {
             ("send_of_1m_comes_back_whole", BOTH),
             ("send_of_16m_comes_back_whole", BOTH),
             ("every_byte_value_is_preserved", BOTH),
+            // The reset now comes while A's reply is streaming: 64 KiB of it never come.
+            ("reset_client_does_not_stop_the_server", BOTH),
             ("client_vanishing_mid_reply_does_not_stop_the_server", BOTH),
             ("half_close_still_gets_the_whole_reply", BOTH),
             ("slow_reader_loses_nothing", BOTH),
