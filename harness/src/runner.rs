@@ -217,7 +217,7 @@ impl Runner {
         };
         // Close every client before asking the target how it is.
         self.rt.block_on(ctx.close_all());
-        let health = ctx.target.health();
+        let health = ctx.target.health(result.is_err());
         outcome.transcript = std::mem::take(&mut ctx.transcript);
         outcome.duration = t0.elapsed();
         match (result, health) {

@@ -556,12 +556,22 @@ impl Target for SpawnTarget {
         self.remove_socket_file();
         Ok(())
     }
-    fn health(&mut self) -> std::result::Result<(), String> {
-        if let Some(e) = self.exited() {
-            return Err(format!("the server process {e}"));
-        }
+    fn health(&mut self, after_failure: bool) -> std::result::Result<(), String> {
         if self.running.is_none() {
             return Ok(());
+        }
+        // A scenario that failed because the program is crashing ends as soon as the program
+        // closes its connection, which may be a little before the process is gone: wait for it.
+        let patience = if after_failure { Duration::from_millis(300) } else { Duration::ZERO };
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(e) = self.exited() {
+                return Err(format!("the server process {e}"));
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
         // A program that is dying may not be reaped yet: if its address refuses connections,
         // give it a moment to exit, so that the report names its exit status.

@@ -32,8 +32,10 @@ pub trait Target: Send {
         Err("sockcheck cannot stop this target".into())
     }
     /// After a scenario: `Err` with what happened if the target died (it is started afresh for
-    /// the next scenario).
-    fn health(&mut self) -> Result<(), String> {
+    /// the next scenario). `after_failure`: the scenario failed, perhaps because the target is
+    /// dying right now, so it is worth a moment to learn how it ended.
+    fn health(&mut self, after_failure: bool) -> Result<(), String> {
+        let _ = after_failure;
         Ok(())
     }
 }
