@@ -2,10 +2,8 @@
 //!
 //! The oracle itself lives in `sockcheck::testkit`, so the property tests check the same thing.
 
-use std::io;
-
 use arbitrary::Arbitrary;
-use sockcheck::proto::{ConnStats, EchoConn, NextIo};
+pub use sockcheck::testkit::serve_dropping_short_write_tail;
 use sockcheck::testkit::Script;
 use sockcheck::Transform;
 
@@ -40,33 +38,5 @@ impl<'a> Conn<'a> {
             reads: self.reads,
             writes: self.writes,
         })
-    }
-}
-
-/// A deliberately broken copy of `sockcheck::proto::serve`: when a write is short it forgets the
-/// unwritten tail, the classic `send()`-instead-of-`sendall()` bug. `recv_loop_broken` exists to
-/// show that the oracle catches it in seconds; nothing else may use it.
-pub fn serve_dropping_short_write_tail<S: io::Read + io::Write>(
-    stream: &mut S,
-    conn: &mut EchoConn,
-) -> io::Result<ConnStats> {
-    loop {
-        let result = match conn.next_io() {
-            NextIo::Done => return Ok(conn.stats()),
-            NextIo::Read(buf) => stream.read(buf).map(|n| conn.on_read(n)),
-            NextIo::Write(buf) => match stream.write(buf) {
-                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {
-                    conn.on_written(conn.pending());
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        match result {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
     }
 }

@@ -18,7 +18,7 @@ use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::proto::{serve, serve_async, ConnStats, EchoConn, ReplyAssembler, Transform};
+use crate::proto::{serve, serve_async, ConnStats, EchoConn, NextIo, ReplyAssembler, Transform};
 
 /// What the scripted stream does on one read or write call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -465,5 +465,31 @@ mod tests {
             assert_eq!(s.read(&mut buf).unwrap_err().kind(), io::ErrorKind::ConnectionReset);
         }
         assert_eq!(check_echo(&script), Ok(Outcome::Reset { delivered: 0, written: 0 }));
+    }
+}
+
+/// A deliberately broken copy of `sockcheck::proto::serve`: when a write is short it forgets the
+/// unwritten tail, the classic `send()`-instead-of-`sendall()` bug. The fuzz target
+/// `recv_loop_broken` and the property tests use it to show that the oracle catches it; nothing
+/// else may.
+pub fn serve_dropping_short_write_tail<S: Read + Write>(stream: &mut S, conn: &mut EchoConn) -> io::Result<ConnStats> {
+    loop {
+        let result = match conn.next_io() {
+            NextIo::Done => return Ok(conn.stats()),
+            NextIo::Read(buf) => stream.read(buf).map(|n| conn.on_read(n)),
+            NextIo::Write(buf) => match stream.write(buf) {
+                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {
+                    conn.on_written(conn.pending());
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }

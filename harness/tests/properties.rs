@@ -12,7 +12,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use sockcheck::proto::{serve, ConnStats, EchoConn, NextIo, ReplyAssembler};
-use sockcheck::testkit::{check_echo, check_echo_async, check_echo_with, check_reply, Outcome, Script, Step};
+use sockcheck::testkit::{
+    check_echo, check_echo_async, check_echo_with, check_reply, serve_dropping_short_write_tail, Outcome, Script, Step,
+};
 use sockcheck::Transform;
 
 /// `bytes(range(256)).upper().hex()` printed by CPython 3: the tutorial's `data.upper()`.
@@ -223,30 +225,6 @@ proptest! {
         let reply = reply.map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(reply == Transform::Upper.to_vec(&msg), "reply differs from the transform of {} bytes", msg.len());
         prop_assert_eq!(stats.bytes_out, msg.len() as u64);
-    }
-}
-
-/// A deliberately broken copy of `serve`: on a short write it forgets the unwritten tail
-/// (`send()` where `sendall()` was meant). It exists only to prove the property catches it.
-fn serve_dropping_short_write_tail<S: Read + Write>(stream: &mut S, conn: &mut EchoConn) -> io::Result<ConnStats> {
-    loop {
-        let result = match conn.next_io() {
-            NextIo::Done => return Ok(conn.stats()),
-            NextIo::Read(buf) => stream.read(buf).map(|n| conn.on_read(n)),
-            NextIo::Write(buf) => match stream.write(buf) {
-                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {
-                    conn.on_written(conn.pending());
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        match result {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
     }
 }
 
