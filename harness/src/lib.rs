@@ -8,12 +8,15 @@
 //! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
 //! - [`client`]: the reference client.
+//! - [`client_check`]: checking any client: sockcheck plays the server (`sockcheck check-client`).
+//! - [`proxy`]: a fault-injecting proxy (slices, delays, resets, closes) between a client and a server.
 //! - [`spawn`]: command templates with `{port}`/`{path}` placeholders, for programs under test.
 //! - [`scenario`]: the scenario DSL (a check written as the conversation it checks).
 //! - [`target`]: what scenarios run against: the built-in server, a running address, a closure.
 //! - [`runner`]: plays a scenario against a target, with deadlines and a transcript.
 //! - [`check`]: the catalogue against targets, and the human report (`sockcheck check`).
 //! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
+//! - [`client_catalogue`]: the client catalogue (`scenarios/src/client_catalogue.rs`).
 //! - [`error`]: the library's error type.
 //! - [`testkit`]: a scripted in-memory stream and the echo oracle, for the property tests and `fuzz/`.
 
@@ -23,9 +26,11 @@ extern crate self as sockcheck;
 pub mod addr;
 pub mod check;
 pub mod client;
+pub mod client_check;
 pub mod error;
 pub mod net;
 pub mod proto;
+pub mod proxy;
 pub mod runner;
 pub mod scenario;
 pub mod server;
@@ -37,6 +42,10 @@ pub mod testkit;
 /// harness that runs it; it is compiled into this crate so that `sockcheck check` carries it.
 #[path = "../../scenarios/src/catalogue.rs"]
 pub mod catalogue;
+
+/// The client catalogue, run by `sockcheck check-client`; its source is in `scenarios/`.
+#[path = "../../scenarios/src/client_catalogue.rs"]
+pub mod client_catalogue;
 
 pub use addr::{Endpoint, Transport};
 pub use error::{Error, Result};
