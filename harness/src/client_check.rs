@@ -506,12 +506,8 @@ impl ClientRunner {
         t0: Instant,
         transcript: &mut Vec<Event>,
     ) -> Result<(), Failure> {
-        let setup_failure = |message: String| Failure {
-            client: "sockcheck".into(),
-            step_index: 0,
-            step: "start".into(),
-            message,
-        };
+        let setup_failure =
+            |message: String| Failure { client: "sockcheck".into(), step_index: 0, step: "start".into(), message };
         // Bind first, then fill in the real port: no window where the port could be taken.
         let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir().map_err(|e| setup_failure(e.to_string()))?;
         let path = dir.path().join("echo.sock");
@@ -736,12 +732,7 @@ impl Run<'_> {
                 let mut msg = if gone {
                     format!("the client ended after printing {} of {} lines", lines.len(), expected.len())
                 } else {
-                    format!(
-                        "printed {} of {} lines within {}",
-                        lines.len(),
-                        expected.len(),
-                        format_duration(timeout)
-                    )
+                    format!("printed {} of {} lines within {}", lines.len(), expected.len(), format_duration(timeout))
                 };
                 if partial > 0 {
                     let _ = write!(msg, " and {partial} bytes of an unfinished line");
@@ -797,11 +788,17 @@ impl Run<'_> {
                 };
                 let what = format!("{} after {}", describe_status(status), format_duration(waited));
                 return match (ok, spin) {
-                    (true, false) => Ok(format!("{what}, {} of CPU meanwhile", format_duration(used))),
-                    (true, true) => Err(format!(
-                        "{what}, but used {} of CPU while waiting (a busy loop)",
-                        format_duration(used)
-                    )),
+                    (true, false) => {
+                        let mut note = format!("{what}, {} of CPU meanwhile", format_duration(used));
+                        let stderr = self.proc.stderr_tail();
+                        if !stderr.is_empty() {
+                            let _ = write!(note, "; stderr: {stderr}");
+                        }
+                        Ok(note)
+                    }
+                    (true, true) => {
+                        Err(format!("{what}, but used {} of CPU while waiting (a busy loop)", format_duration(used)))
+                    }
                     (false, _) => Err(format!(
                         "{what}; expected {}",
                         if exit == Exit::Success { "exit code 0" } else { "a non-zero exit code" }
@@ -1026,7 +1023,10 @@ mod tests {
         assert_eq!(shell_quote("/a b/it's{x}"), r"'/a b/it'\''s{{x}}'");
         let cmd = ClientCommand::reference(Path::new("/opt/sock check/bin"), Transport::Unix);
         let values = Placeholders { host: "127.0.0.1".into(), port: 1, path: "/tmp/s.sock".into() };
-        assert_eq!(spawn::expand(&cmd.template, &values).unwrap(), "exec '/opt/sock check/bin' client --unix /tmp/s.sock");
+        assert_eq!(
+            spawn::expand(&cmd.template, &values).unwrap(),
+            "exec '/opt/sock check/bin' client --unix /tmp/s.sock"
+        );
     }
 
     #[test]

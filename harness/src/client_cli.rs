@@ -37,6 +37,9 @@ pub struct CheckClientArgs {
     verbose: bool,
 }
 
+/// The client command for a transport.
+type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
+
 pub fn check_client(args: CheckClientArgs) -> anyhow::Result<ExitCode> {
     let scenarios = client_check::select(sockcheck::client_catalogue::all(), &args.filter);
     if args.list {
@@ -53,25 +56,24 @@ pub fn check_client(args: CheckClientArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let (transports, what, command): (Vec<Transport>, String, Box<dyn Fn(Transport) -> ClientCommand>) =
-        match &args.spawn {
-            Some(cmd) => {
-                let transport = sockcheck::spawn::transport_of(cmd, args.transport)?;
-                let what = format!("{} client scenarios against `{cmd}` over {transport}", scenarios.len());
-                let cmd = ClientCommand::spawn(cmd);
-                (vec![transport], what, Box::new(move |_| cmd.clone()))
-            }
-            None => {
-                let exe = std::env::current_exe()?;
-                let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
-                let what = format!(
-                    "{} client scenarios against the built-in client over {}",
-                    scenarios.len(),
-                    transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
-                );
-                (transports, what, Box::new(move |t| ClientCommand::reference(&exe, t)))
-            }
-        };
+    let (transports, what, command): (Vec<Transport>, String, CommandFor) = match &args.spawn {
+        Some(cmd) => {
+            let transport = sockcheck::spawn::transport_of(cmd, args.transport)?;
+            let what = format!("{} client scenarios against `{cmd}` over {transport}", scenarios.len());
+            let cmd = ClientCommand::spawn(cmd);
+            (vec![transport], what, Box::new(move |_| cmd.clone()))
+        }
+        None => {
+            let exe = std::env::current_exe()?;
+            let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
+            let what = format!(
+                "{} client scenarios against the built-in client over {}",
+                scenarios.len(),
+                transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+            );
+            (transports, what, Box::new(move |t| ClientCommand::reference(&exe, t)))
+        }
+    };
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(8);

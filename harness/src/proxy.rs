@@ -241,7 +241,13 @@ impl Acceptor {
 }
 
 /// Accept and forward until `stop` is cancelled. With `log`, one stderr line per connection event.
-pub async fn run(listener: Listener, upstream: Endpoint, faults: Faults, log: bool, stop: CancellationToken) -> Result<()> {
+pub async fn run(
+    listener: Listener,
+    upstream: Endpoint,
+    faults: Faults,
+    log: bool,
+    stop: CancellationToken,
+) -> Result<()> {
     faults.check()?;
     let Listener { socket, socket_file, .. } = listener;
     let acceptor = Acceptor::new(socket)?;
