@@ -583,7 +583,7 @@ impl ClientRunner {
                     let _ = write!(message, " (the client ended: {})", describe_status(status));
                 }
                 let stderr = run.proc.stderr_tail();
-                if !stderr.is_empty() {
+                if !stderr.is_empty() && t.step != ClientStep::ExpectNoTraceback {
                     let _ = write!(message, "; its stderr: {stderr}");
                 }
                 result = Err(Failure { client: who.into(), step_index: i + 2, step: t.step.to_code(), message });
