@@ -338,6 +338,26 @@ fn drain(mut pipe: impl Read + Send + 'static, into: Shared<PipeBuf>) {
     });
 }
 
+/// Process groups of running clients and the temp dirs of their sockets, for [`interrupted`].
+static LIVE: Mutex<(Vec<i32>, Vec<std::path::PathBuf>)> = Mutex::new((Vec::new(), Vec::new()));
+
+fn live() -> std::sync::MutexGuard<'static, (Vec<i32>, Vec<std::path::PathBuf>)> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// When sockcheck itself is interrupted (Ctrl-C): kill every client still running (they are in
+/// process groups of their own, so the terminal's signal does not reach them) and remove the temp
+/// dirs of the sockets. Call it from the signal-watching task before exiting.
+pub fn interrupted() {
+    let (groups, dirs) = std::mem::take(&mut *live());
+    for pgid in groups {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+    }
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// The running client process.
 struct Proc {
     child: Child,
@@ -372,6 +392,7 @@ impl Proc {
                 }
             }
         });
+        live().0.push(pgid);
         Ok(Proc { child, pgid, stdin: Some(tx), stdout, stderr })
     }
 
@@ -404,6 +425,7 @@ impl Proc {
         // Also whatever the shell left behind in the group.
         let _ = killpg(pg, Signal::SIGKILL);
         let _ = self.child.wait();
+        live().0.retain(|&g| g != self.pgid);
     }
 }
 
@@ -511,6 +533,7 @@ impl ClientRunner {
         // Bind first, then fill in the real port: no window where the port could be taken.
         let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir().map_err(|e| setup_failure(e.to_string()))?;
         let path = dir.path().join("echo.sock");
+        live().1.push(dir.path().to_path_buf());
         let ask = match transport {
             Transport::Tcp => Endpoint::Tcp(([127, 0, 0, 1], 0).into()),
             Transport::Unix => Endpoint::Unix(path.clone()),
@@ -582,6 +605,7 @@ impl ClientRunner {
                 if let Some(status) = run.proc.status() {
                     let _ = write!(message, " (the client ended: {})", describe_status(status));
                 }
+                run.settle_stderr();
                 let stderr = run.proc.stderr_tail();
                 if !stderr.is_empty() && t.step != ClientStep::ExpectNoTraceback {
                     let _ = write!(message, "; its stderr: {stderr}");
@@ -611,6 +635,7 @@ impl ClientRunner {
             ok: true,
             note,
         });
+        live().1.retain(|d| d != dir.path());
         drop(dir);
         result
     }
@@ -663,6 +688,7 @@ impl Run<'_> {
             ClientStep::ExpectExit(exit) => self.expect_exit(*exit, timeout),
             ClientStep::ExpectIdle(d) => self.expect_idle(*d),
             ClientStep::ExpectNoTraceback => {
+                self.settle_stderr();
                 let p = self.proc.stderr.0.lock().unwrap_or_else(|e| e.into_inner());
                 let text = String::from_utf8_lossy(&p.bytes);
                 match TRACEBACK_MARKS.iter().find_map(|m| text.find(m)) {
@@ -673,6 +699,20 @@ impl Run<'_> {
                     None => Ok(format!("{} bytes on stderr, no traceback", p.bytes.len())),
                 }
             }
+        }
+    }
+
+    /// If the client has exited, wait (briefly) until its stderr pipe is drained and closed.
+    fn settle_stderr(&mut self) {
+        if self.proc.status().is_none() {
+            return;
+        }
+        let stderr = self.proc.stderr.clone();
+        let (lock, cv) = &*stderr;
+        let until = Instant::now() + Duration::from_millis(500);
+        let mut p = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !p.closed && Instant::now() < until {
+            p = cv.wait_timeout(p, Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 
@@ -698,6 +738,7 @@ impl Run<'_> {
         let stdout = self.proc.stdout.clone();
         let (lock, cv) = &*stdout;
         let mut p = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut exited_at = None;
         loop {
             let lines = self.printed_lines(&p.bytes);
             // A wrong line fails at once; too few lines wait.
@@ -726,7 +767,12 @@ impl Run<'_> {
                 return Ok(format!("{} lines ({total} bytes) as expected", expected.len()));
             }
             let now = Instant::now();
-            let gone = p.closed || self.proc.status().is_some();
+            // An exited client's last output may still be in the pipe: wait for the pipe to close
+            // (or, if something else holds it open, a moment).
+            if exited_at.is_none() && self.proc.status().is_some() {
+                exited_at = Some(now);
+            }
+            let gone = p.closed || exited_at.is_some_and(|t| now - t > Duration::from_millis(500));
             if now >= until || gone {
                 let partial = p.bytes.len() - p.bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
                 let mut msg = if gone {
@@ -772,11 +818,13 @@ impl Run<'_> {
         let started = Instant::now();
         let cpu0 = self.proc.cpu();
         let mut cpu = cpu0;
+        let mut sampled = Instant::now();
         loop {
-            // Read the CPU time before reaping: a reaped child's figures are gone.
-            let now_cpu = self.proc.cpu();
-            if now_cpu >= cpu {
-                cpu = now_cpu;
+            // Read the CPU time before reaping (a reaped child's figures are gone), every 25 ms:
+            // a scan of /proc is not free, and this must not load the machine it measures.
+            if sampled.elapsed() >= Duration::from_millis(25) {
+                cpu = cpu.max(self.proc.cpu());
+                sampled = Instant::now();
             }
             if let Some(status) = self.proc.status() {
                 let waited = started.elapsed();
@@ -807,7 +855,7 @@ impl Run<'_> {
             }
             let waited = started.elapsed();
             if waited >= timeout {
-                let used = cpu.saturating_sub(cpu0);
+                let used = cpu.max(self.proc.cpu()).saturating_sub(cpu0);
                 let how = if busy(used, waited) {
                     format!("it used {} of CPU meanwhile: a busy loop", format_duration(used))
                 } else {

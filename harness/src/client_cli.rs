@@ -74,6 +74,7 @@ pub fn check_client(args: CheckClientArgs) -> anyhow::Result<ExitCode> {
             (transports, what, Box::new(move |t| ClientCommand::reference(&exe, t)))
         }
     };
+    watch_interrupts()?;
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(8);
@@ -96,6 +97,31 @@ pub fn check_client(args: CheckClientArgs) -> anyhow::Result<ExitCode> {
     }
     report.finish(&outcomes)?;
     Ok(if outcomes.iter().any(|o| o.failed()) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// On SIGINT/SIGTERM/SIGHUP: kill the client under test (its own process group does not get the
+/// terminal's Ctrl-C), remove temp sockets, exit 130.
+fn watch_interrupts() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // Registered here, before any client starts, so no signal can find the default action.
+    let mut signals = rt.block_on(async {
+        Ok::<_, std::io::Error>([
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ])
+    })?;
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            let [a, b, c] = &mut signals;
+            tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
+        });
+        client_check::interrupted();
+        eprintln!("sockcheck check-client: interrupted; the client was stopped");
+        std::process::exit(130);
+    });
+    Ok(())
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
