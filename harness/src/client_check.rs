@@ -784,8 +784,11 @@ impl Run<'_> {
                     let _ = write!(msg, " and {partial} bytes of an unfinished line");
                 }
                 let _ = write!(msg, "; next expected: {}", excerpt(&expected[lines.len()]));
-                let received = self.log.lock().unwrap_or_else(|e| e.into_inner()).received.len();
-                let _ = write!(msg, " (the server has received {received} bytes)");
+                let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = match log.connections {
+                    0 => write!(msg, " (the client never connected)"),
+                    n => write!(msg, " (the server has had {n} connection(s), received {} bytes)", log.received.len()),
+                };
                 return Err(msg);
             }
             p = cv.wait_timeout(p, (until - now).min(Duration::from_millis(20))).unwrap_or_else(|e| e.into_inner()).0;
