@@ -913,11 +913,18 @@ async fn accept_loop(acceptor: Acceptor, serve: Serve, log: Arc<Mutex<ServerLog>
                     let _ = s.set_nodelay(true);
                     Conn::Tcp(s)
                 }
-                Err(_) => continue,
+                Err(_) => {
+                    // Out of descriptors and the like: do not spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
             },
             Acceptor::Unix(l) => match l.accept().await {
                 Ok((s, _)) => Conn::Unix(s),
-                Err(_) => continue,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
             },
         };
         log.lock().unwrap_or_else(|e| e.into_inner()).connections += 1;

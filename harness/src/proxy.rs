@@ -176,8 +176,28 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
         (r, crd, swr)
     });
     let limit = faults.reset_after.or(faults.close_after);
-    let (down, down_bytes) = pump(&mut srd, &mut cwr, &faults, limit).await;
-    match down {
+    // The client's side ending first: a half-close waits for the server; a reset or error ends it all.
+    let mut client_done = None;
+    let (ended, down_bytes) = {
+        let down = pump(&mut srd, &mut cwr, &faults, limit);
+        tokio::pin!(down);
+        tokio::select! {
+        r = &mut down => r,
+        r = &mut up => match r {
+            Ok(((Ended::Eof, n), crd, swr)) => {
+                client_done = Some((n, crd, swr));
+                (&mut down).await
+            }
+            Ok(((_, n), _crd, _swr)) => {
+                set_linger_zero(server_fd);
+                say(format!("the client reset or failed after {n} bytes upstream; resetting the server"));
+                return;
+            }
+            Err(_) => return,
+        },
+        }
+    };
+    match ended {
         Ended::Limit if faults.reset_after.is_some() => {
             set_linger_zero(client_fd);
             say(format!("reset the client after {down_bytes} bytes downstream"));
@@ -194,19 +214,29 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
         Ended::Failed => say(format!("forwarding to the client failed after {down_bytes} bytes")),
         Ended::Eof => {
             // The server closed: let the client finish sending (half-close), then end.
-            match (&mut up).await {
-                Ok(((Ended::Reset, n), _, _)) => {
-                    set_linger_zero(server_fd);
-                    say(format!("the client reset after {n} bytes upstream"));
-                }
-                Ok(((_, n), _, _)) => say(format!("done: {n} bytes upstream, {down_bytes} downstream")),
-                Err(_) => {}
+            let up_result = match client_done {
+                Some((n, _, _)) => Some(Ok(n)),
+                None => match (&mut up).await {
+                    Ok(((Ended::Reset, n), _, _)) => {
+                        set_linger_zero(server_fd);
+                        Some(Err(n))
+                    }
+                    Ok(((_, n), _, _)) => Some(Ok(n)),
+                    Err(_) => None,
+                },
+            };
+            match up_result {
+                Some(Ok(n)) => say(format!("done: {n} bytes upstream, {down_bytes} downstream")),
+                Some(Err(n)) => say(format!("the client reset after {n} bytes upstream")),
+                None => {}
             }
             return;
         }
     }
-    up.abort();
-    let _ = up.await;
+    if client_done.is_none() {
+        up.abort();
+        let _ = up.await;
+    }
 }
 
 enum Acceptor {

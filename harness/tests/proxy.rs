@@ -158,3 +158,20 @@ fn proxy_rejects_bad_arguments_in_one_line() {
         assert_eq!(run.stderr_lines().len(), 1, "{args:?}: {}", run.stderr);
     }
 }
+
+/// Every catalogue scenario that can run against an address (no restarts, no model) passes through
+/// a proxy slicing in 1000-byte pieces: the proxy forwards half-closes, resets and EOFs faithfully.
+#[test]
+fn whole_catalogue_passes_through_a_slicing_proxy() {
+    let setup = Setup::new(T::Tcp, Faults::slice(1000));
+    let runner = Runner::new(RunOpts::default()).unwrap();
+    let mut target =
+        AddressTarget { endpoint: setup.proxy.endpoint().clone(), model: None, transform: Transform::Upper };
+    let mut ran = 0;
+    for scenario in sockcheck::catalogue::all() {
+        let outcome = runner.run(&scenario, &mut target);
+        assert!(!outcome.failed(), "{}", outcome.report());
+        ran += outcome.passed() as usize;
+    }
+    assert!(ran >= 10, "only {ran} scenarios ran");
+}
