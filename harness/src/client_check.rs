@@ -317,7 +317,8 @@ struct PipeBuf {
     closed: bool,
 }
 
-fn drain(mut pipe: impl Read + Send + 'static, into: Shared<PipeBuf>) {
+/// Read `pipe` until it closes; with `keep`, only about the last `keep` bytes are kept.
+fn drain(mut pipe: impl Read + Send + 'static, into: Shared<PipeBuf>, keep: Option<usize>) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -333,6 +334,10 @@ fn drain(mut pipe: impl Read + Send + 'static, into: Shared<PipeBuf>) {
                 return;
             }
             p.bytes.extend_from_slice(&buf[..n]);
+            if let Some(keep) = keep.filter(|&k| p.bytes.len() > 2 * k) {
+                let cut = p.bytes.len() - keep;
+                p.bytes.drain(..cut);
+            }
             cv.notify_all();
         }
     });
@@ -380,8 +385,9 @@ impl Proc {
         let pgid = child.id() as i32;
         let stdout: Shared<PipeBuf> = Arc::default();
         let stderr: Shared<PipeBuf> = Arc::default();
-        drain(child.stdout.take().expect("piped"), stdout.clone());
-        drain(child.stderr.take().expect("piped"), stderr.clone());
+        // Stdout is compared from its first byte; of stderr, the tail is what matters.
+        drain(child.stdout.take().expect("piped"), stdout.clone(), None);
+        drain(child.stderr.take().expect("piped"), stderr.clone(), Some(1 << 20));
         // A writer thread: a client that does not read its stdin must not block sockcheck.
         let mut pipe = child.stdin.take().expect("piped");
         let (tx, rx) = mpsc::channel::<Vec<u8>>();
@@ -1084,6 +1090,23 @@ mod tests {
         assert_eq!(
             spawn::expand(&cmd.template, &values).unwrap(),
             "exec '/opt/sock check/bin' client --unix /tmp/s.sock"
+        );
+    }
+
+    #[test]
+    fn client_catalogue_names_are_unique_and_print_as_code() {
+        let all = crate::client_catalogue::all();
+        let names: std::collections::BTreeSet<&str> = all.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), all.len());
+        for s in &all {
+            assert!(!s.description().is_empty(), "{} has no description", s.name());
+            let code = s.to_code();
+            assert!(code.starts_with(&format!("ClientScenario::new({:?})", s.name())), "{code}");
+        }
+        let code = crate::client_catalogue::find("server_close_ends_the_client").unwrap().to_code();
+        assert!(
+            code.contains(".serve(close_after(1))") && code.contains("expect_exit(Exit::Failure).within(ms(2000))"),
+            "{code}"
         );
     }
 

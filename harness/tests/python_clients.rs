@@ -1,5 +1,5 @@
 //! `check-client` against spawned Python clients (`tests/clients/`): the tutorial's client fixed
-//! passes everything; each broken one fails exactly the scenarios meant for it, over TCP and Unix
+//! passes everything, also when it writes 256 KiB to stderr per line; each broken one fails exactly the scenarios meant for it, over TCP and Unix
 //! sockets. Needs `python3`.
 
 use std::collections::BTreeSet;
@@ -53,6 +53,7 @@ macro_rules! per_transport {
 
 per_transport! {
     fixed_tutorial_client_passes_everything: "good_client.py" => [];
+    chatty_client_is_not_blocked_by_its_stderr: "chatty_client.py" => [];
     client_that_sends_empty_lines_is_caught: "sends_empty_client.py" => ["empty_and_blank_lines_are_not_sent"];
     client_that_reads_once_per_reply_is_caught: "one_recv_client.py" => [
         "reply_in_small_pieces_is_printed_whole",
