@@ -30,6 +30,17 @@ pub fn run(
     scenarios: &[Scenario],
     spec: TargetSpec,
     opts: RunOpts,
+    each: impl FnMut(&Outcome),
+) -> io::Result<Vec<Outcome>> {
+    run_observed(scenarios, spec, opts, |_, _| {}, each)
+}
+
+/// [`run`], with `started` told of each scenario (and its transport) before it runs.
+pub fn run_observed(
+    scenarios: &[Scenario],
+    spec: TargetSpec,
+    opts: RunOpts,
+    mut started: impl FnMut(&Scenario, Transport),
     mut each: impl FnMut(&Outcome),
 ) -> io::Result<Vec<Outcome>> {
     let runner = Runner::new(opts)?;
@@ -42,6 +53,7 @@ pub fn run(
                     // model (or transport) is covered there, not skipped here.
                     for s in scenarios.iter().filter(|s| s.skip_reason(transport, Some(model), true).is_none()) {
                         let mut target = ReferenceTarget::new(transport, model, transform)?;
+                        started(s, transport);
                         let outcome = runner.run(s, &mut target);
                         each(&outcome);
                         outcomes.push(outcome);
@@ -51,7 +63,13 @@ pub fn run(
         }
         TargetSpec::Given(mut target) => {
             for s in scenarios {
+                started(s, target.endpoint().transport());
                 let outcome = runner.run(s, target.as_mut());
+                // After a failure the next scenario gets a fresh server: whatever state the
+                // failure left (a stuck connection, a half-dead process) is not its problem.
+                if outcome.failed() && target.controllable() {
+                    let _ = target.stop();
+                }
                 each(&outcome);
                 outcomes.push(outcome);
             }
@@ -79,7 +97,12 @@ pub struct HumanReport<W: Write> {
 
 impl<W: Write> HumanReport<W> {
     pub fn new(out: W, color: bool, scenarios: &[Scenario]) -> Self {
-        let name_width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(8).max(8);
+        Self::with_names(out, color, scenarios.iter().map(|s| s.name()))
+    }
+
+    /// A report whose name column fits these scenario names.
+    pub fn with_names<'a>(out: W, color: bool, names: impl Iterator<Item = &'a str>) -> Self {
+        let name_width = names.map(str::len).max().unwrap_or(8).max(8);
         HumanReport { out, color, name_width, started: Instant::now() }
     }
 
@@ -100,7 +123,7 @@ impl<W: Write> HumanReport<W> {
         writeln!(self.out, "sockcheck check: {what}\n")?;
         writeln!(
             self.out,
-            "{:<w$}  {:<9}  {:<34}  {:<6}  {:>8}",
+            "{:<w$}  {:<9}  {:<36}  {:<6}  {:>8}",
             "SCENARIO",
             "TRANSPORT",
             "TARGET",
@@ -118,11 +141,17 @@ impl<W: Write> HumanReport<W> {
             Verdict::Skip(_) => self.paint("33", "skip  "),
         };
         let time = if matches!(o.verdict, Verdict::Skip(_)) { "-".to_string() } else { format_duration(o.duration) };
+        // A long target (a spawned command) is cut to its column; reports have it whole.
+        let target = if o.target.chars().count() > 34 {
+            format!("{}…", o.target.chars().take(33).collect::<String>())
+        } else {
+            o.target.clone()
+        };
         let mut line = format!(
-            "{:<w$}  {:<9}  {:<34}  {result}  {time:>8}",
+            "{:<w$}  {:<9}  {:<36}  {result}  {time:>8}",
             o.scenario,
             o.transport.name(),
-            o.target,
+            target,
             w = self.name_width
         );
         if let Verdict::Skip(why) = &o.verdict {

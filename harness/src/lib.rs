@@ -10,11 +10,12 @@
 //! - [`client`]: the reference client.
 //! - [`client_check`]: checking any client: sockcheck plays the server (`sockcheck check-client`).
 //! - [`proxy`]: a fault-injecting proxy (slices, delays, resets, closes) between a client and a server.
-//! - [`spawn`]: command templates with `{port}`/`{path}` placeholders, for programs under test.
+//! - [`spawn`]: programs under test started from a command with `{port}`/`{path}` placeholders.
 //! - [`scenario`]: the scenario DSL (a check written as the conversation it checks).
 //! - [`target`]: what scenarios run against: the built-in server, a running address, a closure.
 //! - [`runner`]: plays a scenario against a target, with deadlines and a transcript.
 //! - [`check`]: the catalogue against targets, and the human report (`sockcheck check`).
+//! - [`report`]: reports of a check: human, JSON, JUnit XML; the progress line.
 //! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
 //! - [`client_catalogue`]: the client catalogue (`scenarios/src/client_catalogue.rs`).
 //! - [`error`]: the library's error type.
@@ -31,6 +32,7 @@ pub mod error;
 pub mod net;
 pub mod proto;
 pub mod proxy;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod server;

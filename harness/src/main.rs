@@ -48,9 +48,19 @@ struct CheckArgs {
     /// What the target does to bytes: upper (the tutorial) or echo (e.g. `ncat --exec /bin/cat`)
     #[arg(long, default_value = "upper")]
     transform: Transform,
-    /// Built-in server only: run over this transport only
+    /// Built-in server: run over this transport only; --spawn: the transport the command listens
+    /// on (default: from its placeholders)
     #[arg(long, conflicts_with_all = ["tcp", "unix"])]
     transport: Option<sockcheck::Transport>,
+    /// --spawn: seconds the command has to accept connections after it is started
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs, requires = "spawn")]
+    ready_timeout: Duration,
+    /// Report format written to --output (or to stdout without --output): human, json or junit
+    #[arg(long, value_name = "FORMAT", default_value = "human")]
+    format: sockcheck::report::Format,
+    /// Write the report in --format to FILE (the human table still goes to the terminal)
+    #[arg(long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
     /// Seconds a step may wait for the target (no byte for this long fails a reply)
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     timeout: Duration,
@@ -69,6 +79,10 @@ struct CheckAddrArgs {
     /// Unix socket path (or @NAME) of a running server
     #[arg(long, value_name = "PATH", value_parser = parse_unix)]
     unix: Option<Endpoint>,
+    /// A server to start and check: a shell command with {port}, {addr}, {host} or {path} in it,
+    /// e.g. "python3 server.py {port}"
+    #[arg(long, value_name = "CMD")]
+    spawn: Option<String>,
 }
 
 #[derive(Args)]
@@ -285,7 +299,10 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     use sockcheck::check::{self, HumanReport, TargetSpec};
-    use sockcheck::target::AddressTarget;
+    use sockcheck::report::{self, Format, Progress};
+    use sockcheck::spawn::{self, SpawnOpts, SpawnTarget};
+    use sockcheck::target::{AddressTarget, Target};
+    use std::io::Write;
     net::raise_fd_limit();
     let scenarios = check::select(sockcheck::catalogue::all(), &args.filter);
     if scenarios.is_empty() {
@@ -293,46 +310,118 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             sockcheck::Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)).into()
         );
     }
-    let (spec, what) = match args.addr.tcp.clone().or_else(|| args.addr.unix.clone()) {
-        Some(endpoint) => {
-            let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
-            (
-                TargetSpec::Given(Box::new(AddressTarget { endpoint, model: args.model, transform: args.transform })),
-                what,
-            )
-        }
-        None => {
-            let transports = args.transport.map_or(sockcheck::Transport::ALL.to_vec(), |t| vec![t]);
-            let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
-            let what = format!(
-                "{} scenarios against the built-in server ({}) over {}",
-                scenarios.len(),
-                models.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and "),
-                transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
-            );
-            (TargetSpec::Reference { transports, models, transform: args.transform }, what)
-        }
+    // Created before anything runs: a bad path is a usage error, not a lost report at the end.
+    let output = match &args.output {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .map_err(|e| sockcheck::Error::Usage(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        None => None,
     };
+    let (spec, what) = if let Some(command) = &args.addr.spawn {
+        let opts = SpawnOpts {
+            transport: args.transport,
+            ready_timeout: args.ready_timeout,
+            model: args.model,
+            transform: args.transform,
+            ..SpawnOpts::new(command.clone())
+        };
+        let mut target = SpawnTarget::new(opts)?;
+        spawn::kill_spawned_on_interrupt()?;
+        // Started once here: a command that does not come up fails the check at once (not once
+        // per scenario), and the model can be probed. The first scenario reuses this process.
+        target.start().map_err(|e| anyhow::anyhow!("the server did not start: {e}"))?;
+        let model = match args.model {
+            Some(m) => format!("{m}"),
+            None => {
+                let detected = spawn::detect_model(&target.endpoint(), Duration::from_millis(500));
+                target.set_model(detected);
+                match detected {
+                    Some(m) => format!("{m}, detected"),
+                    None => "model unknown: the first client got no reply".to_string(),
+                }
+            }
+        };
+        let what = format!(
+            "{} scenarios against `{}` ({model}) over {}",
+            scenarios.len(),
+            target.command_line(),
+            target.endpoint().transport()
+        );
+        (TargetSpec::Given(Box::new(target)), what)
+    } else if let Some(endpoint) = args.addr.tcp.clone().or_else(|| args.addr.unix.clone()) {
+        let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
+        (TargetSpec::Given(Box::new(AddressTarget { endpoint, model: args.model, transform: args.transform })), what)
+    } else {
+        let transports = args.transport.map_or(sockcheck::Transport::ALL.to_vec(), |t| vec![t]);
+        let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
+        let what = format!(
+            "{} scenarios against the built-in server ({}) over {}",
+            scenarios.len(),
+            models.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and "),
+            transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+        );
+        (TargetSpec::Reference { transports, models, transform: args.transform }, what)
+    };
+    // Without --output a machine format goes to stdout, alone; the human table goes to the
+    // terminal otherwise.
+    let table = output.is_some() || args.format == Format::Human;
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut report = HumanReport::new(stdout.lock(), color, &scenarios);
-    report.header(&what)?;
+    let mut human = HumanReport::new(stdout.lock(), color, &scenarios);
+    if table {
+        human.header(&what)?;
+    }
+    let progress = std::io::stderr().is_terminal().then(Progress::start);
     let opts = sockcheck::runner::RunOpts { step_timeout: args.timeout, ..Default::default() };
     let mut write_err = None;
-    let outcomes = check::run(&scenarios, spec, opts, |o| {
-        if let Err(e) = report.row(o) {
-            write_err.get_or_insert(e);
-        }
-    })?;
+    let outcomes = check::run_observed(
+        &scenarios,
+        spec,
+        opts,
+        |s, transport| {
+            if let Some(p) = &progress {
+                p.begin(format!("{} over {transport}", s.name()));
+            }
+        },
+        |o| {
+            if let Some(p) = &progress {
+                p.end();
+            }
+            if table {
+                if let Err(e) = human.row(o) {
+                    write_err.get_or_insert(e);
+                }
+            }
+        },
+    )?;
+    if let Some(p) = &progress {
+        p.done();
+    }
     if let Some(e) = write_err {
         return Err(e.into());
     }
-    if args.verbose {
-        for o in outcomes.iter().filter(|o| !o.failed()) {
-            println!("\n{}", o.report());
+    if table {
+        if args.verbose {
+            for o in outcomes.iter().filter(|o| !o.failed()) {
+                println!("\n{}", o.report());
+            }
         }
+        human.finish(&outcomes)?;
     }
-    report.finish(&outcomes)?;
+    drop(human);
+    match output {
+        Some(mut file) => {
+            report::write_report(args.format, &outcomes, &mut file)?;
+            file.flush()?;
+        }
+        None if args.format != Format::Human => {
+            let mut out = std::io::stdout().lock();
+            report::write_report(args.format, &outcomes, &mut out)?;
+            out.flush()?;
+        }
+        None => {}
+    }
     Ok(if outcomes.iter().any(|o| o.failed()) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

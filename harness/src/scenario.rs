@@ -492,7 +492,18 @@ impl Scenario {
                     i += 1;
                     ".restart_target()".to_string()
                 }
-                Action::Client { name, steps } => format!(".client({name:?}, |c| {})", steps.to_code("c")),
+                Action::Client { name, steps } => {
+                    // Consecutive blocks of one client read better as one.
+                    let mut merged = steps.clone();
+                    while let Some(Action::Client { name: next, steps: more }) = self.actions.get(i + 1) {
+                        if next != name {
+                            break;
+                        }
+                        merged.steps.extend(more.steps.iter().cloned());
+                        i += 1;
+                    }
+                    format!(".client({name:?}, |c| {})", merged.to_code("c"))
+                }
                 Action::Together { names, steps } => format!(".together(&{names:?}, |c| {})", steps.to_code("c")),
                 Action::Repeat { count, steps } => format!(".repeat({count}, |c| {})", steps.to_code("c")),
                 Action::Wait(d) => format!(".wait(ms({}))", d.as_millis()),

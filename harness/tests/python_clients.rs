@@ -9,7 +9,11 @@ use sockcheck::Transport;
 
 /// Run the whole client catalogue against `tests/clients/<file>` and return the failed scenarios.
 fn failed_scenarios(file: &str, transport: Transport) -> (BTreeSet<String>, String) {
-    let script = format!("{}/tests/clients/{file}", env!("CARGO_MANIFEST_DIR"));
+    // A bare name is one of `tests/clients/`; a path is relative to `harness/`.
+    let script = match file.contains('/') {
+        true => format!("{}/{file}", env!("CARGO_MANIFEST_DIR")),
+        false => format!("{}/tests/clients/{file}", env!("CARGO_MANIFEST_DIR")),
+    };
     assert!(std::path::Path::new(&script).exists(), "{script} is missing");
     let placeholder = match transport {
         Transport::Tcp => "{port}",
@@ -54,6 +58,7 @@ macro_rules! per_transport {
 per_transport! {
     fixed_tutorial_client_passes_everything: "good_client.py" => [];
     chatty_client_is_not_blocked_by_its_stderr: "chatty_client.py" => [];
+    example_tutorial_client_passes_everything: "examples/tutorial_client.py" => [];
     client_that_sends_empty_lines_is_caught: "sends_empty_client.py" => ["empty_and_blank_lines_are_not_sent"];
     client_that_reads_once_per_reply_is_caught: "one_recv_client.py" => [
         "reply_in_small_pieces_is_printed_whole",
