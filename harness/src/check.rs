@@ -106,11 +106,6 @@ impl<W: Write> HumanReport<W> {
         HumanReport { out, color, name_width, started: Instant::now() }
     }
 
-    /// For scenarios that are not [`Scenario`]s (the client catalogue): the longest name's width.
-    pub fn with_name_width(out: W, color: bool, name_width: usize) -> Self {
-        HumanReport { out, color, name_width: name_width.max(8), started: Instant::now() }
-    }
-
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")

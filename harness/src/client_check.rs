@@ -900,9 +900,10 @@ impl Run<'_> {
     }
 }
 
-/// Spinning: more than 300 ms of CPU and more than half of the time waited.
+/// Spinning: more than 300 ms of CPU and more than a quarter of the time waited (a blocked
+/// client uses next to nothing; a spinning one a whole core, or what a loaded machine leaves it).
 fn busy(used: Duration, waited: Duration) -> bool {
-    used > Duration::from_millis(300) && used > waited / 2
+    used > Duration::from_millis(300) && used > waited / 4
 }
 
 enum Acceptor {
@@ -1054,6 +1055,18 @@ pub fn run_all(
     command: impl Fn(Transport) -> ClientCommand,
     transports: &[Transport],
     opts: ClientOpts,
+    each: impl FnMut(&Outcome),
+) -> io::Result<Vec<Outcome>> {
+    run_all_observed(scenarios, command, transports, opts, |_, _| {}, each)
+}
+
+/// [`run_all`], with `begin` told of each scenario as it starts (for a progress line).
+pub fn run_all_observed(
+    scenarios: &[ClientScenario],
+    command: impl Fn(Transport) -> ClientCommand,
+    transports: &[Transport],
+    opts: ClientOpts,
+    mut begin: impl FnMut(&ClientScenario, Transport),
     mut each: impl FnMut(&Outcome),
 ) -> io::Result<Vec<Outcome>> {
     let runner = ClientRunner::new(opts)?;
@@ -1061,6 +1074,7 @@ pub fn run_all(
     for &transport in transports {
         let cmd = command(transport);
         for s in scenarios {
+            begin(s, transport);
             let o = runner.run(s, &cmd, transport);
             each(&o);
             outcomes.push(o);

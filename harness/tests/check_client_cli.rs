@@ -79,3 +79,37 @@ fn interrupting_sockcheck_stops_the_client_under_test() {
     assert_eq!(child.wait().unwrap().code(), Some(130));
     wait_until("the client to be gone", Duration::from_secs(5), || marked(&marker).is_empty());
 }
+
+#[test]
+fn json_and_junit_reports_of_a_client_check() {
+    let r = run(&["check-client", "--filter", "line_is_sent", "--transport", "unix", "--format", "json"], b"");
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    let json: serde_json::Value = serde_json::from_slice(&r.stdout).expect("stdout is one JSON document");
+    assert_eq!(json["passed"], 1, "{json}");
+    assert_eq!(json["outcomes"][0]["scenario"], "line_is_sent_and_reply_printed");
+    assert_eq!(json["outcomes"][0]["target"], "built-in client");
+
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("report.xml");
+    let cmd = format!("python3 {}/sends_empty_client.py {{port}}", clients_dir());
+    let r = run(
+        &[
+            "check-client",
+            "--spawn",
+            &cmd,
+            "--filter",
+            "empty",
+            "--format",
+            "junit",
+            "--output",
+            xml_path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), 1, "{xml}");
+    assert!(cases[0].children().any(|c| c.has_tag_name("failure")), "{xml}");
+}
