@@ -8,6 +8,8 @@
 //! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
 //! - [`client`]: the reference client.
+//! - [`client_check`]: checking any client: sockcheck plays the server (`sockcheck check-client`).
+//! - [`proxy`]: a fault-injecting proxy (slices, delays, resets, closes) between a client and a server.
 //! - [`spawn`]: programs under test started from a command with `{port}`/`{path}` placeholders.
 //! - [`scenario`]: the scenario DSL (a check written as the conversation it checks).
 //! - [`target`]: what scenarios run against: the built-in server, a running address, a closure.
@@ -15,6 +17,7 @@
 //! - [`check`]: the catalogue against targets, and the human report (`sockcheck check`).
 //! - [`report`]: reports of a check: human, JSON, JUnit XML; the progress line.
 //! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
+//! - [`client_catalogue`]: the client catalogue (`scenarios/src/client_catalogue.rs`).
 //! - [`error`]: the library's error type.
 //! - [`testkit`]: a scripted in-memory stream and the echo oracle, for the property tests and `fuzz/`.
 
@@ -24,9 +27,11 @@ extern crate self as sockcheck;
 pub mod addr;
 pub mod check;
 pub mod client;
+pub mod client_check;
 pub mod error;
 pub mod net;
 pub mod proto;
+pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;
@@ -39,6 +44,10 @@ pub mod testkit;
 /// harness that runs it; it is compiled into this crate so that `sockcheck check` carries it.
 #[path = "../../scenarios/src/catalogue.rs"]
 pub mod catalogue;
+
+/// The client catalogue, run by `sockcheck check-client`; its source is in `scenarios/`.
+#[path = "../../scenarios/src/client_catalogue.rs"]
+pub mod client_catalogue;
 
 pub use addr::{Endpoint, Transport};
 pub use error::{Error, Result};

@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use sockcheck::net::{self, ListenOpts};
 use sockcheck::{client, server, Endpoint, Mode, ServerConfig, Transform};
 
+mod client_cli;
+
 #[derive(Parser)]
 #[command(name = "sockcheck", version, about = "Check uppercase-echo servers and clients over TCP and Unix sockets")]
 struct Cli {
@@ -25,6 +27,10 @@ enum Command {
     Check(CheckArgs),
     /// List the scenarios of the catalogue
     List(ListArgs),
+    /// Check a client: sockcheck plays the server (default: the built-in client, TCP and Unix)
+    CheckClient(client_cli::CheckClientArgs),
+    /// Forward between a client and a server, injecting faults (slices, delays, resets, closes)
+    Proxy(client_cli::ProxyArgs),
 }
 
 #[derive(Args)]
@@ -180,6 +186,8 @@ fn main() -> ExitCode {
         Command::Client(args) => run_client(args),
         Command::Check(args) => check(args),
         Command::List(args) => list(args),
+        Command::CheckClient(args) => client_cli::check_client(args),
+        Command::Proxy(args) => client_cli::proxy(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,232 @@
+//! `sockcheck check-client` and `sockcheck proxy`: argument parsing and output; the work is done by
+//! [`sockcheck::client_check`] and [`sockcheck::proxy`].
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use sockcheck::check::HumanReport;
+use sockcheck::client_check::{self, ClientCommand, ClientOpts};
+use sockcheck::net::{self, ListenOpts};
+use sockcheck::proxy::{self, Faults};
+use sockcheck::report::{self, Format, Progress};
+use sockcheck::{Endpoint, Transport};
+
+#[derive(Args)]
+pub struct CheckClientArgs {
+    /// The client to check, run through `sh -c` with {host} {port} {addr} (TCP) or {path} (Unix)
+    /// filled in, e.g. "python3 client.py {port}" (default: the built-in client)
+    #[arg(long, value_name = "CMD")]
+    spawn: Option<String>,
+    /// The transport (default: from the placeholders of CMD; both for the built-in client)
+    #[arg(long)]
+    transport: Option<Transport>,
+    /// Only scenarios whose name contains TEXT (repeatable)
+    #[arg(long, value_name = "TEXT")]
+    filter: Vec<String>,
+    /// Seconds a step may wait for the client (its output, its exit)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = super::parse_secs)]
+    timeout: Duration,
+    /// A prompt the client prints before each line (e.g. ">>:"), ignored at the start of output lines
+    #[arg(long, value_name = "TEXT")]
+    prompt: Option<String>,
+    /// Report format written to --output (or to stdout without --output): human, json or junit
+    #[arg(long, value_name = "FORMAT", default_value = "human")]
+    format: sockcheck::report::Format,
+    /// Write the report in --format to FILE (the human table still goes to the terminal)
+    #[arg(long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    /// List the client scenarios and exit
+    #[arg(long)]
+    list: bool,
+    /// Print every scenario's transcript, not only the failures'
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+/// The client command for a transport.
+type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
+
+pub fn check_client(args: CheckClientArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = client_check::select(sockcheck::client_catalogue::all(), &args.filter);
+    if args.list {
+        let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
+        for s in &scenarios {
+            println!("{:<width$}  {}", s.name(), s.description());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if scenarios.is_empty() {
+        return Err(sockcheck::Error::Usage(format!(
+            "no client scenario matches {:?}; see `sockcheck check-client --list`",
+            args.filter
+        ))
+        .into());
+    }
+    // Created before anything runs: a bad path is a usage error, not a lost report at the end.
+    let output = match &args.output {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .map_err(|e| sockcheck::Error::Usage(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let (transports, what, command): (Vec<Transport>, String, CommandFor) = match &args.spawn {
+        Some(cmd) => {
+            let transport = sockcheck::spawn::transport_of(cmd, args.transport)?;
+            let what = format!("{} client scenarios against `{cmd}` over {transport}", scenarios.len());
+            let cmd = ClientCommand::spawn(cmd);
+            (vec![transport], what, Box::new(move |_| cmd.clone()))
+        }
+        None => {
+            let exe = std::env::current_exe()?;
+            let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
+            let what = format!(
+                "{} client scenarios against the built-in client over {}",
+                scenarios.len(),
+                transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+            );
+            (transports, what, Box::new(move |t| ClientCommand::reference(&exe, t)))
+        }
+    };
+    watch_interrupts()?;
+    // Without --output a machine format goes to stdout, alone; the human table goes to the terminal otherwise.
+    let table = output.is_some() || args.format == Format::Human;
+    let stdout = std::io::stdout();
+    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut human = HumanReport::with_names(stdout.lock(), color, scenarios.iter().map(|s| s.name()));
+    if table {
+        human.header(&what)?;
+    }
+    let progress = std::io::stderr().is_terminal().then(Progress::start);
+    let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone() };
+    let mut write_err = None;
+    let outcomes = client_check::run_all_observed(
+        &scenarios,
+        command,
+        &transports,
+        opts,
+        |s, transport| {
+            if let Some(p) = &progress {
+                p.begin(format!("{} over {transport}", s.name()));
+            }
+        },
+        |o| {
+            if let Some(p) = &progress {
+                p.end();
+            }
+            if table {
+                if let Err(e) = human.row(o) {
+                    write_err.get_or_insert(e);
+                }
+            }
+        },
+    )?;
+    if let Some(p) = &progress {
+        p.done();
+    }
+    if let Some(e) = write_err {
+        return Err(e.into());
+    }
+    if table {
+        if args.verbose {
+            for o in outcomes.iter().filter(|o| !o.failed()) {
+                println!("\n{}", o.report());
+            }
+        }
+        human.finish(&outcomes)?;
+    }
+    drop(human);
+    match output {
+        Some(mut file) => {
+            report::write_report(args.format, &outcomes, &mut file)?;
+            file.flush()?;
+        }
+        None if args.format != Format::Human => {
+            let mut out = std::io::stdout().lock();
+            report::write_report(args.format, &outcomes, &mut out)?;
+            out.flush()?;
+        }
+        None => {}
+    }
+    Ok(if outcomes.iter().any(|o| o.failed()) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// On SIGINT/SIGTERM/SIGHUP: kill the client under test (its own process group does not get the
+/// terminal's Ctrl-C), remove temp sockets, exit 130.
+fn watch_interrupts() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // Registered here, before any client starts, so no signal can find the default action.
+    let mut signals = rt.block_on(async {
+        Ok::<_, std::io::Error>([
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ])
+    })?;
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            let [a, b, c] = &mut signals;
+            tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
+        });
+        client_check::interrupted();
+        eprintln!("sockcheck check-client: interrupted; the client was stopped");
+        std::process::exit(130);
+    });
+    Ok(())
+}
+
+fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
+    Endpoint::parse(s).map_err(|e| e.to_string())
+}
+
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// Where clients connect: HOST:PORT, tcp://HOST:PORT, unix:PATH or @NAME
+    #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
+    listen: Endpoint,
+    /// The server to forward to, same forms
+    #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
+    upstream: Endpoint,
+    /// Forward in pieces of at most N bytes, each written on its own (both directions)
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
+    slice: Option<u64>,
+    /// Milliseconds to pause before each piece (both directions)
+    #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    delay: Option<u64>,
+    /// Reset the client's connection (RST) after this many bytes went to it
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true, conflicts_with = "close_after", value_parser = clap::value_parser!(u64))]
+    reset_after: Option<u64>,
+    /// Close the client's connection cleanly (FIN) after this many bytes went to it
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = clap::value_parser!(u64))]
+    close_after: Option<u64>,
+}
+
+pub fn proxy(args: ProxyArgs) -> anyhow::Result<ExitCode> {
+    let faults = Faults {
+        slice: args.slice.map(|n| n as usize),
+        delay: args.delay.map(Duration::from_millis),
+        reset_after: args.reset_after,
+        close_after: args.close_after,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let listener = net::bind(&args.listen, &ListenOpts { backlog: 128, unix_mode: 0o600 })?;
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "listening on {}", listener.endpoint)?;
+        stdout.flush()?;
+        eprintln!("sockcheck proxy: forwarding to {} ({})", args.upstream, faults.describe());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            token.cancel();
+        });
+        proxy::run(listener, args.upstream, faults, true, stop).await.map_err(anyhow::Error::from)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

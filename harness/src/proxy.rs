@@ -1,0 +1,356 @@
+//! A fault-injecting proxy: between any client and any server, it forwards both directions and
+//! makes the network look worse than loopback does (`sockcheck proxy`).
+//!
+//! - `slice`: bytes go on in pieces of at most N bytes, each written (and flushed, with
+//!   `TCP_NODELAY`) on its own, so the peer's reads come back short;
+//! - `delay`: a pause before each piece;
+//! - `reset_after`: once that many bytes went downstream (server to client), the client's
+//!   connection is reset (`SO_LINGER 0`, then close: RST);
+//! - `close_after`: the same, but closed cleanly (FIN).
+//!
+//! Slicing and delays apply to both directions; the byte limits count downstream bytes only.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio_util::sync::CancellationToken;
+
+use crate::addr::Endpoint;
+use crate::error::{Error, Result};
+use crate::net::{self, Conn, ListenOpts, Listener, StdListener};
+
+/// What the proxy does to the bytes it forwards.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Forward in pieces of at most this many bytes (at least 1).
+    pub slice: Option<usize>,
+    /// Pause before each piece.
+    pub delay: Option<Duration>,
+    /// Reset the client's connection after this many bytes went downstream.
+    pub reset_after: Option<u64>,
+    /// Close the client's connection cleanly after this many bytes went downstream.
+    pub close_after: Option<u64>,
+}
+
+impl Faults {
+    /// Slice into `n`-byte pieces.
+    pub fn slice(n: usize) -> Self {
+        Faults { slice: Some(n), ..Faults::default() }
+    }
+    pub fn with_delay(mut self, d: Duration) -> Self {
+        self.delay = Some(d);
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.slice == Some(0) {
+            return Err(Error::Usage("--slice must be at least 1 byte".into()));
+        }
+        if self.reset_after.is_some() && self.close_after.is_some() {
+            return Err(Error::Usage("--reset-after and --close-after exclude each other".into()));
+        }
+        Ok(())
+    }
+
+    /// One line for logs: `slice 7, delay 1ms, reset after 100 bytes`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![];
+        if let Some(n) = self.slice {
+            parts.push(format!("slice {n}"));
+        }
+        if let Some(d) = self.delay {
+            parts.push(format!("delay {}ms", d.as_millis()));
+        }
+        if let Some(n) = self.reset_after {
+            parts.push(format!("reset after {n} bytes"));
+        }
+        if let Some(n) = self.close_after {
+            parts.push(format!("close after {n} bytes"));
+        }
+        if parts.is_empty() {
+            "no faults".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// How one direction of a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The reading side closed; the writing side was shut down after it.
+    Eof,
+    /// The downstream byte limit was reached.
+    Limit,
+    /// The reading side reset the connection.
+    Reset,
+    /// Any other error.
+    Failed,
+}
+
+/// Copy `from` to `to` with the faults applied; stop at `limit` bytes.
+async fn pump(
+    from: &mut ReadHalf<Conn>,
+    to: &mut WriteHalf<Conn>,
+    faults: &Faults,
+    limit: Option<u64>,
+) -> (Ended, u64) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut sent = 0u64;
+    if limit == Some(0) {
+        return (Ended::Limit, 0);
+    }
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) => {
+                let _ = to.shutdown().await;
+                return (Ended::Eof, sent);
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return (Ended::Reset, sent),
+            Err(_) => return (Ended::Failed, sent),
+        };
+        let mut data = &buf[..n];
+        let mut hit = false;
+        if let Some(limit) = limit {
+            let room = (limit - sent) as usize;
+            if data.len() >= room {
+                data = &data[..room];
+                hit = true;
+            }
+        }
+        for piece in data.chunks(faults.slice.unwrap_or(usize::MAX).max(1)) {
+            if let Some(d) = faults.delay {
+                tokio::time::sleep(d).await;
+            }
+            let r = async {
+                to.write_all(piece).await?;
+                to.flush().await
+            }
+            .await;
+            if r.is_err() {
+                return (Ended::Failed, sent);
+            }
+            sent += piece.len() as u64;
+        }
+        if hit {
+            return (Ended::Limit, sent);
+        }
+    }
+}
+
+fn fd_of(conn: &Conn) -> RawFd {
+    match conn {
+        Conn::Tcp(s) => s.as_raw_fd(),
+        Conn::Unix(s) => s.as_raw_fd(),
+    }
+}
+
+fn set_linger_zero(fd: RawFd) {
+    // SAFETY: called while the connection's halves are alive, so `fd` is open.
+    let sock = unsafe { BorrowedFd::borrow_raw(fd) };
+    let _ = socket2::SockRef::from(&sock).set_linger(Some(Duration::ZERO));
+}
+
+async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, log: bool) {
+    let say = |what: String| {
+        if log {
+            eprintln!("sockcheck proxy: connection {id}: {what}");
+        }
+    };
+    let server = match net::connect(&upstream, Duration::from_secs(10)).await {
+        Ok(s) => s,
+        Err(e) => {
+            say(format!("{e}; closing the client"));
+            return;
+        }
+    };
+    let (client_fd, server_fd) = (fd_of(&client), fd_of(&server));
+    let (mut crd, mut cwr) = tokio::io::split(client);
+    let (mut srd, mut swr) = tokio::io::split(server);
+    let up_faults = faults.clone();
+    let mut up = tokio::spawn(async move {
+        let r = pump(&mut crd, &mut swr, &up_faults, None).await;
+        (r, crd, swr)
+    });
+    let limit = faults.reset_after.or(faults.close_after);
+    // The client's side ending first: a half-close waits for the server; a reset or error ends it all.
+    let mut client_done = None;
+    let (ended, down_bytes) = {
+        let down = pump(&mut srd, &mut cwr, &faults, limit);
+        tokio::pin!(down);
+        tokio::select! {
+        r = &mut down => r,
+        r = &mut up => match r {
+            Ok(((Ended::Eof, n), crd, swr)) => {
+                client_done = Some((n, crd, swr));
+                (&mut down).await
+            }
+            Ok(((_, n), _crd, _swr)) => {
+                set_linger_zero(server_fd);
+                say(format!("the client reset or failed after {n} bytes upstream; resetting the server"));
+                return;
+            }
+            Err(_) => return,
+        },
+        }
+    };
+    match ended {
+        Ended::Limit if faults.reset_after.is_some() => {
+            set_linger_zero(client_fd);
+            say(format!("reset the client after {down_bytes} bytes downstream"));
+        }
+        Ended::Limit => {
+            let _ = cwr.shutdown().await;
+            say(format!("closed the client after {down_bytes} bytes downstream"));
+        }
+        Ended::Reset => {
+            // Pass the server's reset on.
+            set_linger_zero(client_fd);
+            say(format!("the server reset the connection after {down_bytes} bytes; resetting the client"));
+        }
+        Ended::Failed => say(format!("forwarding to the client failed after {down_bytes} bytes")),
+        Ended::Eof => {
+            // The server closed: let the client finish sending (half-close), then end.
+            let up_result = match client_done {
+                Some((n, _, _)) => Some(Ok(n)),
+                None => match (&mut up).await {
+                    Ok(((Ended::Reset, n), _, _)) => {
+                        set_linger_zero(server_fd);
+                        Some(Err(n))
+                    }
+                    Ok(((_, n), _, _)) => Some(Ok(n)),
+                    Err(_) => None,
+                },
+            };
+            match up_result {
+                Some(Ok(n)) => say(format!("done: {n} bytes upstream, {down_bytes} downstream")),
+                Some(Err(n)) => say(format!("the client reset after {n} bytes upstream")),
+                None => {}
+            }
+            return;
+        }
+    }
+    if client_done.is_none() {
+        up.abort();
+        let _ = up.await;
+    }
+}
+
+enum Acceptor {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+impl Acceptor {
+    fn new(socket: StdListener) -> io::Result<Self> {
+        Ok(match socket {
+            StdListener::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                Acceptor::Tcp(tokio::net::TcpListener::from_std(l)?)
+            }
+            StdListener::Unix(l) => {
+                l.set_nonblocking(true)?;
+                Acceptor::Unix(tokio::net::UnixListener::from_std(l)?)
+            }
+        })
+    }
+
+    async fn accept(&self) -> io::Result<Conn> {
+        Ok(match self {
+            Acceptor::Tcp(l) => {
+                let (s, _) = l.accept().await?;
+                s.set_nodelay(true)?;
+                Conn::Tcp(s)
+            }
+            Acceptor::Unix(l) => Conn::Unix(l.accept().await?.0),
+        })
+    }
+}
+
+/// Accept and forward until `stop` is cancelled. With `log`, one stderr line per connection event.
+pub async fn run(
+    listener: Listener,
+    upstream: Endpoint,
+    faults: Faults,
+    log: bool,
+    stop: CancellationToken,
+) -> Result<()> {
+    faults.check()?;
+    let Listener { socket, socket_file, .. } = listener;
+    let acceptor = Acceptor::new(socket)?;
+    let mut conns = tokio::task::JoinSet::new();
+    let mut next_id = 0u64;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = acceptor.accept() => match accepted {
+                Ok(conn) => {
+                    next_id += 1;
+                    conns.spawn(proxy_conn(next_id, conn, upstream.clone(), faults.clone(), log));
+                }
+                Err(e) => {
+                    if log {
+                        eprintln!("sockcheck proxy: accept: {e}");
+                    }
+                    // Out of descriptors and the like: do not spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+        }
+    }
+    conns.shutdown().await;
+    drop(socket_file);
+    Ok(())
+}
+
+/// A proxy running on a thread of its own; dropping the handle stops it.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    endpoint: Endpoint,
+    stop: CancellationToken,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl ProxyHandle {
+    /// Where clients connect (the real port when 0 was asked).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Stop accepting, drop every connection, wait for the thread.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> Result<()> {
+        self.stop.cancel();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(Error::Io(io::Error::other("proxy thread panicked")))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+/// Bind `listen` (errors come back here) and proxy to `upstream` on a new thread.
+pub fn spawn(listen: &Endpoint, upstream: Endpoint, faults: Faults) -> Result<ProxyHandle> {
+    faults.check()?;
+    let listener = net::bind(listen, &ListenOpts { backlog: 128, unix_mode: 0o600 })?;
+    let endpoint = listener.endpoint.clone();
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let thread = std::thread::Builder::new()
+        .name(format!("sockcheck-proxy {endpoint}"))
+        .spawn(move || rt.block_on(run(listener, upstream, faults, false, token)))?;
+    Ok(ProxyHandle { endpoint, stop, thread: Some(thread) })
+}

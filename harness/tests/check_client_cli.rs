@@ -1,0 +1,115 @@
+//! `sockcheck check-client` from the command line: summary and exit codes, usage errors, and no
+//! client left running when sockcheck is interrupted.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::{run, wait_until, BIN, DEADLINE};
+
+fn clients_dir() -> String {
+    format!("{}/tests/clients", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn built_in_client_passes_over_both_transports() {
+    let r = run(&["check-client"], b"");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
+    assert!(out.contains("20 passed, 0 failed, 0 skipped"), "{out}");
+    assert!(out.contains("built-in client"), "{out}");
+}
+
+#[test]
+fn broken_client_fails_with_exit_1_and_a_summary() {
+    let cmd = format!("python3 {}/one_recv_client.py {{path}}", clients_dir());
+    let r = run(&["check-client", "--spawn", &cmd, "--filter", "64k", "--filter", "line_is_sent"], b"");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.code(), Some(1), "{out}\n{}", r.stderr);
+    assert!(out.contains("1 passed, 1 failed, 0 skipped"), "{out}");
+    assert!(out.contains("FAIL reply_over_64k_is_printed_whole over unix"), "{out}");
+    assert!(out.contains("printed line 1 is wrong (1024 bytes, expected 102400)"), "{out}");
+}
+
+#[test]
+fn usage_errors_are_one_line_and_exit_2() {
+    for args in [
+        &["check-client", "--spawn", "python3 client.py"][..],
+        &["check-client", "--spawn", "python3 client.py {prot}"],
+        &["check-client", "--spawn", "./c {port} {path}"],
+        &["check-client", "--filter", "no_such_scenario"],
+        &["check-client", "--timeout", "-1"],
+        &["check-client", "--transport", "udp"],
+    ] {
+        let r = run(args, b"");
+        assert_eq!(r.code(), Some(2), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr_lines().len(), 1, "{args:?}: {}", r.stderr);
+    }
+}
+
+/// Processes whose environment holds `marker`.
+fn marked(marker: &str) -> Vec<i32> {
+    let mut pids = vec![];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
+            if env.split(|&b| b == 0).any(|v| v == marker.as_bytes()) {
+                pids.push(pid);
+            }
+        }
+    }
+    pids
+}
+
+#[test]
+fn interrupting_sockcheck_stops_the_client_under_test() {
+    let marker = format!("SOCKCHECK_TEST_MARK={}", std::process::id());
+    let cmd = format!("{marker} exec python3 {}/spinning_client.py {{port}}", clients_dir());
+    let mut child = Command::new(BIN)
+        .args(["check-client", "--spawn", &cmd, "--filter", "server_close"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The spinner runs in its own process group: the terminal's Ctrl-C would not reach it.
+    wait_until("the spinning client to start", DEADLINE, || !marked(&marker).is_empty());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    wait_until("sockcheck to exit", DEADLINE, || child.try_wait().unwrap().is_some());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    wait_until("the client to be gone", Duration::from_secs(5), || marked(&marker).is_empty());
+}
+
+#[test]
+fn json_and_junit_reports_of_a_client_check() {
+    let r = run(&["check-client", "--filter", "line_is_sent", "--transport", "unix", "--format", "json"], b"");
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    let json: serde_json::Value = serde_json::from_slice(&r.stdout).expect("stdout is one JSON document");
+    assert_eq!(json["passed"], 1, "{json}");
+    assert_eq!(json["outcomes"][0]["scenario"], "line_is_sent_and_reply_printed");
+    assert_eq!(json["outcomes"][0]["target"], "built-in client");
+
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("report.xml");
+    let cmd = format!("python3 {}/sends_empty_client.py {{port}}", clients_dir());
+    let r = run(
+        &[
+            "check-client",
+            "--spawn",
+            &cmd,
+            "--filter",
+            "empty",
+            "--format",
+            "junit",
+            "--output",
+            xml_path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), 1, "{xml}");
+    assert!(cases[0].children().any(|c| c.has_tag_name("failure")), "{xml}");
+}

@@ -1,0 +1,83 @@
+//! `check-client` against spawned Python clients (`tests/clients/`): the tutorial's client fixed
+//! passes everything, also when it writes 256 KiB to stderr per line; each broken one fails exactly the scenarios meant for it, over TCP and Unix
+//! sockets. Needs `python3`.
+
+use std::collections::BTreeSet;
+
+use sockcheck::client_check::{run_all, ClientCommand, ClientOpts};
+use sockcheck::Transport;
+
+/// Run the whole client catalogue against `tests/clients/<file>` and return the failed scenarios.
+fn failed_scenarios(file: &str, transport: Transport) -> (BTreeSet<String>, String) {
+    // A bare name is one of `tests/clients/`; a path is relative to `harness/`.
+    let script = match file.contains('/') {
+        true => format!("{}/{file}", env!("CARGO_MANIFEST_DIR")),
+        false => format!("{}/tests/clients/{file}", env!("CARGO_MANIFEST_DIR")),
+    };
+    assert!(std::path::Path::new(&script).exists(), "{script} is missing");
+    let placeholder = match transport {
+        Transport::Tcp => "{port}",
+        Transport::Unix => "{path}",
+    };
+    let cmd = ClientCommand::spawn(&format!("exec python3 '{script}' {placeholder}"));
+    let outcomes =
+        run_all(&sockcheck::client_catalogue::all(), |_| cmd.clone(), &[transport], ClientOpts::default(), |_| {})
+            .expect("runner starts");
+    let failed: BTreeSet<String> = outcomes.iter().filter(|o| o.failed()).map(|o| o.scenario.clone()).collect();
+    let reports: String = outcomes.iter().filter(|o| o.failed()).map(|o| o.report() + "\n").collect();
+    (failed, reports)
+}
+
+#[track_caller]
+fn assert_fails_exactly(file: &str, transport: Transport, expected: &[&str]) {
+    let (failed, reports) = failed_scenarios(file, transport);
+    let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+    assert_eq!(failed, expected, "{file} over {transport}: wrong set of failed scenarios\n{reports}");
+    // Every failure says what went wrong, not only that something did.
+    for line in reports.lines().filter(|l| l.starts_with("  client `")) {
+        assert!(line.contains(": "), "{line}");
+    }
+}
+
+macro_rules! per_transport {
+    ($($name:ident: $file:literal => [$($scenario:literal),* $(,)?];)*) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn tcp() {
+                assert_fails_exactly($file, Transport::Tcp, &[$($scenario),*]);
+            }
+            #[test]
+            fn unix() {
+                assert_fails_exactly($file, Transport::Unix, &[$($scenario),*]);
+            }
+        }
+    )*};
+}
+
+per_transport! {
+    fixed_tutorial_client_passes_everything: "good_client.py" => [];
+    chatty_client_is_not_blocked_by_its_stderr: "chatty_client.py" => [];
+    example_tutorial_client_passes_everything: "examples/tutorial_client.py" => [];
+    client_that_sends_empty_lines_is_caught: "sends_empty_client.py" => ["empty_and_blank_lines_are_not_sent"];
+    client_that_reads_once_per_reply_is_caught: "one_recv_client.py" => [
+        "reply_in_small_pieces_is_printed_whole",
+        "reply_over_64k_is_printed_whole",
+        "utf8_split_across_reads_is_printed_correctly",
+    ];
+    client_that_spins_after_the_server_closes_is_caught: "spinning_client.py" => ["server_close_ends_the_client"];
+}
+
+/// The spinning client's report shows the CPU it burnt while it should have been exiting.
+#[test]
+fn spinning_client_report_shows_its_cpu_time() {
+    let (_, reports) = failed_scenarios("spinning_client.py", Transport::Tcp);
+    let line = reports.lines().find(|l| l.contains("did not exit within")).unwrap_or_else(|| panic!("{reports}"));
+    let used = line.split("it used ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or_else(|| panic!("{line}"));
+    // `1.96s` or `850.0ms`; even a loaded machine gives a spinner more than 0.2 s of 2 s.
+    let secs = match used.strip_suffix("ms") {
+        Some(ms) => ms.parse::<f64>().unwrap() / 1000.0,
+        None => used.trim_end_matches('s').parse::<f64>().unwrap_or(0.0),
+    };
+    assert!(secs > 0.2, "{line}");
+}

@@ -1,0 +1,90 @@
+//! The client catalogue: every check sockcheck runs against a client (`sockcheck check-client`).
+//!
+//! sockcheck plays the server and types on the client's stdin. Each scenario names the bug it is
+//! there to catch. This file is compiled into the `sockcheck` crate (so the CLI carries it) and run
+//! by `cargo test` through `harness/tests/client_catalogue.rs` against the reference client, over
+//! TCP and Unix sockets.
+
+use sockcheck::client_check::*;
+use sockcheck::scenario::{ms, pattern, secs};
+
+/// How long a client may take to notice that the server went away.
+const EXIT_DEADLINE: u64 = 2;
+
+/// Every client scenario, in the order `sockcheck check-client` runs them.
+pub fn all() -> Vec<ClientScenario> {
+    vec![
+        ClientScenario::new("line_is_sent_and_reply_printed")
+            .about("a typed line is sent stripped and its uppercase reply printed on a line of its own")
+            .steps(|c| c.type_line("hello, world").expect_replies().expect_sent(["hello, world"])),
+        ClientScenario::new("several_lines_on_one_connection")
+            .about("every line gets its reply, in order, over one connection")
+            .steps(|c| {
+                c.type_lines(["hello", "  how are you  ", "1 + 1 = 2", "bye"])
+                    .expect_replies()
+                    .expect_sent(["hello", "how are you", "1 + 1 = 2", "bye"])
+            }),
+        ClientScenario::new("empty_and_blank_lines_are_not_sent")
+            .about("empty and whitespace-only lines send nothing (an empty send gets no reply: the client would hang)")
+            .steps(|c| {
+                c.type_lines(["", "   ", "\t", "hello", "", " \t ", "world"])
+                    .expect_replies()
+                    .expect_sent(["hello", "world"])
+            }),
+        ClientScenario::new("reply_in_small_pieces_is_printed_whole")
+            .about("a reply that arrives 3 bytes at a time, 15 ms apart, is printed whole (one recv is not a reply)")
+            .serve(reply_in_pieces(3, ms(15)))
+            .steps(|c| {
+                c.type_line("the quick brown fox jumps over the lazy dog")
+                    .expect_replies()
+                    .type_line("and again")
+                    .expect_replies()
+            }),
+        ClientScenario::new("reply_over_64k_is_printed_whole")
+            .about("a 100 KiB reply is printed whole, and not mixed with the reply to the next line")
+            .steps(|c| c.type_line(pattern(100 << 10)).expect_replies().type_line("next").expect_replies()),
+        ClientScenario::new("utf8_split_across_reads_is_printed_correctly")
+            .about("a reply whose multi-byte UTF-8 characters arrive split across reads is printed intact")
+            .serve(split_utf8(ms(10)))
+            .steps(|c| c.type_line("héllo wörld, 你好, ß ÿ é 😀").expect_replies()),
+        ClientScenario::new("server_close_ends_the_client")
+            .about("when the server closes instead of answering, the client exits non-zero at once: no busy loop, no traceback")
+            .serve(close_after(1))
+            .steps(|c| {
+                c.type_line("one")
+                    .expect_replies()
+                    .type_line("two")
+                    .expect_exit(Exit::Failure)
+                    .within(secs(EXIT_DEADLINE))
+                    .expect_no_traceback()
+            }),
+        ClientScenario::new("server_reset_ends_the_client")
+            .about("when the server resets the connection, the client exits non-zero at once, without a traceback")
+            .serve(reset_after(1))
+            .steps(|c| {
+                c.type_line("one")
+                    .expect_replies()
+                    .type_line("two")
+                    .expect_exit(Exit::Failure)
+                    .within(secs(EXIT_DEADLINE))
+                    .expect_no_traceback()
+            }),
+        ClientScenario::new("waiting_for_input_uses_no_cpu")
+            .about("a client waiting for its next line blocks: it does not poll")
+            .steps(|c| c.type_line("hello").expect_replies().expect_idle(ms(600))),
+        ClientScenario::new("end_of_input_exits_zero")
+            .about("at the end of stdin the client exits 0, having printed every reply and nothing else")
+            .steps(|c| {
+                c.type_lines(["first", "second"])
+                    .end_input()
+                    .expect_exit(Exit::Success)
+                    .expect_replies()
+                    .expect_no_traceback()
+            }),
+    ]
+}
+
+/// The scenario called `name`.
+pub fn find(name: &str) -> Option<ClientScenario> {
+    all().into_iter().find(|s| s.name() == name)
+}
