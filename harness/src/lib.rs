@@ -8,9 +8,11 @@
 //! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
 //! - [`client`]: the reference client.
+//! - [`bench`]: the `sockcheck bench` load generator.
 //! - [`error`]: the library's error type.
 
 pub mod addr;
+pub mod bench;
 pub mod client;
 pub mod error;
 pub mod net;

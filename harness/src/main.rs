@@ -21,6 +21,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run the reference client: lines from stdin, replies to stdout
     Client(ClientArgs),
+    /// Load a server: N connections, each sending a message and waiting for its whole reply
+    Bench(sockcheck::bench::BenchArgs),
 }
 
 /// Where to listen or connect: `--tcp HOST:PORT` or `--unix PATH` (`@NAME` for an abstract socket).
@@ -107,6 +109,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Client(args) => run_client(args),
+        Command::Bench(args) => match sockcheck::bench::main(args) {
+            Ok(true) => Ok(ExitCode::SUCCESS),
+            Ok(false) => Ok(ExitCode::FAILURE),
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(code) => code,
