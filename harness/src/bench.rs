@@ -47,6 +47,8 @@ pub struct BenchReport {
     pub seconds: f64,
     pub requests: u64,
     pub errors: u64,
+    /// Connections that got at least one whole, right reply.
+    pub served_conns: usize,
     pub requests_per_sec: f64,
     /// Payload bytes of whole replies per second, one way (MiB = 2^20 bytes).
     pub mib_per_sec: f64,
@@ -70,7 +72,7 @@ impl BenchReport {
         let l = &self.latency_us;
         let mut s = format!(
             "target {}  transform {}  conns {}  size {} B  {:.2} s\n\
-             requests {}  errors {}\n\
+             requests {}  errors {}  connections served {}/{}\n\
              {:.0} requests/s  {:.2} MiB/s\n\
              latency p50 {:.1} us  p90 {:.1} us  p99 {:.1} us  max {:.1} us\n",
             self.target,
@@ -80,6 +82,8 @@ impl BenchReport {
             self.seconds,
             self.requests,
             self.errors,
+            self.served_conns,
+            self.conns,
             self.requests_per_sec,
             self.mib_per_sec,
             l.p50,
@@ -175,9 +179,13 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let progress = cfg.progress.then(|| tokio::spawn(progress_line(shared.clone(), start, cfg.duration)));
 
     let mut hist = histogram();
+    let mut served_conns = 0;
     while let Some(r) = tasks.join_next().await {
         match r {
-            Ok(h) => hist.add(&h).expect("same histogram bounds"),
+            Ok(h) => {
+                served_conns += usize::from(!h.is_empty());
+                hist.add(&h).expect("same histogram bounds")
+            }
             Err(e) => shared.error(format!("connection task failed: {e}")),
         }
     }
@@ -210,6 +218,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         seconds,
         requests,
         errors: shared.errors.load(Ordering::Relaxed),
+        served_conns,
         requests_per_sec: requests as f64 / seconds,
         mib_per_sec: (requests * cfg.size as u64) as f64 / seconds / (1024.0 * 1024.0),
         latency_us: latency,
@@ -433,7 +442,7 @@ fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
     }
 }
 
-/// Run `sockcheck bench`. `Ok(false)` when the run saw errors or no request completed.
+/// Run `sockcheck bench`. `Ok(false)` when the run saw errors or a connection got no reply.
 pub fn main(args: BenchArgs) -> Result<bool> {
     let spawned = match &args.spawn {
         Some(cmd) => Some(spawn_target(cmd, Duration::from_secs(10))?),
@@ -465,5 +474,5 @@ pub fn main(args: BenchArgs) -> Result<bool> {
     if report.requests == 0 && report.errors == 0 {
         eprintln!("sockcheck bench: no request completed");
     }
-    Ok(report.errors == 0 && report.requests > 0)
+    Ok(report.errors == 0 && report.served_conns == report.conns)
 }
