@@ -163,8 +163,8 @@ impl EchoConn {
     /// Free the receive buffer if nothing in it is pending; the next [`NextIo::Read`] allocates a
     /// new one. For connections that sit idle: their memory is then only the state machine.
     pub fn release_buffer(&mut self) {
-        if self.pending() == 0 {
-            self.buf = Vec::new();
+        if self.pending() == 0 && !self.buf.is_empty() {
+            spare::put(std::mem::take(&mut self.buf));
         }
     }
 
@@ -189,7 +189,7 @@ impl EchoConn {
             NextIo::Done
         } else {
             if self.buf.is_empty() {
-                self.buf = vec![0; self.bufsize];
+                self.buf = spare::take(self.bufsize);
             }
             NextIo::Read(&mut self.buf[..])
         }
@@ -220,6 +220,41 @@ impl EchoConn {
             self.sent = 0;
             self.filled = 0;
         }
+    }
+}
+
+/// A few released receive buffers per thread, so a busy connection that waits for data many
+/// times a second does not pay for a fresh zeroed allocation each time. Idle connections still
+/// hold nothing: at most [`spare::KEEP`] buffers per thread are kept.
+mod spare {
+    use std::cell::RefCell;
+
+    pub const KEEP: usize = 8;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A buffer of `len` bytes (its contents are whatever the last user left: only bytes that a
+    /// read fills are ever used).
+    pub fn take(len: usize) -> Vec<u8> {
+        SPARE
+            .try_with(|s| {
+                let mut s = s.borrow_mut();
+                s.iter().rposition(|b| b.len() == len).map(|i| s.swap_remove(i))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| vec![0; len])
+    }
+
+    pub fn put(buf: Vec<u8>) {
+        let _ = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < KEEP {
+                s.push(buf);
+            }
+        });
     }
 }
 
