@@ -31,6 +31,8 @@ enum Command {
     CheckClient(client_cli::CheckClientArgs),
     /// Forward between a client and a server, injecting faults (slices, delays, resets, closes)
     Proxy(client_cli::ProxyArgs),
+    /// Load a server: N connections, each sending a message and waiting for its whole reply
+    Bench(sockcheck::bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -188,6 +190,11 @@ fn main() -> ExitCode {
         Command::List(args) => list(args),
         Command::CheckClient(args) => client_cli::check_client(args),
         Command::Proxy(args) => client_cli::proxy(args),
+        Command::Bench(args) => match sockcheck::bench::main(args) {
+            Ok(true) => Ok(ExitCode::SUCCESS),
+            Ok(false) => Ok(ExitCode::FAILURE),
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(code) => code,

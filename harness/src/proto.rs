@@ -126,10 +126,14 @@ pub struct ConnStats {
 ///
 /// It reads only when everything it has received has been written back, so its memory is the one
 /// buffer of `bufsize` bytes whatever the peer does: a peer that never reads gets backpressure, not
-/// an ever-growing queue.
+/// an ever-growing queue. The buffer is allocated at the first read and may be released while
+/// nothing is pending ([`serve_async_lean`] does so while it waits for data).
 #[derive(Debug)]
 pub struct EchoConn {
-    buf: Box<[u8]>,
+    /// Empty until the first read, and again after [`EchoConn::release_buffer`]: an idle
+    /// connection need not hold `bufsize` bytes.
+    buf: Vec<u8>,
+    bufsize: usize,
     filled: usize,
     sent: usize,
     eof: bool,
@@ -144,18 +148,24 @@ impl EchoConn {
     /// If `bufsize` is 0: a `recv(0)` can never tell data from end of stream.
     pub fn new(bufsize: usize, transform: Transform) -> Self {
         assert!(bufsize > 0, "bufsize must be at least 1");
-        EchoConn {
-            buf: vec![0; bufsize].into_boxed_slice(),
-            filled: 0,
-            sent: 0,
-            eof: false,
-            transform,
-            stats: ConnStats::default(),
-        }
+        EchoConn { buf: Vec::new(), bufsize, filled: 0, sent: 0, eof: false, transform, stats: ConnStats::default() }
     }
 
     pub fn bufsize(&self) -> usize {
-        self.buf.len()
+        self.bufsize
+    }
+
+    /// True while the receive buffer is allocated.
+    pub fn holds_buffer(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Free the receive buffer if nothing in it is pending; the next [`NextIo::Read`] allocates a
+    /// new one. For connections that sit idle: their memory is then only the state machine.
+    pub fn release_buffer(&mut self) {
+        if self.pending() == 0 && !self.buf.is_empty() {
+            spare::put(std::mem::take(&mut self.buf));
+        }
     }
 
     pub fn stats(&self) -> ConnStats {
@@ -178,6 +188,9 @@ impl EchoConn {
         } else if self.eof {
             NextIo::Done
         } else {
+            if self.buf.is_empty() {
+                self.buf = spare::take(self.bufsize);
+            }
             NextIo::Read(&mut self.buf[..])
         }
     }
@@ -207,6 +220,41 @@ impl EchoConn {
             self.sent = 0;
             self.filled = 0;
         }
+    }
+}
+
+/// A few released receive buffers per thread, so a busy connection that waits for data many
+/// times a second does not pay for a fresh zeroed allocation each time. Idle connections still
+/// hold nothing: at most [`spare::KEEP`] buffers per thread are kept.
+mod spare {
+    use std::cell::RefCell;
+
+    pub const KEEP: usize = 8;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A buffer of `len` bytes (its contents are whatever the last user left: only bytes that a
+    /// read fills are ever used).
+    pub fn take(len: usize) -> Vec<u8> {
+        SPARE
+            .try_with(|s| {
+                let mut s = s.borrow_mut();
+                s.iter().rposition(|b| b.len() == len).map(|i| s.swap_remove(i))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| vec![0; len])
+    }
+
+    pub fn put(buf: Vec<u8>) {
+        let _ = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < KEEP {
+                s.push(buf);
+            }
+        });
     }
 }
 
@@ -242,11 +290,71 @@ pub async fn serve_async<S>(stream: &mut S, conn: &mut EchoConn) -> io::Result<C
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + ?Sized,
 {
+    drive_async(stream, conn, None).await
+}
+
+/// A stream that can wait until a read would not block, without a buffer to read into (tokio's
+/// `TcpStream` and `UnixStream` can).
+pub trait PollReadReady {
+    fn poll_read_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>>;
+}
+
+impl PollReadReady for tokio::net::TcpStream {
+    fn poll_read_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        tokio::net::TcpStream::poll_read_ready(self, cx)
+    }
+}
+
+impl PollReadReady for tokio::net::UnixStream {
+    fn poll_read_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        tokio::net::UnixStream::poll_read_ready(self, cx)
+    }
+}
+
+/// [`serve_async`] that gives its receive buffer back while it waits for data: a connection
+/// that is idle holds no `bufsize` bytes. A busy one keeps its buffer: it is released only when
+/// a read would block.
+pub async fn serve_async_lean<S>(stream: &mut S, conn: &mut EchoConn) -> io::Result<ConnStats>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + PollReadReady + Unpin + ?Sized,
+{
+    drive_async(stream, conn, Some(<S as PollReadReady>::poll_read_ready)).await
+}
+
+type ReadyFn<S> = fn(&mut S, &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>>;
+
+/// The one async loop behind [`serve_async`] and [`serve_async_lean`].
+async fn drive_async<S>(stream: &mut S, conn: &mut EchoConn, ready: Option<ReadyFn<S>>) -> io::Result<ConnStats>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + ?Sized,
+{
+    use std::task::Poll;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     loop {
         let result = match conn.next_io() {
             NextIo::Done => return Ok(conn.stats()),
-            NextIo::Read(buf) => stream.read(buf).await.map(|n| conn.on_read(n)),
+            NextIo::Read(buf) => match ready {
+                None => stream.read(buf).await.map(|n| conn.on_read(n)),
+                Some(ready) => {
+                    // One attempt; if it would block, give the buffer back and wait for data
+                    // without it (tokio reports a new socket readable before its first read).
+                    let attempt = std::future::poll_fn(|cx| {
+                        let mut rb = tokio::io::ReadBuf::new(&mut *buf);
+                        match std::pin::Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+                            Poll::Pending => Poll::Ready(None),
+                            Poll::Ready(r) => Poll::Ready(Some(r.map(|()| rb.filled().len()))),
+                        }
+                    })
+                    .await;
+                    match attempt {
+                        Some(r) => r.map(|n| conn.on_read(n)),
+                        None => {
+                            conn.release_buffer();
+                            std::future::poll_fn(|cx| ready(stream, cx)).await
+                        }
+                    }
+                }
+            },
             NextIo::Write(buf) => match stream.write(buf).await {
                 Ok(0) => Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
@@ -372,6 +480,61 @@ mod tests {
             assert_eq!(stats.bytes_in, input.len() as u64);
             assert_eq!(stats.bytes_out, input.len() as u64);
         }
+    }
+
+    #[test]
+    fn buffer_is_allocated_at_the_first_read_and_released_only_when_nothing_is_pending() {
+        let mut conn = EchoConn::new(1024, Transform::Upper);
+        assert!(!conn.holds_buffer());
+        assert_eq!(conn.bufsize(), 1024);
+        let NextIo::Read(buf) = conn.next_io() else { panic!("expected a read") };
+        assert_eq!(buf.len(), 1024);
+        buf[..2].copy_from_slice(b"hi");
+        conn.on_read(2);
+        conn.release_buffer();
+        assert!(conn.holds_buffer(), "released with 2 bytes pending");
+        assert!(matches!(conn.next_io(), NextIo::Write(b"HI")));
+        conn.on_written(2);
+        conn.release_buffer();
+        assert!(!conn.holds_buffer());
+        assert!(matches!(conn.next_io(), NextIo::Read(b) if b.len() == 1024));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn lean_driver_echoes_and_holds_no_buffer_while_idle() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut server, mut client) = tokio::net::UnixStream::pair().unwrap();
+        let mut conn = EchoConn::new(4096, Transform::Upper);
+        {
+            let serving = serve_async_lean(&mut server, &mut conn);
+            tokio::pin!(serving);
+            client.write_all(b"hello").await.unwrap();
+            let mut reply = [0u8; 5];
+            tokio::select! {
+                r = &mut serving => panic!("server ended early: {r:?}"),
+                r = client.read_exact(&mut reply) => { r.unwrap(); }
+                _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => panic!("no reply within 10 s"),
+            }
+            assert_eq!(&reply, b"HELLO");
+            // Let the server reach its wait for more data, then stop it there.
+            tokio::select! {
+                biased;
+                r = &mut serving => panic!("server ended early: {r:?}"),
+                _ = tokio::task::yield_now() => {}
+            }
+        }
+        assert!(!conn.holds_buffer(), "idle connection still holds its buffer");
+        assert_eq!(conn.stats().bytes_out, 5);
+        // And it goes on where it stopped.
+        client.write_all(b"again").await.unwrap();
+        client.shutdown().await.unwrap();
+        let limit = std::time::Duration::from_secs(10);
+        let stats = tokio::time::timeout(limit, serve_async_lean(&mut server, &mut conn)).await.unwrap().unwrap();
+        drop(server);
+        let mut rest = Vec::new();
+        tokio::time::timeout(limit, client.read_to_end(&mut rest)).await.unwrap().unwrap();
+        assert_eq!(rest, b"AGAIN");
+        assert_eq!(stats.bytes_in, 10);
     }
 
     #[test]

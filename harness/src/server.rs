@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::addr::Endpoint;
 use crate::error::{Error, Result};
 use crate::net::{self, ListenOpts, Listener, StdListener};
-use crate::proto::{serve_async, EchoConn, Transform};
+use crate::proto::{serve_async_lean, EchoConn, PollReadReady, Transform};
 
 /// How connections are served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -211,7 +211,7 @@ async fn serve_conn(mut stream: net::Conn, cfg: &ServerConfig, shutdown: &Cancel
     let served = {
         let mut stream = IdleTimeout::new(&mut stream, cfg.idle_timeout);
         tokio::select! {
-            r = serve_async(&mut stream, &mut conn) => Some(r),
+            r = serve_async_lean(&mut stream, &mut conn) => Some(r),
             _ = shutdown.cancelled() => None,
         }
     };
@@ -281,6 +281,25 @@ impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleTimeout<'_, S
                 Poll::Ready(r)
             }
             Poll::Pending => self.check(cx).map(Err),
+        }
+    }
+}
+
+impl<S: PollReadReady> PollReadReady for IdleTimeout<'_, S> {
+    // Waiting for data is not progress: the idle timer keeps running.
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.inner.poll_read_ready(cx) {
+            Poll::Ready(r) => Poll::Ready(r),
+            Poll::Pending => self.check(cx).map(Err),
+        }
+    }
+}
+
+impl PollReadReady for net::Conn {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            net::Conn::Tcp(s) => s.poll_read_ready(cx),
+            net::Conn::Unix(s) => s.poll_read_ready(cx),
         }
     }
 }

@@ -424,6 +424,32 @@ pub fn check_reply(reply: &[u8], next: &[u8], reads: &[u8], bufsize: usize) -> R
     Ok(())
 }
 
+/// A deliberately broken copy of `sockcheck::proto::serve`: when a write is short it forgets the
+/// unwritten tail, the classic `send()`-instead-of-`sendall()` bug. The fuzz target
+/// `recv_loop_broken` and the property tests use it to show that the oracle catches it; nothing
+/// else may.
+pub fn serve_dropping_short_write_tail<S: Read + Write>(stream: &mut S, conn: &mut EchoConn) -> io::Result<ConnStats> {
+    loop {
+        let result = match conn.next_io() {
+            NextIo::Done => return Ok(conn.stats()),
+            NextIo::Read(buf) => stream.read(buf).map(|n| conn.on_read(n)),
+            NextIo::Write(buf) => match stream.write(buf) {
+                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {
+                    conn.on_written(conn.pending());
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,31 +491,5 @@ mod tests {
             assert_eq!(s.read(&mut buf).unwrap_err().kind(), io::ErrorKind::ConnectionReset);
         }
         assert_eq!(check_echo(&script), Ok(Outcome::Reset { delivered: 0, written: 0 }));
-    }
-}
-
-/// A deliberately broken copy of `sockcheck::proto::serve`: when a write is short it forgets the
-/// unwritten tail, the classic `send()`-instead-of-`sendall()` bug. The fuzz target
-/// `recv_loop_broken` and the property tests use it to show that the oracle catches it; nothing
-/// else may.
-pub fn serve_dropping_short_write_tail<S: Read + Write>(stream: &mut S, conn: &mut EchoConn) -> io::Result<ConnStats> {
-    loop {
-        let result = match conn.next_io() {
-            NextIo::Done => return Ok(conn.stats()),
-            NextIo::Read(buf) => stream.read(buf).map(|n| conn.on_read(n)),
-            NextIo::Write(buf) => match stream.write(buf) {
-                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {
-                    conn.on_written(conn.pending());
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        match result {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
     }
 }

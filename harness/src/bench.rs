@@ -1,0 +1,478 @@
+//! `sockcheck bench`: a closed-loop load generator for any echo server.
+//!
+//! Each of `conns` connections sends a message of `size` bytes and waits for the whole reply, again
+//! and again, for `duration`. Every reply byte is checked against the transform of what was sent:
+//! a wrong reply is an error, never a fast result. Latencies (send of the first byte to receipt of
+//! the last) go into an HDR histogram.
+//!
+//! The message is mostly ASCII lowercase (so a server that does not uppercase is caught) with an
+//! 8-byte request counter at its start (so a stale or repeated reply is caught).
+
+use std::io::{self, IsTerminal, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::addr::Endpoint;
+use crate::error::{Error, Result};
+use crate::net::{self, Conn};
+use crate::proto::Transform;
+
+/// What to load and how.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    pub endpoint: Endpoint,
+    pub conns: usize,
+    pub size: usize,
+    pub duration: Duration,
+    pub transform: Transform,
+    /// Deadline for each connect and for each whole reply.
+    pub timeout: Duration,
+    /// Print a progress line on stderr once a second.
+    pub progress: bool,
+}
+
+/// The figures of one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub target: String,
+    pub transform: String,
+    pub conns: usize,
+    pub size: usize,
+    pub seconds: f64,
+    pub requests: u64,
+    pub errors: u64,
+    /// Connections that got at least one whole, right reply.
+    pub served_conns: usize,
+    pub requests_per_sec: f64,
+    /// Payload bytes of whole replies per second, one way (MiB = 2^20 bytes).
+    pub mib_per_sec: f64,
+    pub latency_us: Latency,
+    /// The first error seen, if any.
+    pub first_error: Option<String>,
+}
+
+/// Round-trip latency percentiles in microseconds.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl BenchReport {
+    /// The human-readable summary.
+    pub fn to_text(&self) -> String {
+        let l = &self.latency_us;
+        let mut s = format!(
+            "target {}  transform {}  conns {}  size {} B  {:.2} s\n\
+             requests {}  errors {}  connections served {}/{}\n\
+             {:.0} requests/s  {:.2} MiB/s\n\
+             latency p50 {:.1} us  p90 {:.1} us  p99 {:.1} us  max {:.1} us\n",
+            self.target,
+            self.transform,
+            self.conns,
+            self.size,
+            self.seconds,
+            self.requests,
+            self.errors,
+            self.served_conns,
+            self.conns,
+            self.requests_per_sec,
+            self.mib_per_sec,
+            l.p50,
+            l.p90,
+            l.p99,
+            l.max,
+        );
+        if let Some(e) = &self.first_error {
+            s.push_str(&format!("first error: {e}\n"));
+        }
+        s
+    }
+}
+
+/// Shared by every connection task.
+struct Shared {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    stop: AtomicBool,
+    first_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn error(&self, msg: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+        if first.is_none() {
+            *first = Some(msg);
+        }
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // Nanoseconds, 1 ns to 10 min, 3 significant digits.
+    Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// The message a connection sends: lowercase letters with some digits and punctuation.
+fn base_message(size: usize, conn: usize) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789 .,-abcdefghij";
+    (0..size).map(|i| ALPHABET[(i + conn * 7) % ALPHABET.len()]).collect()
+}
+
+/// Run the load. Connections are all opened first; the clock starts when the last one is up.
+pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
+    if cfg.conns == 0 || cfg.size == 0 {
+        return Err(Error::Usage("--conns and --size must be at least 1".into()));
+    }
+    net::raise_fd_limit();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cfg.conns);
+    let rt = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?
+    };
+    rt.block_on(run_async(cfg))
+}
+
+async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
+    // Connect everything first, a bounded number at a time so a small backlog is not flooded.
+    let mut conns = Vec::with_capacity(cfg.conns);
+    let mut pending = tokio::task::JoinSet::new();
+    let mut next = 0;
+    while conns.len() < cfg.conns {
+        while next < cfg.conns && pending.len() < 64 {
+            let ep = cfg.endpoint.clone();
+            let timeout = cfg.timeout;
+            pending.spawn(async move { net::connect(&ep, timeout).await });
+            next += 1;
+        }
+        match pending.join_next().await {
+            Some(Ok(Ok(c))) => conns.push(c),
+            Some(Ok(Err(e))) => return Err(e),
+            Some(Err(e)) => return Err(Error::Io(io::Error::other(e))),
+            None => break,
+        }
+    }
+
+    let shared = Arc::new(Shared {
+        requests: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        first_error: Mutex::new(None),
+    });
+    let start = Instant::now();
+    let deadline = start + cfg.duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, conn) in conns.into_iter().enumerate() {
+        let shared = shared.clone();
+        let cfg = cfg.clone();
+        tasks.spawn(async move { drive(conn, i, &cfg, deadline, &shared).await });
+    }
+    let progress = cfg.progress.then(|| tokio::spawn(progress_line(shared.clone(), start, cfg.duration)));
+
+    let mut hist = histogram();
+    let mut served_conns = 0;
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(h) => {
+                served_conns += usize::from(!h.is_empty());
+                hist.add(&h).expect("same histogram bounds")
+            }
+            Err(e) => shared.error(format!("connection task failed: {e}")),
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    shared.stop.store(true, Ordering::Relaxed);
+    if let Some(p) = progress {
+        p.abort();
+        let _ = p.await;
+        eprint!("\r\x1b[K");
+    }
+
+    let requests = shared.requests.load(Ordering::Relaxed);
+    let us = |ns: u64| ns as f64 / 1000.0;
+    let latency = if hist.is_empty() {
+        Latency::default()
+    } else {
+        Latency {
+            p50: us(hist.value_at_quantile(0.50)),
+            p90: us(hist.value_at_quantile(0.90)),
+            p99: us(hist.value_at_quantile(0.99)),
+            max: us(hist.max()),
+        }
+    };
+    let first_error = shared.first_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok(BenchReport {
+        target: cfg.endpoint.to_string(),
+        transform: cfg.transform.to_string(),
+        conns: cfg.conns,
+        size: cfg.size,
+        seconds,
+        requests,
+        errors: shared.errors.load(Ordering::Relaxed),
+        served_conns,
+        requests_per_sec: requests as f64 / seconds,
+        mib_per_sec: (requests * cfg.size as u64) as f64 / seconds / (1024.0 * 1024.0),
+        latency_us: latency,
+        first_error,
+    })
+}
+
+async fn progress_line(shared: Arc<Shared>, start: Instant, duration: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let mut last = 0;
+    loop {
+        tick.tick().await;
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = shared.requests.load(Ordering::Relaxed);
+        let errors = shared.errors.load(Ordering::Relaxed);
+        let mut err = io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[K{:>5.1}/{:.0} s  {} req/s  {} requests  {} errors",
+            start.elapsed().as_secs_f64(),
+            duration.as_secs_f64(),
+            now - last,
+            now,
+            errors
+        );
+        let _ = err.flush();
+        last = now;
+    }
+}
+
+/// One connection's closed loop until the deadline. An I/O failure ends the connection; a wrong
+/// reply is counted and the loop goes on (the reply had the right length, so the stream is in step).
+async fn drive(mut conn: Conn, index: usize, cfg: &BenchConfig, deadline: Instant, shared: &Shared) -> Histogram<u64> {
+    let mut hist = histogram();
+    let mut msg = base_message(cfg.size, index);
+    let mut want = cfg.transform.to_vec(&msg);
+    let mut reply = vec![0u8; cfg.size];
+    let prefix = cfg.size.min(8);
+    let mut seq: u64 = 0;
+    while Instant::now() < deadline {
+        seq += 1;
+        msg[..prefix].copy_from_slice(&seq.to_le_bytes()[..prefix]);
+        want[..prefix].copy_from_slice(&msg[..prefix]);
+        cfg.transform.apply(&mut want[..prefix]);
+        let sent = Instant::now();
+        let result = tokio::time::timeout(cfg.timeout, round_trip(&mut conn, &msg, &mut reply)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                shared.error(format!("connection {index}, request {seq}: {e}"));
+                return hist;
+            }
+            Err(_) => {
+                shared.error(format!("connection {index}, request {seq}: no whole reply within {:?}", cfg.timeout));
+                return hist;
+            }
+        }
+        let took = sent.elapsed();
+        if reply != want {
+            let at = reply.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
+            shared.error(format!(
+                "connection {index}, request {seq}: wrong reply: byte {at} is {:#04x}, expected {:#04x}",
+                reply[at], want[at]
+            ));
+            continue;
+        }
+        hist.saturating_record(took.as_nanos() as u64);
+        shared.requests.fetch_add(1, Ordering::Relaxed);
+    }
+    hist
+}
+
+/// Write `msg` while reading `reply.len()` bytes back, so a message larger than the kernel
+/// buffers cannot deadlock the two directions.
+async fn round_trip(conn: &mut Conn, msg: &[u8], reply: &mut [u8]) -> io::Result<()> {
+    match conn {
+        Conn::Tcp(s) => {
+            let (r, w) = s.split();
+            exchange(r, w, msg, reply).await
+        }
+        Conn::Unix(s) => {
+            let (r, w) = s.split();
+            exchange(r, w, msg, reply).await
+        }
+    }
+}
+
+async fn exchange<R, W>(mut r: R, mut w: W, msg: &[u8], reply: &mut [u8]) -> io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let read = async {
+        r.read_exact(reply).await.map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => io::Error::new(e.kind(), "server closed the connection mid-reply"),
+            _ => e,
+        })
+    };
+    tokio::try_join!(w.write_all(msg), read)?;
+    Ok(())
+}
+
+/// A server started for the run by `--spawn CMD`; killed (with its process group) on drop.
+#[derive(Debug)]
+pub struct Spawned {
+    child: Child,
+    pub endpoint: Endpoint,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Start `cmd` through `sh -c`, with `{port}`, `{addr}`, `{host}` filled with a free loopback TCP
+/// port, or `{path}` with a fresh Unix socket path, and wait until it accepts (up to `timeout`).
+pub fn spawn_target(cmd: &str, timeout: Duration) -> Result<Spawned> {
+    let (endpoint, dir, line) = if cmd.contains("{path}") {
+        let dir = tempfile::Builder::new().prefix("sockcheck-bench").tempdir()?;
+        let path = dir.path().join("s.sock");
+        let line = cmd.replace("{path}", &path.to_string_lossy());
+        (Endpoint::Unix(path), Some(dir), line)
+    } else if ["{port}", "{addr}"].iter().any(|p| cmd.contains(p)) {
+        // Free now; the command binds it a moment later. Another process could take it in between,
+        // which then shows as a clear "did not accept" error.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let line = cmd.replace("{port}", &port.to_string()).replace("{addr}", &format!("127.0.0.1:{port}"));
+        (Endpoint::Tcp(([127, 0, 0, 1], port).into()), None, line.replace("{host}", "127.0.0.1"))
+    } else {
+        return Err(Error::Usage("--spawn CMD needs a {port}, {addr} or {path} placeholder".into()));
+    };
+    use std::os::unix::process::CommandExt;
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("cannot run `sh -c {line}`: {e}"))))?;
+    let mut spawned = Spawned { child, endpoint, _dir: dir };
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(status) = spawned.child.try_wait()? {
+            return Err(Error::Io(io::Error::other(format!("`{line}` exited ({status}) before accepting"))));
+        }
+        // A connect that succeeds proves it listens; the probe closes at once.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if net::StdConn::connect(&spawned.endpoint, left.min(Duration::from_secs(1))).is_ok() {
+            return Ok(spawned);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("`{line}` did not accept on {} within {timeout:?}", spawned.endpoint),
+            )));
+        }
+        // No event tells when another process starts listening: poll with backoff.
+        std::thread::sleep(pause.min(left));
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        use nix::sys::signal::{killpg, Signal};
+        use nix::unistd::Pid;
+        let pgid = Pid::from_raw(self.child.id() as i32);
+        let _ = killpg(pgid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                // Children of a fork-per-connection server may outlive the shell.
+                let _ = killpg(pgid, Signal::SIGKILL);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = killpg(pgid, Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// `sockcheck bench` arguments.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["tcp", "unix", "spawn"])))]
+pub struct BenchArgs {
+    /// Load a TCP server at HOST:PORT
+    #[arg(long, value_name = "HOST:PORT", value_parser = |s: &str| Endpoint::parse_tcp(s).map_err(|e| e.to_string()))]
+    pub tcp: Option<Endpoint>,
+    /// Load a Unix socket server at PATH
+    #[arg(long, value_name = "PATH", value_parser = |s: &str| Endpoint::parse_unix(s).map_err(|e| e.to_string()))]
+    pub unix: Option<Endpoint>,
+    /// Start this server with `sh -c` ({port}, {addr}, {host} or {path} are filled in), load it, stop it
+    #[arg(long, value_name = "CMD")]
+    pub spawn: Option<String>,
+    /// Connections, each with one request in flight
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub conns: u64,
+    /// Bytes per message
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
+    pub size: u64,
+    /// Seconds to run
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub duration: Duration,
+    /// Seconds to wait for a connect or a whole reply before counting an error
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub timeout: Duration,
+    /// The transform the server applies: upper or echo
+    #[arg(long, default_value = "upper")]
+    pub transform: Transform,
+    /// Print the report as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
+    }
+}
+
+/// Run `sockcheck bench`. `Ok(false)` when the run saw errors or a connection got no reply.
+pub fn main(args: BenchArgs) -> Result<bool> {
+    let spawned = match &args.spawn {
+        Some(cmd) => Some(spawn_target(cmd, Duration::from_secs(10))?),
+        None => None,
+    };
+    let endpoint = match (&spawned, args.tcp, args.unix) {
+        (Some(s), _, _) => s.endpoint.clone(),
+        (None, Some(e), _) | (None, None, Some(e)) => e,
+        (None, None, None) => return Err(Error::Usage("give --tcp, --unix or --spawn".into())),
+    };
+    let cfg = BenchConfig {
+        endpoint,
+        conns: args.conns as usize,
+        size: args.size as usize,
+        duration: args.duration,
+        transform: args.transform,
+        timeout: args.timeout,
+        progress: io::stderr().is_terminal(),
+    };
+    let report = run(&cfg)?;
+    drop(spawned);
+    let mut out = io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&report).map_err(io::Error::other)?)?;
+    } else {
+        out.write_all(report.to_text().as_bytes())?;
+    }
+    out.flush()?;
+    if report.requests == 0 && report.errors == 0 {
+        eprintln!("sockcheck bench: no request completed");
+    }
+    Ok(report.errors == 0 && report.served_conns == report.conns)
+}
