@@ -7,6 +7,7 @@
 //! - [`addr`]: endpoints (`HOST:PORT`, Unix paths, `@abstract` names) and their parsing.
 //! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
+//! - [`background`]: a server or proxy on a thread of its own, stopped when its handle drops.
 //! - [`client`]: the reference client.
 //! - [`client_check`]: checking any client: sockcheck plays the server (`sockcheck check-client`).
 //! - [`proxy`]: a fault-injecting proxy (slices, delays, resets, closes) between a client and a server.
@@ -26,6 +27,7 @@
 extern crate self as sockcheck;
 
 pub mod addr;
+pub mod background;
 pub mod bench;
 pub mod check;
 pub mod client;

@@ -308,49 +308,15 @@ pub async fn run(
 }
 
 /// A proxy running on a thread of its own; dropping the handle stops it.
-#[derive(Debug)]
-pub struct ProxyHandle {
-    endpoint: Endpoint,
-    stop: CancellationToken,
-    thread: Option<std::thread::JoinHandle<Result<()>>>,
-}
-
-impl ProxyHandle {
-    /// Where clients connect (the real port when 0 was asked).
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
-    /// Stop accepting, drop every connection, wait for the thread.
-    pub fn shutdown(mut self) -> Result<()> {
-        self.stop_and_join()
-    }
-
-    fn stop_and_join(&mut self) -> Result<()> {
-        self.stop.cancel();
-        match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(Error::Io(io::Error::other("proxy thread panicked")))),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for ProxyHandle {
-    fn drop(&mut self) {
-        let _ = self.stop_and_join();
-    }
-}
+pub type ProxyHandle = crate::background::Background;
 
 /// Bind `listen` (errors come back here) and proxy to `upstream` on a new thread.
 pub fn spawn(listen: &Endpoint, upstream: Endpoint, faults: Faults) -> Result<ProxyHandle> {
     faults.check()?;
     let listener = net::bind(listen, &ListenOpts { backlog: 128, unix_mode: 0o600 })?;
     let endpoint = listener.endpoint.clone();
-    let stop = CancellationToken::new();
-    let token = stop.clone();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let thread = std::thread::Builder::new()
-        .name(format!("sockcheck-proxy {endpoint}"))
-        .spawn(move || rt.block_on(run(listener, upstream, faults, false, token)))?;
-    Ok(ProxyHandle { endpoint, stop, thread: Some(thread) })
+    ProxyHandle::spawn(format!("sockcheck-proxy {endpoint}"), endpoint, rt, move |stop| {
+        run(listener, upstream, faults, false, stop)
+    })
 }

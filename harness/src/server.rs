@@ -324,12 +324,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleTimeout<'_,
 
 /// A server running on a thread of its own, for tests, benches and the in-process target.
 /// Dropping the handle stops it.
-#[derive(Debug)]
-pub struct ServerHandle {
-    endpoint: Endpoint,
-    stop: CancellationToken,
-    thread: Option<std::thread::JoinHandle<Result<()>>>,
-}
+pub type ServerHandle = crate::background::Background;
 
 /// Bind `endpoint` (errors come back here) and serve it on a new thread.
 pub fn spawn(endpoint: &Endpoint, listen: &ListenOpts, cfg: ServerConfig) -> Result<ServerHandle> {
@@ -340,13 +335,8 @@ pub fn spawn(endpoint: &Endpoint, listen: &ListenOpts, cfg: ServerConfig) -> Res
 /// Serve an already-bound listener on a new thread.
 pub fn spawn_listener(listener: Listener, cfg: ServerConfig) -> Result<ServerHandle> {
     let endpoint = listener.endpoint.clone();
-    let stop = CancellationToken::new();
-    let token = stop.clone();
     let rt = runtime_for(cfg.mode)?;
-    let thread = std::thread::Builder::new()
-        .name(format!("sockcheck-server {endpoint}"))
-        .spawn(move || rt.block_on(run(listener, cfg, token)))?;
-    Ok(ServerHandle { endpoint, stop, thread: Some(thread) })
+    ServerHandle::spawn(format!("sockcheck-server {endpoint}"), endpoint, rt, move |stop| run(listener, cfg, stop))
 }
 
 /// The runtime a server of this mode runs on: one thread is all a sequential server can use.
@@ -354,31 +344,5 @@ pub fn runtime_for(mode: Mode) -> io::Result<tokio::runtime::Runtime> {
     match mode {
         Mode::Sequential => tokio::runtime::Builder::new_current_thread().enable_all().build(),
         Mode::Concurrent => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
-    }
-}
-
-impl ServerHandle {
-    /// Where it listens (the real port when 0 was asked).
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
-    /// Stop accepting, let in-flight replies finish, wait for the thread.
-    pub fn shutdown(mut self) -> Result<()> {
-        self.stop_and_join()
-    }
-
-    fn stop_and_join(&mut self) -> Result<()> {
-        self.stop.cancel();
-        match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(Error::Io(io::Error::other("server thread panicked")))),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        let _ = self.stop_and_join();
     }
 }
