@@ -1,16 +1,14 @@
 //! `sockcheck check-client` and `sockcheck proxy`: argument parsing and output; the work is done by
 //! [`sockcheck::client_check`] and [`sockcheck::proxy`].
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use sockcheck::check::HumanReport;
 use sockcheck::client_check::{self, ClientCommand, ClientOpts};
 use sockcheck::net::{self, ListenOpts};
 use sockcheck::proxy::{self, Faults};
-use sockcheck::report::{self, Format, Progress};
 use sockcheck::{Endpoint, Transport};
 
 #[derive(Args)]
@@ -31,18 +29,11 @@ pub struct CheckClientArgs {
     /// A prompt the client prints before each line (e.g. ">>:"), ignored at the start of output lines
     #[arg(long, value_name = "TEXT")]
     prompt: Option<String>,
-    /// Report format written to --output (or to stdout without --output): human, json or junit
-    #[arg(long, value_name = "FORMAT", default_value = "human")]
-    format: sockcheck::report::Format,
-    /// Write the report in --format to FILE (the human table still goes to the terminal)
-    #[arg(long, value_name = "FILE")]
-    output: Option<std::path::PathBuf>,
     /// List the client scenarios and exit
     #[arg(long)]
     list: bool,
-    /// Print every scenario's transcript, not only the failures'
-    #[arg(long, short)]
-    verbose: bool,
+    #[command(flatten)]
+    report: super::ReportArgs,
 }
 
 /// The client command for a transport.
@@ -64,14 +55,7 @@ pub fn check_client(args: CheckClientArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    // Created before anything runs: a bad path is a usage error, not a lost report at the end.
-    let output = match &args.output {
-        Some(path) => Some(
-            std::fs::File::create(path)
-                .map_err(|e| sockcheck::Error::Usage(format!("cannot write {}: {e}", path.display())))?,
-        ),
-        None => None,
-    };
+    let output = args.report.open_output()?;
     let (transports, what, command): (Vec<Transport>, String, CommandFor) = match &args.spawn {
         Some(cmd) => {
             let transport = sockcheck::spawn::transport_of(cmd, args.transport)?;
@@ -91,66 +75,10 @@ pub fn check_client(args: CheckClientArgs) -> anyhow::Result<ExitCode> {
         }
     };
     watch_interrupts()?;
-    // Without --output a machine format goes to stdout, alone; the human table goes to the terminal otherwise.
-    let table = output.is_some() || args.format == Format::Human;
-    let stdout = std::io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut human = HumanReport::with_names(stdout.lock(), color, scenarios.iter().map(|s| s.name()));
-    if table {
-        human.header(&what)?;
-    }
-    let progress = std::io::stderr().is_terminal().then(Progress::start);
     let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone() };
-    let mut write_err = None;
-    let outcomes = client_check::run_all_observed(
-        &scenarios,
-        command,
-        &transports,
-        opts,
-        |s, transport| {
-            if let Some(p) = &progress {
-                p.begin(format!("{} over {transport}", s.name()));
-            }
-        },
-        |o| {
-            if let Some(p) = &progress {
-                p.end();
-            }
-            if table {
-                if let Err(e) = human.row(o) {
-                    write_err.get_or_insert(e);
-                }
-            }
-        },
-    )?;
-    if let Some(p) = &progress {
-        p.done();
-    }
-    if let Some(e) = write_err {
-        return Err(e.into());
-    }
-    if table {
-        if args.verbose {
-            for o in outcomes.iter().filter(|o| !o.failed()) {
-                println!("\n{}", o.report());
-            }
-        }
-        human.finish(&outcomes)?;
-    }
-    drop(human);
-    match output {
-        Some(mut file) => {
-            report::write_report(args.format, &outcomes, &mut file)?;
-            file.flush()?;
-        }
-        None if args.format != Format::Human => {
-            let mut out = std::io::stdout().lock();
-            report::write_report(args.format, &outcomes, &mut out)?;
-            out.flush()?;
-        }
-        None => {}
-    }
-    Ok(if outcomes.iter().any(|o| o.failed()) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    super::reported(&args.report, output, scenarios.iter().map(|s| s.name()), &what, |started, each| {
+        client_check::run_all_observed(&scenarios, command, &transports, opts, |s, t| started(s.name(), t), each)
+    })
 }
 
 /// On SIGINT/SIGTERM/SIGHUP: kill the client under test (its own process group does not get the

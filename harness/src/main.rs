@@ -57,18 +57,11 @@ struct CheckArgs {
     /// --spawn: seconds the command has to accept connections after it is started
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs, requires = "spawn")]
     ready_timeout: Duration,
-    /// Report format written to --output (or to stdout without --output): human, json or junit
-    #[arg(long, value_name = "FORMAT", default_value = "human")]
-    format: sockcheck::report::Format,
-    /// Write the report in --format to FILE (the human table still goes to the terminal)
-    #[arg(long, value_name = "FILE")]
-    output: Option<std::path::PathBuf>,
     /// Seconds a step may wait for the target (no byte for this long fails a reply)
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     timeout: Duration,
-    /// Print every scenario's transcript, not only the failures'
-    #[arg(long, short)]
-    verbose: bool,
+    #[command(flatten)]
+    report: ReportArgs,
 }
 
 /// Like [`AddrArgs`] but with no default: none means the built-in server.
@@ -305,11 +298,9 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    use sockcheck::check::{self, HumanReport, TargetSpec};
-    use sockcheck::report::{self, Format, Progress};
+    use sockcheck::check::{self, TargetSpec};
     use sockcheck::spawn::{self, SpawnOpts, SpawnTarget};
     use sockcheck::target::{AddressTarget, Target};
-    use std::io::Write;
     net::raise_fd_limit();
     let scenarios = check::select(sockcheck::catalogue::all(), &args.filter);
     if scenarios.is_empty() {
@@ -317,14 +308,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             sockcheck::Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)).into()
         );
     }
-    // Created before anything runs: a bad path is a usage error, not a lost report at the end.
-    let output = match &args.output {
-        Some(path) => Some(
-            std::fs::File::create(path)
-                .map_err(|e| sockcheck::Error::Usage(format!("cannot write {}: {e}", path.display())))?,
-        ),
-        None => None,
-    };
+    let output = args.report.open_output()?;
     let (spec, what) = if let Some(command) = &args.addr.spawn {
         let opts = SpawnOpts {
             transport: args.transport,
@@ -370,28 +354,69 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         );
         (TargetSpec::Reference { transports, models, transform: args.transform }, what)
     };
+    let opts = sockcheck::runner::RunOpts { step_timeout: args.timeout, ..Default::default() };
+    reported(&args.report, output, scenarios.iter().map(|s| s.name()), &what, |started, each| {
+        check::run_observed(&scenarios, spec, opts, |s, t| started(s.name(), t), each)
+    })
+}
+
+/// `--format`, `--output` and `--verbose`: how `check` and `check-client` report.
+#[derive(Args)]
+struct ReportArgs {
+    /// Report format written to --output (or to stdout without --output): human, json or junit
+    #[arg(long, value_name = "FORMAT", default_value = "human")]
+    format: sockcheck::report::Format,
+    /// Write the report in --format to FILE (the human table still goes to the terminal)
+    #[arg(long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    /// Print every scenario's transcript, not only the failures'
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+impl ReportArgs {
+    /// Created before anything runs: a bad path is a usage error, not a report lost at the end.
+    fn open_output(&self) -> anyhow::Result<Option<std::fs::File>> {
+        let Some(path) = &self.output else { return Ok(None) };
+        let file = std::fs::File::create(path)
+            .map_err(|e| sockcheck::Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+        Ok(Some(file))
+    }
+}
+
+/// The table, progress line and report around a run of scenarios, for `check` and `check-client`.
+/// `run` calls `started(name, transport)` before each scenario and `each(outcome)` after it.
+fn reported<'a>(
+    args: &ReportArgs,
+    output: Option<std::fs::File>,
+    names: impl Iterator<Item = &'a str>,
+    what: &str,
+    run: impl FnOnce(
+        &mut dyn FnMut(&str, sockcheck::Transport),
+        &mut dyn FnMut(&sockcheck::runner::Outcome),
+    ) -> std::io::Result<Vec<sockcheck::runner::Outcome>>,
+) -> anyhow::Result<ExitCode> {
+    use sockcheck::check::HumanReport;
+    use sockcheck::report::{self, Format, Progress};
+    use std::io::Write;
     // Without --output a machine format goes to stdout, alone; the human table goes to the
     // terminal otherwise.
     let table = output.is_some() || args.format == Format::Human;
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut human = HumanReport::new(stdout.lock(), color, &scenarios);
+    let mut human = HumanReport::with_names(stdout.lock(), color, names);
     if table {
-        human.header(&what)?;
+        human.header(what)?;
     }
     let progress = std::io::stderr().is_terminal().then(Progress::start);
-    let opts = sockcheck::runner::RunOpts { step_timeout: args.timeout, ..Default::default() };
     let mut write_err = None;
-    let outcomes = check::run_observed(
-        &scenarios,
-        spec,
-        opts,
-        |s, transport| {
+    let outcomes = run(
+        &mut |name, transport| {
             if let Some(p) = &progress {
-                p.begin(format!("{} over {transport}", s.name()));
+                p.begin(format!("{name} over {transport}"));
             }
         },
-        |o| {
+        &mut |o| {
             if let Some(p) = &progress {
                 p.end();
             }
