@@ -141,6 +141,9 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
     if cfg.bufsize == 0 {
         return Err(Error::Usage("bufsize must be at least 1".into()));
     }
+    if cfg.mode == Mode::Sequential {
+        return run_sequential(listener, cfg, shutdown).await;
+    }
     let Listener { socket, endpoint, socket_file } = listener;
     let accept = AnyListener::from_std(socket)?;
     let cfg = Arc::new(cfg);
@@ -197,10 +200,138 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
             }
         });
     }
-    drop(accept);
+    // The file first: once connecting is refused, the path is already free.
     drop(socket_file);
+    drop(accept);
     tracker.close();
     tracker.wait().await;
+    Ok(())
+}
+
+/// What the canceller shares with the sequential server's thread.
+#[derive(Default)]
+struct Sequential {
+    stopping: std::sync::atomic::AtomicBool,
+    /// A handle on the connection being served, so that cancelling can wake its blocked `recv`.
+    serving: std::sync::Mutex<Option<socket2::Socket>>,
+}
+
+impl Sequential {
+    fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn shutdown_serving(&self, how: std::net::Shutdown) {
+        if let Some(s) = self.serving.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = s.shutdown(how);
+        }
+    }
+}
+
+/// Sequential mode is the tutorial's server, literally: one thread, a blocking `accept()`, and the
+/// blocking driver of the communication loop ([`crate::proto::serve`]), so a message costs a `recv`
+/// and a `send` and nothing else (no event loop, no wake-ups). Cancelling wakes that thread with
+/// `shutdown(2)`: on the listener (stop accepting; the socket file goes at once) and on the
+/// connection being served (stop reading; what is owed is still written, up to the grace period).
+async fn run_sequential(listener: Listener, cfg: ServerConfig, shutdown: CancellationToken) -> Result<()> {
+    let Listener { socket, endpoint, socket_file } = listener;
+    // Shared, not duplicated: no descriptor more than the listener itself.
+    let socket = Arc::new(socket);
+    let state = Arc::new(Sequential::default());
+    let (shared, listening) = (state.clone(), socket.clone());
+    let grace = cfg.grace;
+    let mut worker = tokio::task::spawn_blocking(move || serve_sequentially(&listening, &endpoint, &cfg, &shared));
+    let joined = |r: std::result::Result<io::Result<()>, tokio::task::JoinError>| -> Result<()> {
+        r.map_err(|e| Error::Io(io::Error::other(e)))?.map_err(Error::Io)
+    };
+    tokio::select! {
+        r = &mut worker => return joined(r),
+        _ = shutdown.cancelled() => {}
+    }
+    state.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    // The file first: once connecting is refused, the path is already free.
+    drop(socket_file);
+    let _ = match socket.as_ref() {
+        StdListener::Tcp(l) => socket2::SockRef::from(l).shutdown(std::net::Shutdown::Both),
+        StdListener::Unix(l) => socket2::SockRef::from(l).shutdown(std::net::Shutdown::Both),
+    };
+    state.shutdown_serving(std::net::Shutdown::Read);
+    match tokio::time::timeout(grace, &mut worker).await {
+        Ok(r) => joined(r),
+        Err(_) => {
+            state.shutdown_serving(std::net::Shutdown::Both);
+            joined(worker.await)
+        }
+    }
+}
+
+/// The accept loop of the sequential server, on a thread of its own.
+fn serve_sequentially(
+    listener: &StdListener,
+    endpoint: &Endpoint,
+    cfg: &ServerConfig,
+    st: &Sequential,
+) -> io::Result<()> {
+    let accept = || -> io::Result<(net::StdConn, String)> {
+        Ok(match listener {
+            StdListener::Tcp(l) => {
+                let (s, peer) = l.accept()?;
+                let _ = s.set_nodelay(true);
+                (net::StdConn::Tcp(s), peer.to_string())
+            }
+            StdListener::Unix(l) => (net::StdConn::Unix(l.accept()?.0), "unix peer".to_string()),
+        })
+    };
+    match listener {
+        StdListener::Tcp(l) => l.set_nonblocking(false)?,
+        StdListener::Unix(l) => l.set_nonblocking(false)?,
+    }
+    let mut seq: u64 = 0;
+    while !st.stopping() {
+        let (mut stream, peer) = match accept() {
+            Ok(c) => c,
+            Err(_) if st.stopping() => break,
+            Err(e) if is_resource_exhaustion(&e) => {
+                if cfg.log_errors {
+                    eprintln!("sockcheck serve: accept on {endpoint}: {e}; retrying in 100 ms");
+                }
+                // No event says "a descriptor is free again": back off instead of spinning.
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            Err(e) => {
+                if cfg.log_errors && e.kind() != io::ErrorKind::ConnectionAborted {
+                    eprintln!("sockcheck serve: accept on {endpoint}: {e}");
+                }
+                continue;
+            }
+        };
+        seq += 1;
+        // Idle timeout: no progress on a recv or a send for that long ends the connection.
+        stream.set_read_timeout(cfg.idle_timeout)?;
+        stream.set_write_timeout(cfg.idle_timeout)?;
+        let handle = match &stream {
+            net::StdConn::Tcp(s) => s.try_clone().map(socket2::Socket::from),
+            net::StdConn::Unix(s) => s.try_clone().map(socket2::Socket::from),
+        };
+        *st.serving.lock().unwrap_or_else(|e| e.into_inner()) = handle.ok();
+        if st.stopping() {
+            st.shutdown_serving(std::net::Shutdown::Read);
+        }
+        let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
+        let served = crate::proto::serve(&mut stream, &mut conn);
+        st.serving.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Err(e) = served {
+            if cfg.log_errors {
+                let why = match e.kind() {
+                    _ if st.stopping() => "reply unfinished at shutdown".to_string(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "idle timeout".to_string(),
+                    _ => e.to_string(),
+                };
+                eprintln!("sockcheck serve: connection #{seq} from {peer}: {why}");
+            }
+        }
+    }
     Ok(())
 }
 
@@ -339,7 +470,8 @@ pub fn spawn_listener(listener: Listener, cfg: ServerConfig) -> Result<ServerHan
     ServerHandle::spawn(format!("sockcheck-server {endpoint}"), endpoint, rt, move |stop| run(listener, cfg, stop))
 }
 
-/// The runtime a server of this mode runs on: one thread is all a sequential server can use.
+/// The runtime a server of this mode runs on. A sequential server serves on one blocking thread;
+/// its runtime only waits for the signal to stop.
 pub fn runtime_for(mode: Mode) -> io::Result<tokio::runtime::Runtime> {
     match mode {
         Mode::Sequential => tokio::runtime::Builder::new_current_thread().enable_all().build(),
