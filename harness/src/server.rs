@@ -1,7 +1,8 @@
 //! The reference server: the tutorial's connection loop around [`crate::proto::serve_async`].
 //!
-//! - `Sequential` is the tutorial: one client at a time; the others wait in the listen backlog and
-//!   are served in arrival order.
+//! - `Sequential` is the tutorial: one client at a time, on one blocking thread, through the
+//!   blocking driver [`crate::proto::serve`]; the others wait in the listen backlog and are served
+//!   in arrival order.
 //! - `Concurrent` runs a tokio task per connection.
 //!
 //! A connection that errors (reset, vanished peer, broken pipe) ends only itself, with one line on
