@@ -19,7 +19,7 @@
 //! - [`report`]: reports of a check: human, JSON, JUnit XML; the progress line.
 //! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
 //! - [`client_catalogue`]: the client catalogue (`scenarios/src/client_catalogue.rs`).
-//! - [`bench`]: the `sockcheck bench` load generator.
+//! - [`bench`](mod@bench): the `sockcheck bench` load generator.
 //! - [`error`]: the library's error type.
 //! - [`testkit`]: a scripted in-memory stream and the echo oracle, for the property tests and `fuzz/`.
 

@@ -30,7 +30,7 @@ impl Default for ListenOpts {
     }
 }
 
-/// A bound, listening socket (blocking std type; convert it for tokio with [`Listener::into_tokio`]).
+/// A bound, listening socket (the blocking std type; the concurrent server hands it to tokio).
 #[derive(Debug)]
 pub enum StdListener {
     Tcp(std::net::TcpListener),

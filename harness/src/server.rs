@@ -1,4 +1,4 @@
-//! The reference server: the tutorial's connection loop around [`crate::proto::serve_async`].
+//! The reference server: the tutorial's connection loop around the communication loop of [`crate::proto`].
 //!
 //! - `Sequential` is the tutorial: one client at a time, on one blocking thread, through the
 //!   blocking driver [`crate::proto::serve`]; the others wait in the listen backlog and are served
