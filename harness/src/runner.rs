@@ -36,10 +36,10 @@ impl Default for RunOpts {
 
 impl RunOpts {
     /// The default deadline for a whole reply of `len` bytes: the step timeout plus a second per
-    /// MiB, so a slow but steady server (a script doing `recv(1024)`) is not failed for being slow.
-    /// A reply that stalls (no byte for `step_timeout`) fails long before that.
+    /// 256 KiB, so a slow but steady server (a script doing `recv(1024)` on a loaded machine) is not
+    /// failed for being slow. A reply that stalls (no byte for `step_timeout`) fails long before.
     pub fn reply_deadline(&self, len: usize) -> Duration {
-        self.step_timeout + Duration::from_secs((len >> 20) as u64)
+        self.step_timeout + Duration::from_secs((len >> 18) as u64)
     }
 }
 

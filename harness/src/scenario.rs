@@ -364,7 +364,7 @@ impl Scenario {
             about: String::new(),
             needs: Needs::default(),
             actions: vec![],
-            deadline: Duration::from_secs(120),
+            deadline: Duration::from_secs(300),
         }
     }
 
