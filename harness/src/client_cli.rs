@@ -74,36 +74,11 @@ pub fn check_client(args: CheckClientArgs) -> anyhow::Result<ExitCode> {
             (transports, what, Box::new(move |t| ClientCommand::reference(&exe, t)))
         }
     };
-    watch_interrupts()?;
+    super::exit_130_on_interrupt("the client was stopped", client_check::interrupted)?;
     let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone() };
     super::reported(&args.report, output, scenarios.iter().map(|s| s.name()), &what, |started, each| {
         client_check::run_all_observed(&scenarios, command, &transports, opts, |s, t| started(s.name(), t), each)
     })
-}
-
-/// On SIGINT/SIGTERM/SIGHUP: kill the client under test (its own process group does not get the
-/// terminal's Ctrl-C), remove temp sockets, exit 130.
-fn watch_interrupts() -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    // Registered here, before any client starts, so no signal can find the default action.
-    let mut signals = rt.block_on(async {
-        Ok::<_, std::io::Error>([
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::hangup())?,
-        ])
-    })?;
-    std::thread::spawn(move || {
-        rt.block_on(async {
-            let [a, b, c] = &mut signals;
-            tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
-        });
-        client_check::interrupted();
-        eprintln!("sockcheck check-client: interrupted; the client was stopped");
-        std::process::exit(130);
-    });
-    Ok(())
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {

@@ -189,6 +189,13 @@ fn main() -> ExitCode {
             Err(e) => Err(e.into()),
         },
     };
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        // The run ended because its program was killed by the interrupt watcher, which exits 130
+        // once its cleanup is done: leave the exit to it.
+        loop {
+            std::thread::park();
+        }
+    }
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -215,6 +222,32 @@ fn clap_exit(e: clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Set by the interrupt watcher before it cleans up.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// On SIGINT, SIGTERM or SIGHUP: stop what sockcheck started (`cleanup`: the programs under test
+/// run in process groups of their own, which the terminal's Ctrl-C does not reach), say so, exit 130.
+/// The handlers are installed before this returns, so no signal finds the default action.
+fn exit_130_on_interrupt(what: &'static str, cleanup: fn()) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut signals = {
+        let _guard = rt.enter();
+        [signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?, signal(SignalKind::hangup())?]
+    };
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            let [a, b, c] = &mut signals;
+            tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
+        });
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        cleanup();
+        eprintln!("\nsockcheck: interrupted; {what}");
+        std::process::exit(130);
+    });
+    Ok(())
 }
 
 fn exit_code_of(e: &anyhow::Error) -> u8 {
@@ -318,7 +351,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             ..SpawnOpts::new(command.clone())
         };
         let mut target = SpawnTarget::new(opts)?;
-        spawn::kill_spawned_on_interrupt()?;
+        exit_130_on_interrupt("the spawned server was stopped", spawn::kill_all_spawned)?;
         // Started once here: a command that does not come up fails the check at once (not once
         // per scenario), and the model can be probed. The first scenario reuses this process.
         target.start().map_err(|e| anyhow::anyhow!("the server did not start: {e}"))?;

@@ -629,27 +629,6 @@ pub fn detect_model(endpoint: &Endpoint, patience: Duration) -> Option<Mode> {
     Some(Mode::Sequential)
 }
 
-/// On SIGINT or SIGTERM: kill every spawned program (see [`kill_all_spawned`]) and exit 130, so
-/// that Ctrl-C on `sockcheck check --spawn` leaves no server process or socket file behind.
-pub fn kill_spawned_on_interrupt() -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    // Installed now, before anything is spawned; waited for on a thread of its own.
-    let (mut int, mut term) = {
-        let _guard = rt.enter();
-        (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)
-    };
-    std::thread::spawn(move || {
-        rt.block_on(async {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        });
-        kill_all_spawned();
-        eprintln!("\nsockcheck: interrupted; the spawned server was stopped");
-        std::process::exit(130);
-    });
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
