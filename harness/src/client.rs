@@ -158,12 +158,3 @@ pub fn exchange(
     }
     Ok(reply.into_bytes())
 }
-
-impl StdConn {
-    pub fn try_clone(&self) -> io::Result<StdConn> {
-        Ok(match self {
-            StdConn::Tcp(s) => StdConn::Tcp(s.try_clone()?),
-            StdConn::Unix(s) => StdConn::Unix(s.try_clone()?),
-        })
-    }
-}

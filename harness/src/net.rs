@@ -371,10 +371,23 @@ impl StdConn {
     }
 
     pub fn set_linger_zero(&self) -> io::Result<()> {
+        self.socket().set_linger(Some(Duration::ZERO))
+    }
+
+    /// The socket, for options and `shutdown(2)` in either direction.
+    pub fn socket(&self) -> SockRef<'_> {
         match self {
-            StdConn::Tcp(s) => SockRef::from(s).set_linger(Some(Duration::ZERO)),
-            StdConn::Unix(s) => SockRef::from(s).set_linger(Some(Duration::ZERO)),
+            StdConn::Tcp(s) => SockRef::from(s),
+            StdConn::Unix(s) => SockRef::from(s),
         }
+    }
+
+    /// A second handle on the same connection (`dup(2)`).
+    pub fn try_clone(&self) -> io::Result<StdConn> {
+        Ok(match self {
+            StdConn::Tcp(s) => StdConn::Tcp(s.try_clone()?),
+            StdConn::Unix(s) => StdConn::Unix(s.try_clone()?),
+        })
     }
 }
 

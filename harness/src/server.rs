@@ -149,11 +149,7 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
     let accept = AnyListener::from_std(socket)?;
     let cfg = Arc::new(cfg);
     let tracker = TaskTracker::new();
-    let limit = match cfg.mode {
-        Mode::Sequential => Some(1),
-        Mode::Concurrent => cfg.max_conns,
-    };
-    let permits = limit.map(|n| Arc::new(Semaphore::new(n)));
+    let permits = cfg.max_conns.map(|n| Arc::new(Semaphore::new(n)));
     let mut seq: u64 = 0;
     loop {
         // Take a slot before accepting, so clients over the limit wait in the kernel's backlog.
@@ -214,7 +210,7 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
 struct Sequential {
     stopping: std::sync::atomic::AtomicBool,
     /// A handle on the connection being served, so that cancelling can wake its blocked `recv`.
-    serving: std::sync::Mutex<Option<socket2::Socket>>,
+    serving: std::sync::Mutex<Option<net::StdConn>>,
 }
 
 impl Sequential {
@@ -224,7 +220,7 @@ impl Sequential {
 
     fn shutdown_serving(&self, how: std::net::Shutdown) {
         if let Some(s) = self.serving.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            let _ = s.shutdown(how);
+            let _ = s.socket().shutdown(how);
         }
     }
 }
@@ -311,11 +307,7 @@ fn serve_sequentially(
         // Idle timeout: no progress on a recv or a send for that long ends the connection.
         stream.set_read_timeout(cfg.idle_timeout)?;
         stream.set_write_timeout(cfg.idle_timeout)?;
-        let handle = match &stream {
-            net::StdConn::Tcp(s) => s.try_clone().map(socket2::Socket::from),
-            net::StdConn::Unix(s) => s.try_clone().map(socket2::Socket::from),
-        };
-        *st.serving.lock().unwrap_or_else(|e| e.into_inner()) = handle.ok();
+        *st.serving.lock().unwrap_or_else(|e| e.into_inner()) = stream.try_clone().ok();
         if st.stopping() {
             st.shutdown_serving(std::net::Shutdown::Read);
         }

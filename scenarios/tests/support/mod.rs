@@ -6,62 +6,16 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use sockcheck::addr::Endpoint;
-use sockcheck::net::{self, ListenOpts, Listener, StdListener};
+use sockcheck::net::{self, ListenOpts, Listener, StdConn, StdListener};
 use sockcheck::target::Stopper;
 
-/// An accepted connection of either transport.
-pub enum Stream {
-    Tcp(std::net::TcpStream),
-    Unix(UnixStream),
-}
-
-impl Stream {
-    fn try_clone(&self) -> io::Result<Stream> {
-        Ok(match self {
-            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
-            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
-        })
-    }
-    fn shutdown(&self) {
-        let _ = match self {
-            Stream::Tcp(s) => s.shutdown(Shutdown::Both),
-            Stream::Unix(s) => s.shutdown(Shutdown::Both),
-        };
-    }
-    fn sock(&self) -> socket2::SockRef<'_> {
-        match self {
-            Stream::Tcp(s) => socket2::SockRef::from(s),
-            Stream::Unix(s) => socket2::SockRef::from(s),
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// An accepted connection of either transport: the harness's own blocking stream type.
+pub type Stream = StdConn;
 
 /// Shared state of one running server.
 #[derive(Default)]
@@ -180,10 +134,10 @@ pub fn start(ep: &Endpoint, bind: Bind, handler: Handler, concurrent: bool) -> R
     let stop: Stopper = Box::new(move || {
         ctl.stop.store(true, Ordering::Relaxed);
         for (_, c) in ctl.conns.lock().unwrap().drain() {
-            c.shutdown();
+            let _ = c.socket().shutdown(Shutdown::Both);
         }
         for c in ctl.leaked.lock().unwrap().iter() {
-            c.shutdown();
+            let _ = c.socket().shutdown(Shutdown::Both);
         }
         // On Linux, shutting down a listening socket wakes a blocked accept() with an error.
         let _ = socket_of(&listener.socket).shutdown(Shutdown::Both);
@@ -267,7 +221,7 @@ pub fn drops_when_writes_block(conn: &mut Stream, _: &Ctl) -> After {
             Ok(0) | Err(_) => return After::Next,
             Ok(n) => {
                 buf[..n].make_ascii_uppercase();
-                match conn.sock().send_with_flags(&buf[..n], dontwait) {
+                match conn.socket().send_with_flags(&buf[..n], dontwait) {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => return After::Next,
