@@ -590,14 +590,11 @@ impl Client {
                 self.expect_reply(&expected, *slowly, deadline, opts.step_timeout).await
             }
             Step::ExpectPartialReply(n) => {
-                let take = (*n).min(self.unchecked.len());
-                if take == 0 {
+                if (*n).min(self.unchecked.len()) == 0 {
                     return Err("nothing was sent, so no reply can be expected".into());
                 }
-                let expected = transform.to_vec(&self.unchecked[..take]);
                 let started = Instant::now();
-                let deadline = t.within.unwrap_or(opts.reply_deadline(take));
-                self.read_checked(&expected, None, deadline, opts.step_timeout).await?;
+                let take = self.read_pending_prefix(*n, transform, t.within, opts).await?;
                 Ok(format!(
                     "first {take} bytes in {}; {} still pending",
                     format_duration(started.elapsed()),
@@ -626,20 +623,34 @@ impl Client {
                 Ok("reset (SO_LINGER 0, close)".into())
             }
             Step::VanishMidReply { after } => {
-                let expected = transform.to_vec(&self.unchecked);
-                let take = (*after).min(expected.len());
-                let deadline = t.within.unwrap_or(opts.reply_deadline(take));
-                if take > 0 {
-                    self.read_checked(&expected[..take], None, deadline, opts.step_timeout).await?;
-                }
+                let pending = self.unchecked.len();
+                let take = self.read_pending_prefix(*after, transform, t.within, opts).await?;
                 self.close_now().await;
-                Ok(format!("read {take} of {} reply bytes, then closed", expected.len()))
+                Ok(format!("read {take} of {pending} reply bytes, then closed"))
             }
             Step::Wait(d) => {
                 tokio::time::sleep(*d).await;
                 Ok(String::new())
             }
         }
+    }
+
+    /// Read and check the first `n` bytes (at most what is pending) of the pending reply; the rest
+    /// stays pending. Returns how many were read.
+    async fn read_pending_prefix(
+        &mut self,
+        n: usize,
+        transform: Transform,
+        within: Option<Duration>,
+        opts: &RunOpts,
+    ) -> Result<usize, String> {
+        let take = n.min(self.unchecked.len());
+        if take > 0 {
+            let expected = transform.to_vec(&self.unchecked[..take]);
+            let deadline = within.unwrap_or(opts.reply_deadline(take));
+            self.read_checked(&expected, None, deadline, opts.step_timeout).await?;
+        }
+        Ok(take)
     }
 
     async fn connect(&mut self, endpoint: &Endpoint, timeout: Duration) -> StepResult {
