@@ -9,7 +9,6 @@
 //! 8-byte request counter at its start (so a stale or repeated reply is caught).
 
 use std::io::{self, IsTerminal, Write};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +21,8 @@ use crate::addr::Endpoint;
 use crate::error::{Error, Result};
 use crate::net::{self, Conn};
 use crate::proto::Transform;
+use crate::spawn::{SpawnOpts, SpawnTarget};
+use crate::target::Target;
 
 /// What to load and how.
 #[derive(Clone, Debug)]
@@ -324,84 +325,6 @@ where
     Ok(())
 }
 
-/// A server started for the run by `--spawn CMD`; killed (with its process group) on drop.
-#[derive(Debug)]
-pub struct Spawned {
-    child: Child,
-    pub endpoint: Endpoint,
-    _dir: Option<tempfile::TempDir>,
-}
-
-/// Start `cmd` through `sh -c`, with `{port}`, `{addr}`, `{host}` filled with a free loopback TCP
-/// port, or `{path}` with a fresh Unix socket path, and wait until it accepts (up to `timeout`).
-pub fn spawn_target(cmd: &str, timeout: Duration) -> Result<Spawned> {
-    let (endpoint, dir, line) = if cmd.contains("{path}") {
-        let dir = tempfile::Builder::new().prefix("sockcheck-bench").tempdir()?;
-        let path = dir.path().join("s.sock");
-        let line = cmd.replace("{path}", &path.to_string_lossy());
-        (Endpoint::Unix(path), Some(dir), line)
-    } else if ["{port}", "{addr}"].iter().any(|p| cmd.contains(p)) {
-        // Free now; the command binds it a moment later. Another process could take it in between,
-        // which then shows as a clear "did not accept" error.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let line = cmd.replace("{port}", &port.to_string()).replace("{addr}", &format!("127.0.0.1:{port}"));
-        (Endpoint::Tcp(([127, 0, 0, 1], port).into()), None, line.replace("{host}", "127.0.0.1"))
-    } else {
-        return Err(Error::Usage("--spawn CMD needs a {port}, {addr} or {path} placeholder".into()));
-    };
-    use std::os::unix::process::CommandExt;
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(&line)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("cannot run `sh -c {line}`: {e}"))))?;
-    let mut spawned = Spawned { child, endpoint, _dir: dir };
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if let Some(status) = spawned.child.try_wait()? {
-            return Err(Error::Io(io::Error::other(format!("`{line}` exited ({status}) before accepting"))));
-        }
-        // A connect that succeeds proves it listens; the probe closes at once.
-        let left = deadline.saturating_duration_since(Instant::now());
-        if net::StdConn::connect(&spawned.endpoint, left.min(Duration::from_secs(1))).is_ok() {
-            return Ok(spawned);
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("`{line}` did not accept on {} within {timeout:?}", spawned.endpoint),
-            )));
-        }
-        // No event tells when another process starts listening: poll with backoff.
-        std::thread::sleep(pause.min(left));
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        use nix::sys::signal::{killpg, Signal};
-        use nix::unistd::Pid;
-        let pgid = Pid::from_raw(self.child.id() as i32);
-        let _ = killpg(pgid, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                // Children of a fork-per-connection server may outlive the shell.
-                let _ = killpg(pgid, Signal::SIGKILL);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = killpg(pgid, Signal::SIGKILL);
-        let _ = self.child.wait();
-    }
-}
-
 /// `sockcheck bench` arguments.
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["tcp", "unix", "spawn"])))]
@@ -444,12 +367,17 @@ fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
 
 /// Run `sockcheck bench`. `Ok(false)` when the run saw errors or a connection got no reply.
 pub fn main(args: BenchArgs) -> Result<bool> {
+    // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop.
     let spawned = match &args.spawn {
-        Some(cmd) => Some(spawn_target(cmd, Duration::from_secs(10))?),
+        Some(cmd) => {
+            let mut target = SpawnTarget::new(SpawnOpts::new(cmd.clone()))?;
+            target.start().map_err(|e| Error::Io(io::Error::other(format!("the server did not start: {e}"))))?;
+            Some(target)
+        }
         None => None,
     };
     let endpoint = match (&spawned, args.tcp, args.unix) {
-        (Some(s), _, _) => s.endpoint.clone(),
+        (Some(s), _, _) => s.endpoint(),
         (None, Some(e), _) | (None, None, Some(e)) => e,
         (None, None, None) => return Err(Error::Usage("give --tcp, --unix or --spawn".into())),
     };
