@@ -18,7 +18,9 @@ use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::proto::{serve, serve_async, ConnStats, EchoConn, NextIo, ReplyAssembler, Transform};
+use crate::proto::{
+    serve, serve_async, serve_async_lean, ConnStats, EchoConn, NextIo, PollReadReady, ReplyAssembler, Transform,
+};
 
 /// What the scripted stream does on one read or write call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -297,6 +299,13 @@ impl tokio::io::AsyncRead for ScriptedStream<'_> {
     }
 }
 
+/// The script decides what each read does, so the stream is always "ready" to try one.
+impl PollReadReady for ScriptedStream<'_> {
+    fn poll_read_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl tokio::io::AsyncWrite for ScriptedStream<'_> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let r = self.get_mut().do_write(buf);
@@ -347,9 +356,21 @@ where
 
 /// The echo property for the real tokio loop, [`serve_async`].
 pub async fn check_echo_async(script: &Script<'_>) -> Result<Outcome, String> {
+    let outcome = check_async_driver(script, false).await?;
+    // The concurrent server runs the lean variant (it gives its buffer back while it waits):
+    // the same property, and the same outcome, must hold for it.
+    let lean = check_async_driver(script, true).await.map_err(|e| format!("serve_async_lean: {e}"))?;
+    if lean != outcome {
+        return Err(format!("serve_async ended with {outcome:?} but serve_async_lean with {lean:?}"));
+    }
+    Ok(outcome)
+}
+
+async fn check_async_driver(script: &Script<'_>, lean: bool) -> Result<Outcome, String> {
     let mut stream = ScriptedStream::new(script);
     let mut conn = EchoConn::new(script.bufsize, script.transform);
-    let result = serve_async(&mut stream, &mut conn).await;
+    let result =
+        if lean { serve_async_lean(&mut stream, &mut conn).await } else { serve_async(&mut stream, &mut conn).await };
     if let Some(v) = stream.violation() {
         return Err(v.to_string());
     }
