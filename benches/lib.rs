@@ -40,10 +40,14 @@ pub fn fresh_endpoint(transport: Transport, dir: &tempfile::TempDir, name: &str)
 /// What kind of server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// `sockcheck::server` in this mode with this bufsize, uppercasing.
-    Reference { mode: Mode, bufsize: usize },
+    /// `sockcheck::server` in this mode with this bufsize, uppercasing; `threads` as in
+    /// [`ServerConfig::threads`] (0: every connection on the event loop).
+    Reference { mode: Mode, bufsize: usize, threads: usize },
     /// Baseline: a thread per connection running `std::io::copy(conn, conn)`, no transform.
     CopyEcho,
+    /// Baseline: a thread per connection reading into a 64 KiB buffer and writing all of it back, no
+    /// transform: the least a user-space echo with the reference's buffer can do.
+    RawEcho64K,
     /// Baseline: reads a length header and that many bytes, answers one byte; nothing echoed.
     Sink,
 }
@@ -51,8 +55,12 @@ pub enum Kind {
 impl Kind {
     pub fn label(self) -> String {
         match self {
-            Kind::Reference { mode, bufsize } => format!("{mode}-{}", size_label(bufsize)),
+            Kind::Reference { mode: Mode::Concurrent, bufsize, threads: 0 } => {
+                format!("event-loop-{}", size_label(bufsize))
+            }
+            Kind::Reference { mode, bufsize, .. } => format!("{mode}-{}", size_label(bufsize)),
             Kind::CopyEcho => "copy-echo".into(),
+            Kind::RawEcho64K => "raw-echo-64KiB".into(),
             Kind::Sink => "sink".into(),
         }
     }
@@ -82,10 +90,11 @@ impl Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let endpoint = fresh_endpoint(transport, &dir, "bench");
         match kind {
-            Kind::Reference { mode, bufsize } => {
+            Kind::Reference { mode, bufsize, threads } => {
                 let cfg = ServerConfig {
                     mode,
                     bufsize,
+                    threads,
                     transform: Transform::Upper,
                     log_errors: false,
                     ..Default::default()
@@ -94,8 +103,8 @@ impl Server {
                 let handle = server::spawn(&endpoint, &listen, cfg).expect("start reference server");
                 Server { endpoint: handle.endpoint().clone(), _reference: Some(handle), _baseline: None, _dir: dir }
             }
-            Kind::CopyEcho | Kind::Sink => {
-                let b = Baseline::start(&endpoint, kind == Kind::Sink);
+            Kind::CopyEcho | Kind::RawEcho64K | Kind::Sink => {
+                let b = Baseline::start(&endpoint, kind);
                 Server { endpoint: b.endpoint.clone(), _reference: None, _baseline: Some(b), _dir: dir }
             }
         }
@@ -132,7 +141,7 @@ struct Baseline {
 }
 
 impl Baseline {
-    fn start(endpoint: &Endpoint, sink: bool) -> Baseline {
+    fn start(endpoint: &Endpoint, kind: Kind) -> Baseline {
         let (listener, endpoint) = match endpoint {
             Endpoint::Tcp(a) => {
                 let l = TcpListener::bind(a).expect("bind baseline");
@@ -151,7 +160,11 @@ impl Baseline {
                 if flag.load(Ordering::Relaxed) {
                     return;
                 }
-                std::thread::spawn(move || if sink { sink_conn(conn) } else { copy_echo_conn(conn) });
+                std::thread::spawn(move || match kind {
+                    Kind::Sink => sink_conn(conn),
+                    Kind::RawEcho64K => raw_echo_conn(conn),
+                    _ => copy_echo_conn(conn),
+                });
             }
         });
         Baseline { endpoint, stop, thread: Some(thread) }
@@ -173,6 +186,20 @@ fn copy_echo_conn(conn: StdConn) {
     let Ok(mut writer) = conn.try_clone() else { return };
     let mut reader = conn;
     let _ = io::copy(&mut reader, &mut writer);
+}
+
+fn raw_echo_conn(mut conn: StdConn) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if conn.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// The one-way baseline: `u64` length, then that many bytes, then a one-byte ack.
@@ -289,9 +316,11 @@ mod tests {
     fn every_server_kind_streams_and_answers_over_both_transports() {
         for transport in [Transport::Tcp, Transport::Unix] {
             for kind in [
-                Kind::Reference { mode: Mode::Concurrent, bufsize: 1024 },
-                Kind::Reference { mode: Mode::Sequential, bufsize: 65536 },
+                Kind::Reference { mode: Mode::Concurrent, bufsize: 1024, threads: 16 },
+                Kind::Reference { mode: Mode::Concurrent, bufsize: 1024, threads: 0 },
+                Kind::Reference { mode: Mode::Sequential, bufsize: 65536, threads: 0 },
                 Kind::CopyEcho,
+                Kind::RawEcho64K,
                 Kind::Sink,
             ] {
                 let server = Server::start(kind, transport);
@@ -305,7 +334,8 @@ mod tests {
                 if kind != Kind::Sink {
                     let mut p = PingPong::new(&server, 64);
                     p.round_trip();
-                    let want = if kind == Kind::CopyEcho { payload(64) } else { Transform::Upper.to_vec(&payload(64)) };
+                    let echoes = matches!(kind, Kind::CopyEcho | Kind::RawEcho64K);
+                    let want = if echoes { payload(64) } else { Transform::Upper.to_vec(&payload(64)) };
                     assert_eq!(p.reply, want, "{kind:?} over {transport}");
                 }
             }

@@ -130,10 +130,15 @@ fn recv_loop(c: &mut Criterion) {
     g.finish();
 }
 
-const CONCURRENT_1K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: KIB };
-const CONCURRENT_64K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: 64 * KIB };
-const SEQUENTIAL_1K: Kind = Kind::Reference { mode: Mode::Sequential, bufsize: KIB };
-const SEQUENTIAL_64K: Kind = Kind::Reference { mode: Mode::Sequential, bufsize: 64 * KIB };
+const T: usize = sockcheck::server::DEFAULT_THREADS;
+const CONCURRENT_1K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: KIB, threads: T };
+const CONCURRENT_64K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: 64 * KIB, threads: T };
+/// The concurrent server with `--threads 0`: every connection on the event loop, as connections
+/// beyond the first 16 at a time are.
+const EVENT_LOOP_1K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: KIB, threads: 0 };
+const EVENT_LOOP_64K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: 64 * KIB, threads: 0 };
+const SEQUENTIAL_1K: Kind = Kind::Reference { mode: Mode::Sequential, bufsize: KIB, threads: 0 };
+const SEQUENTIAL_64K: Kind = Kind::Reference { mode: Mode::Sequential, bufsize: 64 * KIB, threads: 0 };
 
 fn echo_stream(c: &mut Criterion) {
     let mut g = c.benchmark_group("echo_stream");
@@ -147,7 +152,7 @@ fn echo_stream(c: &mut Criterion) {
             let mut kinds = vec![Kind::Sink, Kind::CopyEcho, CONCURRENT_64K, CONCURRENT_1K];
             // The sequential server differs from the concurrent one only in its runtime: one size is enough.
             if size == 64 * KIB {
-                kinds.extend([SEQUENTIAL_64K, SEQUENTIAL_1K]);
+                kinds.extend([Kind::RawEcho64K, EVENT_LOOP_64K, SEQUENTIAL_64K, SEQUENTIAL_1K]);
             }
             g.throughput(Throughput::Bytes(size as u64));
             for kind in kinds {
@@ -210,7 +215,7 @@ fn ping_pong(c: &mut Criterion) {
     for pin in [false, true] {
         for transport in Transport::ALL {
             let place = if pin { format!("{transport}-1cpu") } else { transport.to_string() };
-            for kind in [Kind::CopyEcho, CONCURRENT_1K, SEQUENTIAL_1K] {
+            for kind in [Kind::CopyEcho, CONCURRENT_1K, EVENT_LOOP_1K, SEQUENTIAL_1K] {
                 let id = format!("ping_pong/{place}/{}", kind.label());
                 on_one_cpu(pin, || {
                     let mut state: Option<(Server, PingPong)> = None;
@@ -305,7 +310,7 @@ fn clients(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .nresamples(10_000);
     const SIZE: usize = 16 * KIB;
-    for kind in [CONCURRENT_1K, CONCURRENT_64K, Kind::CopyEcho] {
+    for kind in [CONCURRENT_1K, CONCURRENT_64K, EVENT_LOOP_64K, Kind::CopyEcho] {
         for n in [1usize, 8, 64] {
             g.throughput(Throughput::Bytes((n * SIZE) as u64));
             let name = format!("tcp/{}", kind.label());
@@ -369,19 +374,26 @@ fn summary() {
             let base = format!("echo_stream/{transport}");
             let Some(copy) = rate(&records, &format!("{base}/copy-echo/{size}")) else { continue };
             let sink = rate(&records, &format!("{base}/sink/{size}"));
+            let raw = rate(&records, &format!("{base}/raw-echo-64KiB/{size}"));
             println!(
-                "echo_stream {transport:>4} {size:>6}: copy-echo {}  sink {}",
+                "echo_stream {transport:>4} {size:>6}: copy-echo {}  sink {}{}",
                 mib(copy),
-                sink.map_or("-".into(), mib)
+                sink.map_or("-".into(), mib),
+                raw.map_or(String::new(), |r| format!(
+                    "  raw-echo-64KiB {} (x{:.2} sink)",
+                    mib(r),
+                    sink.map_or(f64::NAN, |s| r / s)
+                ))
             );
-            for kind in [CONCURRENT_64K, CONCURRENT_1K, SEQUENTIAL_64K, SEQUENTIAL_1K] {
+            for kind in [CONCURRENT_64K, CONCURRENT_1K, EVENT_LOOP_64K, SEQUENTIAL_64K, SEQUENTIAL_1K] {
                 if let Some(r) = rate(&records, &format!("{base}/{}/{size}", kind.label())) {
                     println!(
-                        "    {:<18} {:>12}  x{:.2} copy-echo  x{:.2} sink",
+                        "    {:<18} {:>12}  x{:.2} copy-echo  x{:.2} sink{}",
                         kind.label(),
                         mib(r),
                         r / copy,
-                        sink.map_or(f64::NAN, |s| r / s)
+                        sink.map_or(f64::NAN, |s| r / s),
+                        raw.map_or(String::new(), |raw| format!("  x{:.2} raw-echo-64KiB", r / raw))
                     );
                 }
             }
@@ -394,7 +406,7 @@ fn summary() {
     }
     let p50 = |id: &str| records.get(id)?.latency.as_ref().map(|h| h.value_at_quantile(0.5) as f64);
     for place in ["tcp", "unix", "tcp-1cpu", "unix-1cpu"] {
-        for kind in ["copy-echo", "concurrent-1KiB", "sequential-1KiB"] {
+        for kind in ["copy-echo", "concurrent-1KiB", "event-loop-1KiB", "sequential-1KiB"] {
             let id = format!("ping_pong/{place}/{kind}");
             if let Some(h) = records.get(&id).and_then(|r| r.latency.as_ref()) {
                 let us = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
@@ -408,7 +420,7 @@ fn summary() {
                 );
             }
         }
-        for kind in ["concurrent-1KiB", "sequential-1KiB"] {
+        for kind in ["concurrent-1KiB", "event-loop-1KiB", "sequential-1KiB"] {
             if let (Some(r), Some(b)) =
                 (p50(&format!("ping_pong/{place}/{kind}")), p50(&format!("ping_pong/{place}/copy-echo")))
             {
@@ -417,7 +429,7 @@ fn summary() {
         }
     }
     for (unix, tcp) in [("unix", "tcp"), ("unix-1cpu", "tcp-1cpu")] {
-        for kind in ["copy-echo", "concurrent-1KiB"] {
+        for kind in ["copy-echo", "concurrent-1KiB", "event-loop-1KiB"] {
             if let (Some(u), Some(t)) =
                 (p50(&format!("ping_pong/{unix}/{kind}")), p50(&format!("ping_pong/{tcp}/{kind}")))
             {
@@ -425,7 +437,7 @@ fn summary() {
             }
         }
     }
-    for kind in ["concurrent-1KiB", "concurrent-64KiB", "copy-echo"] {
+    for kind in ["concurrent-1KiB", "concurrent-64KiB", "event-loop-64KiB", "copy-echo"] {
         let line: Vec<String> = [1, 8, 64]
             .iter()
             .filter_map(|n| rate(&records, &format!("clients/tcp/{kind}/{n}")).map(|r| format!("{n}: {}", mib(r))))
@@ -433,6 +445,108 @@ fn summary() {
         if !line.is_empty() {
             println!("clients tcp {kind:<16} {}", line.join("  "));
         }
+    }
+    goals(&records);
+}
+
+/// The goals, each with its figure from this run, whether it is met, and beside it what a
+/// baseline makes of the same measure (where the machine, not the server, sets the figure).
+fn goals(records: &BTreeMap<String, Record>) {
+    struct Row {
+        what: String,
+        op: &'static str,
+        got: Option<f64>,
+        goal: f64,
+        beside: Option<(&'static str, Option<f64>)>,
+    }
+    let rate = |id: &str| rate(records, id);
+    let ratio = |a: &str, b: &str| Some(rate(a)? / rate(b)?);
+    let quantile = |id: &str, q: f64| records.get(id)?.latency.as_ref().map(|h| h.value_at_quantile(q) as f64);
+    let p50_ratio = |a: &str, b: &str| Some(quantile(a, 0.5)? / quantile(b, 0.5)?);
+    let row = |what: String, op, got, goal, beside| Row { what, op, got, goal, beside };
+    let mut rows = vec![
+        row(
+            "transform 64KiB / copy_from_slice".into(),
+            ">=",
+            ratio("transform/upper/64KiB", "transform/copy_from_slice/64KiB"),
+            0.8,
+            None,
+        ),
+        row(
+            "concurrent 64KiB TCP streaming / copy-echo".into(),
+            ">=",
+            ratio("echo_stream/tcp/concurrent-64KiB/64KiB", "echo_stream/tcp/copy-echo/64KiB"),
+            1.0,
+            None,
+        ),
+        row(
+            "concurrent 64KiB TCP streaming / sink".into(),
+            ">=",
+            ratio("echo_stream/tcp/concurrent-64KiB/64KiB", "echo_stream/tcp/sink/64KiB"),
+            0.45,
+            Some(("raw-echo-64KiB", ratio("echo_stream/tcp/raw-echo-64KiB/64KiB", "echo_stream/tcp/sink/64KiB"))),
+        ),
+        row(
+            "concurrent 64KiB streaming unix / tcp".into(),
+            ">=",
+            ratio("echo_stream/unix/concurrent-64KiB/64KiB", "echo_stream/tcp/concurrent-64KiB/64KiB"),
+            1.4,
+            Some(("copy-echo", ratio("echo_stream/unix/copy-echo/64KiB", "echo_stream/tcp/copy-echo/64KiB"))),
+        ),
+    ];
+    for place in ["tcp", "unix", "tcp-1cpu", "unix-1cpu"] {
+        rows.push(row(
+            format!("ping_pong {place} p50 concurrent / copy-echo"),
+            "<=",
+            p50_ratio(&format!("ping_pong/{place}/concurrent-1KiB"), &format!("ping_pong/{place}/copy-echo")),
+            1.1,
+            None,
+        ));
+    }
+    for (unix, tcp) in [("unix", "tcp"), ("unix-1cpu", "tcp-1cpu")] {
+        rows.push(row(
+            format!("ping_pong p50 concurrent {unix} / {tcp}"),
+            "<=",
+            p50_ratio(&format!("ping_pong/{unix}/concurrent-1KiB"), &format!("ping_pong/{tcp}/concurrent-1KiB")),
+            0.7,
+            Some((
+                "copy-echo",
+                p50_ratio(&format!("ping_pong/{unix}/copy-echo"), &format!("ping_pong/{tcp}/copy-echo")),
+            )),
+        ));
+    }
+    for place in ["tcp", "unix", "tcp-1cpu", "unix-1cpu"] {
+        rows.push(row(
+            format!("ping_pong {place} p99 concurrent (us)"),
+            "<",
+            quantile(&format!("ping_pong/{place}/concurrent-1KiB"), 0.99).map(|ns| ns / 1000.0),
+            1000.0,
+            None,
+        ));
+    }
+    let rows: Vec<Row> = rows.into_iter().filter(|r| r.got.is_some()).collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!("\n==== goals ====");
+    for r in rows {
+        let got = r.got.unwrap_or(f64::NAN);
+        let met = match r.op {
+            ">=" => got >= r.goal,
+            "<=" => got <= r.goal,
+            _ => got < r.goal,
+        };
+        let beside = match r.beside {
+            Some((name, Some(b))) => format!("  ({name} on the same measure: {b:.2})"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<46} {got:>8.2}  goal {} {:<6} {:<7}{beside}",
+            r.what,
+            r.op,
+            r.goal,
+            if met { "met" } else { "NOT MET" }
+        );
     }
 }
 

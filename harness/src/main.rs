@@ -133,15 +133,20 @@ struct ServeArgs {
     /// listen() backlog
     #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(1..=65535))]
     backlog: i32,
-    /// Bytes per recv()
-    #[arg(long, default_value_t = 1024, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
-    bufsize: u64,
+    /// Bytes per recv() [default: 1024 (the tutorial's) in sequential mode, 65536 in concurrent mode]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
+    bufsize: Option<u64>,
     /// upper: a-z become A-Z; echo: bytes come back unchanged
     #[arg(long, default_value = "upper")]
     transform: Transform,
     /// Concurrent mode: serve at most N connections at once; the rest wait in the backlog
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_conns: Option<u64>,
+    /// Concurrent mode: serve up to N connections at a time on threads of their own (lowest
+    /// latency), the others on the event loop (least memory). 0: event loop only
+    /// [default: 16]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=4096))]
+    threads: Option<u64>,
     /// Close connections idle for this many seconds
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
     idle_timeout: Option<Duration>,
@@ -259,19 +264,22 @@ fn exit_code_of(e: &anyhow::Error) -> u8 {
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     use std::io::Write;
-    if args.max_conns.is_some() && args.mode != Mode::Concurrent {
-        return Err(sockcheck::Error::Usage(
-            "--max-conns needs --mode concurrent (sequential serves one at a time)".into(),
-        )
-        .into());
+    for (given, flag) in [(args.max_conns.is_some(), "--max-conns"), (args.threads.is_some(), "--threads")] {
+        if given && args.mode != Mode::Concurrent {
+            return Err(sockcheck::Error::Usage(format!(
+                "{flag} needs --mode concurrent (sequential serves one at a time)"
+            ))
+            .into());
+        }
     }
     let endpoint = args.addr.endpoint();
     let listen = ListenOpts { backlog: args.backlog, unix_mode: args.socket_mode };
     let cfg = ServerConfig {
         mode: args.mode,
-        bufsize: args.bufsize as usize,
+        bufsize: args.bufsize.map_or(server::default_bufsize(args.mode), |n| n as usize),
         transform: args.transform,
         max_conns: args.max_conns.map(|n| n as usize),
+        threads: args.threads.map_or(server::DEFAULT_THREADS, |n| n as usize),
         idle_timeout: args.idle_timeout,
         grace: args.grace,
         log_errors: true,

@@ -241,6 +241,16 @@ impl Conn {
     pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
         self.sock().set_recv_buffer_size(size)
     }
+
+    /// The same connection as a blocking stream, out of the event loop.
+    pub fn into_std(self) -> io::Result<StdConn> {
+        let s = match self {
+            Conn::Tcp(s) => StdConn::Tcp(s.into_std()?),
+            Conn::Unix(s) => StdConn::Unix(s.into_std()?),
+        };
+        s.socket().set_nonblocking(false)?;
+        Ok(s)
+    }
 }
 
 impl AsyncRead for Conn {

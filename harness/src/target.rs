@@ -55,12 +55,19 @@ impl ReferenceTarget {
         let (endpoint, dir) = fresh_endpoint(transport)?;
         let cfg = ServerConfig {
             mode,
+            bufsize: server::default_bufsize(mode),
             transform,
             log_errors: false,
             grace: std::time::Duration::from_secs(1),
             ..ServerConfig::default()
         };
         Ok(ReferenceTarget { endpoint, cfg, listen: ListenOpts::default(), handle: None, _dir: dir })
+    }
+
+    /// Concurrent mode: how many connections at a time get a thread of their own (0: the event loop serves all).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.cfg.threads = threads;
+        self
     }
 
     pub fn with_config(mut self, cfg: ServerConfig) -> Self {

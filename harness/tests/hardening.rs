@@ -38,6 +38,21 @@ fn write_until_stalled(c: &mut StdConn, cap: usize) -> Option<usize> {
     None
 }
 
+/// Concurrent mode serves its first connections on threads of their own and the others on the
+/// event loop: each concurrent test runs against both, the default and `--threads 0`.
+const SERVING: [&[&str]; 2] = [&[], &["--threads", "0"]];
+
+/// `--mode concurrent`, then `serving`, then `extra`.
+fn concurrent(serving: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
+    [&["--mode", "concurrent"], serving, extra].concat()
+}
+
+/// `--bufsize` for the tests of a reply unfinished at shutdown: a stalled server then owes megabytes.
+/// With a small buffer it owes a few KiB, and the wake-up that `shutdown(SHUT_RD)` gives a thread
+/// blocked in `send` can let those into the TCP send buffer (a blocked sender is otherwise woken
+/// only once a third of the buffer is free): the reply is then finished and the server exits at once.
+const OWES_MUCH: &str = "8388608";
+
 fn args_of(server: &Server, sub: &str) -> Vec<String> {
     let mut v = vec![sub.to_string()];
     v.extend(server.client_args());
@@ -50,40 +65,64 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 per_transport! {
     fn max_conns_extra_clients_wait_in_the_backlog(t) {
-        let server = Server::start(t, &["--mode", "concurrent", "--max-conns", "2"]);
-        let mut a = server.connect();
-        let mut b = server.connect();
-        assert_eq!(roundtrip(&mut a, b"a"), b"A");
-        assert_eq!(roundtrip(&mut b, b"b"), b"B");
-        let mut c = server.connect();
-        c.write_all(b"c").unwrap();
-        assert!(silent_for(&mut c, Duration::from_millis(300)), "a third client was served with --max-conns 2");
-        assert_eq!(roundtrip(&mut b, b"b again"), b"B AGAIN", "the two admitted clients keep being served");
-        drop(a);
-        let mut reply = [0u8; 1];
-        c.read_exact(&mut reply).unwrap();
-        assert_eq!(&reply, b"C", "the waiting client is served once a slot frees");
+        for serving in SERVING {
+            let server = Server::start(t, &concurrent(serving, &["--max-conns", "2"]));
+            let mut a = server.connect();
+            let mut b = server.connect();
+            assert_eq!(roundtrip(&mut a, b"a"), b"A");
+            assert_eq!(roundtrip(&mut b, b"b"), b"B");
+            let mut c = server.connect();
+            c.write_all(b"c").unwrap();
+            assert!(silent_for(&mut c, Duration::from_millis(300)), "a third client was served with --max-conns 2");
+            assert_eq!(roundtrip(&mut b, b"b again"), b"B AGAIN", "the two admitted clients keep being served");
+            drop(a);
+            let mut reply = [0u8; 1];
+            c.read_exact(&mut reply).unwrap();
+            assert_eq!(&reply, b"C", "the waiting client is served once a slot frees");
+        }
+    }
+
+    fn connections_on_threads_and_on_the_event_loop_are_served_side_by_side(t) {
+        // Two connections at a time on threads, the others on the event loop; a freed thread
+        // takes the next connection accepted.
+        let server = Server::start(t, &concurrent(&["--threads", "2"], &[]));
+        let baseline = server.fd_count();
+        let mut conns: Vec<StdConn> = (0..5).map(|_| server.connect()).collect();
+        for round in 0..3 {
+            for (i, c) in conns.iter_mut().enumerate() {
+                let msg = format!("round {round} client {i} {}", "x".repeat(100_000 * i));
+                assert_eq!(roundtrip(c, msg.as_bytes()), msg.to_uppercase().as_bytes(), "round {round}, client {i}");
+            }
+            // The oldest two (on threads in the first round) go; two new ones come.
+            conns.drain(..2);
+            conns.extend((0..2).map(|_| server.connect()));
+        }
+        drop(conns);
+        server.wait_fds(baseline);
+        server.assert_serves();
     }
 
     fn idle_timeout_closes_silent_connections_but_not_active_ones(t) {
-        let server = Server::start(t, &["--mode", "concurrent", "--idle-timeout", "1"]);
-        let baseline = server.fd_count();
-        let start = Instant::now();
-        let mut silent = server.connect();
-        let mut active = server.connect();
-        // Active: a byte every 250 ms for 2 s, well past the idle period.
-        for i in 0..8u8 {
-            assert_eq!(roundtrip(&mut active, &[b'a' + i]), [b'A' + i]);
-            std::thread::sleep(Duration::from_millis(250));
+        for serving in SERVING {
+            let server = Server::start(t, &concurrent(serving, &["--idle-timeout", "1"]));
+            let baseline = server.fd_count();
+            let start = Instant::now();
+            let mut silent = server.connect();
+            let mut active = server.connect();
+            // Active: a byte every 250 ms for 2 s, well past the idle period.
+            for i in 0..8u8 {
+                assert_eq!(roundtrip(&mut active, &[b'a' + i]), [b'A' + i]);
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            let mut b = [0u8; 1];
+            let closed = silent.read(&mut b);
+            assert!(matches!(closed, Ok(0)) || closed.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::ConnectionReset), "{closed:?}");
+            assert!(start.elapsed() >= Duration::from_millis(950), "closed after {:?}, before the idle period", start.elapsed());
+            // Now the active one goes quiet and is closed too.
+            assert!(matches!(active.read(&mut b), Ok(0)));
+            server.wait_fds(baseline);
+            assert!(server.stderr().iter().any(|l| l.contains("idle timeout")), "{:?}", server.stderr());
         }
-        let mut b = [0u8; 1];
-        let closed = silent.read(&mut b);
-        assert!(matches!(closed, Ok(0)) || closed.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::ConnectionReset), "{closed:?}");
-        assert!(start.elapsed() >= Duration::from_millis(950), "closed after {:?}, before the idle period", start.elapsed());
-        // Now the active one goes quiet and is closed too.
-        assert!(matches!(active.read(&mut b), Ok(0)));
-        server.wait_fds(baseline);
-        assert!(server.stderr().iter().any(|l| l.contains("idle timeout")), "{:?}", server.stderr());
     }
 
     fn idle_timeout_frees_a_sequential_server_from_a_silent_client(t) {
@@ -94,18 +133,20 @@ per_transport! {
     }
 
     fn a_client_that_never_reads_gets_backpressure_not_buffering(t) {
-        let server = Server::start(t, &["--mode", "concurrent"]);
-        let baseline = server.fd_count();
-        let rss_before = server.rss_kib();
-        let mut hog = server.connect();
-        let taken = write_until_stalled(&mut hog, 256 << 20)
-            .expect("the server took 256 MiB from a client that never reads: it buffers instead of pushing back");
-        let rss_after = server.rss_kib();
-        eprintln!("backpressure after {} KiB; server RSS {rss_before} -> {rss_after} KiB", taken / 1024);
-        assert!(rss_after < rss_before + 16 * 1024, "server RSS grew from {rss_before} to {rss_after} KiB");
-        server.assert_serves();
-        drop(hog);
-        server.wait_fds(baseline);
+        for serving in SERVING {
+            let server = Server::start(t, &concurrent(serving, &[]));
+            let baseline = server.fd_count();
+            let rss_before = server.rss_kib();
+            let mut hog = server.connect();
+            let taken = write_until_stalled(&mut hog, 256 << 20)
+                .expect("the server took 256 MiB from a client that never reads: it buffers instead of pushing back");
+            let rss_after = server.rss_kib();
+            eprintln!("backpressure after {} KiB; server RSS {rss_before} -> {rss_after} KiB", taken / 1024);
+            assert!(rss_after < rss_before + 16 * 1024, "server RSS grew from {rss_before} to {rss_after} KiB");
+            server.assert_serves();
+            drop(hog);
+            server.wait_fds(baseline);
+        }
     }
 
     fn a_thousand_connections_at_once(t) {
@@ -149,38 +190,46 @@ per_transport! {
     }
 
     fn hostile_peers_leave_the_server_serving_and_fds_return_to_baseline(t) {
-        let server = Server::start(t, &["--mode", "concurrent"]);
-        let baseline = server.fd_count();
+        for serving in SERVING {
+            let server = Server::start(t, &concurrent(serving, &[]));
+            let baseline = server.fd_count();
 
-        let silent = server.connect();
+            let silent = server.connect();
 
-        let mut dribbler = server.connect();
-        for &b in b"one byte at a time" {
-            assert_eq!(roundtrip(&mut dribbler, &[b]), [b.to_ascii_uppercase()]);
+            let mut dribbler = server.connect();
+            for &b in b"one byte at a time" {
+                assert_eq!(roundtrip(&mut dribbler, &[b]), [b.to_ascii_uppercase()]);
+            }
+
+            let mut resetter = server.connect();
+            resetter.write_all(&[b'r'; 64 * 1024]).unwrap();
+            let mut part = [0u8; 1024];
+            resetter.read_exact(&mut part).unwrap();
+            resetter.set_linger_zero().unwrap();
+            drop(resetter);
+
+            let mut half = server.connect();
+            write_until_stalled(&mut half, 256 << 20).expect("backpressure on the half-closer");
+            half.shutdown_write().unwrap();
+
+            wait_until("the hostile peers' connections in the server", DEADLINE, || server.fd_count() == baseline + 3);
+            server.assert_serves();
+            drop((silent, dribbler, half));
+            server.wait_fds(baseline);
+            server.assert_serves();
+            assert!(server.stderr().iter().all(|l| !l.contains("panicked")), "{:?}", server.stderr());
         }
-
-        let mut resetter = server.connect();
-        resetter.write_all(&[b'r'; 64 * 1024]).unwrap();
-        let mut part = [0u8; 1024];
-        resetter.read_exact(&mut part).unwrap();
-        resetter.set_linger_zero().unwrap();
-        drop(resetter);
-
-        let mut half = server.connect();
-        write_until_stalled(&mut half, 256 << 20).expect("backpressure on the half-closer");
-        half.shutdown_write().unwrap();
-
-        wait_until("the hostile peers' connections in the server", DEADLINE, || server.fd_count() == baseline + 3);
-        server.assert_serves();
-        drop((silent, dribbler, half));
-        server.wait_fds(baseline);
-        server.assert_serves();
-        assert!(server.stderr().iter().all(|l| !l.contains("panicked")), "{:?}", server.stderr());
     }
 
     fn first_signal_closes_idle_connections_and_exits_0(t) {
-        for (sig, mode) in [(Signal::SIGTERM, "concurrent"), (Signal::SIGINT, "concurrent"), (Signal::SIGTERM, "sequential")] {
-            let mut server = Server::start(t, &["--mode", mode]);
+        let cases: [(Signal, &[&str]); 4] = [
+            (Signal::SIGTERM, &["--mode", "concurrent"]),
+            (Signal::SIGINT, &["--mode", "concurrent"]),
+            (Signal::SIGTERM, &["--mode", "concurrent", "--threads", "0"]),
+            (Signal::SIGTERM, &["--mode", "sequential"]),
+        ];
+        for (sig, args) in cases {
+            let mut server = Server::start(t, args);
             let mut c = server.connect();
             assert_eq!(roundtrip(&mut c, b"before"), b"BEFORE");
             let _queued = server.connect();
@@ -196,55 +245,59 @@ per_transport! {
     }
 
     fn shutdown_stops_accepting_waits_out_the_grace_then_exits_0(t) {
-        let mut server = Server::start(t, &["--mode", "concurrent", "--grace", "1"]);
-        let mut hog = server.connect();
-        write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
-        let start = Instant::now();
-        server.signal(Signal::SIGTERM);
-        server.wait_stderr("shutting down");
-        // Still in its grace period (the hog never reads), but no longer accepting.
-        wait_until("new connections refused", DEADLINE, || StdConn::connect(&server.endpoint, DEADLINE).is_err());
-        assert!(server.is_running(), "exited before the grace period");
-        if let Some(path) = server.path() {
-            assert!(!path.exists(), "socket file still there after accepting stopped");
+        for serving in SERVING {
+            let mut server = Server::start(t, &concurrent(serving, &["--grace", "1", "--bufsize", OWES_MUCH]));
+            let mut hog = server.connect();
+            write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
+            let start = Instant::now();
+            server.signal(Signal::SIGTERM);
+            server.wait_stderr("shutting down");
+            // Still in its grace period (the hog never reads), but no longer accepting.
+            wait_until("new connections refused", DEADLINE, || StdConn::connect(&server.endpoint, DEADLINE).is_err());
+            assert!(server.is_running(), "exited before the grace period");
+            if let Some(path) = server.path() {
+                assert!(!path.exists(), "socket file still there after accepting stopped");
+            }
+            let status = server.wait_exit(DEADLINE);
+            assert_eq!(status.code(), Some(0), "{status}");
+            assert!(start.elapsed() >= Duration::from_millis(900), "{serving:?}: exited after {:?}, before the grace period; {:?}", start.elapsed(), server.stderr());
+            assert!(server.stderr().iter().any(|l| l.contains("reply unfinished at shutdown")), "{:?}", server.stderr());
+            if let Some(path) = server.path() {
+                assert!(!path.exists(), "socket file left behind");
+            }
+            drop(hog);
         }
-        let status = server.wait_exit(DEADLINE);
-        assert_eq!(status.code(), Some(0), "{status}");
-        assert!(start.elapsed() >= Duration::from_millis(900), "exited after {:?}, before the grace period", start.elapsed());
-        assert!(server.stderr().iter().any(|l| l.contains("reply unfinished at shutdown")), "{:?}", server.stderr());
-        if let Some(path) = server.path() {
-            assert!(!path.exists(), "socket file left behind");
-        }
-        drop(hog);
     }
 
     fn a_second_signal_exits_at_once(t) {
-        let mut server = Server::start(t, &["--mode", "concurrent", "--grace", "600"]);
-        let mut hog = server.connect();
-        write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
-        server.signal(Signal::SIGTERM);
-        server.wait_stderr("shutting down");
-        assert!(server.is_running(), "exited on the first signal with a reply in flight and 600 s of grace");
-        let start = Instant::now();
-        server.signal(Signal::SIGINT);
-        let status = server.wait_exit(DEADLINE);
-        assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
-        assert_eq!(status.code(), Some(130), "{status}");
-        if let Some(path) = server.path() {
-            assert!(!path.exists(), "socket file left behind");
-        }
-        drop(hog);
+        for serving in SERVING {
+            let mut server = Server::start(t, &concurrent(serving, &["--grace", "600", "--bufsize", OWES_MUCH]));
+            let mut hog = server.connect();
+            write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
+            server.signal(Signal::SIGTERM);
+            server.wait_stderr("shutting down");
+            assert!(server.is_running(), "exited on the first signal with a reply in flight and 600 s of grace");
+            let start = Instant::now();
+            server.signal(Signal::SIGINT);
+            let status = server.wait_exit(DEADLINE);
+            assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+            assert_eq!(status.code(), Some(130), "{status}");
+            if let Some(path) = server.path() {
+                assert!(!path.exists(), "socket file left behind");
+            }
+            drop(hog);
 
-        // Back to back: the second signal may beat the accept loop to the socket file.
-        let mut server = Server::start(t, &["--mode", "concurrent", "--grace", "600"]);
-        let mut hog = server.connect();
-        write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
-        server.signal(Signal::SIGTERM);
-        server.signal(Signal::SIGINT);
-        let status = server.wait_exit(DEADLINE);
-        assert_eq!(status.code(), Some(130), "{status}");
-        if let Some(path) = server.path() {
-            assert!(!path.exists(), "socket file left behind after two quick signals");
+            // Back to back: the second signal may beat the accept loop to the socket file.
+            let mut server = Server::start(t, &concurrent(serving, &["--grace", "600", "--bufsize", OWES_MUCH]));
+            let mut hog = server.connect();
+            write_until_stalled(&mut hog, 256 << 20).expect("backpressure");
+            server.signal(Signal::SIGTERM);
+            server.signal(Signal::SIGINT);
+            let status = server.wait_exit(DEADLINE);
+            assert_eq!(status.code(), Some(130), "{status}");
+            if let Some(path) = server.path() {
+                assert!(!path.exists(), "socket file left behind after two quick signals");
+            }
         }
     }
 
@@ -485,6 +538,8 @@ fn bad_command_lines_give_one_line_and_exit_2() {
         (&["serve", "--socket-mode", "7777"], "is not a permission mode"),
         (&["serve", "--max-conns", "0"], "0 is not in 1..=1000000"),
         (&["serve", "--max-conns", "5"], "--max-conns needs --mode concurrent"),
+        (&["serve", "--threads", "5"], "--threads needs --mode concurrent"),
+        (&["serve", "--mode", "concurrent", "--threads", "-1"], "invalid value '-1' for '--threads <N>'"),
         (&["serve", "--tcp", "127.0.0.1:0", "--unix", "/tmp/x.sock"], "cannot be used with"),
         (&["serve", "--bogus"], "unexpected argument '--bogus'"),
         (&["client", "--tcp", "localhost"], "expected HOST:PORT"),

@@ -1,5 +1,8 @@
 //! Every catalogue scenario as a named test against the built-in reference server:
 //! `<scenario>::<transport>::<model>`, e.g. `cargo test -p sockcheck-scenarios send_of_1m`.
+//! The models: `sequential`, `concurrent` (its first connections on threads of their own, as the
+//! catalogue's few clients all are) and `concurrent-event-loop` (`--threads 0`: every connection on
+//! the event loop, as the concurrent server's connections beyond the first 16 are).
 //! A failure prints the scenario's transcript.
 
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -14,16 +17,22 @@ fn main() {
     let mut trials = vec![];
     for scenario in sockcheck_scenarios::all() {
         for transport in Transport::ALL {
-            for mode in [Mode::Sequential, Mode::Concurrent] {
+            let models = [
+                (Mode::Sequential, "sequential", 0),
+                (Mode::Concurrent, "concurrent", sockcheck::server::DEFAULT_THREADS),
+                (Mode::Concurrent, "concurrent-event-loop", 0),
+            ];
+            for (mode, label, threads) in models {
                 if scenario.skip_reason(transport, Some(mode), true).is_some() {
                     continue;
                 }
-                let name = format!("{}::{transport}::{mode}", scenario.name());
+                let name = format!("{}::{transport}::{label}", scenario.name());
                 let scenario = scenario.clone();
                 trials.push(Trial::test(name, move || {
                     let runner = Runner::new(RunOpts::default()).map_err(|e| Failed::from(e.to_string()))?;
                     let mut target = ReferenceTarget::new(transport, mode, Transform::Upper)
-                        .map_err(|e| Failed::from(e.to_string()))?;
+                        .map_err(|e| Failed::from(e.to_string()))?
+                        .with_threads(threads);
                     let outcome = runner.run(&scenario, &mut target);
                     if outcome.passed() {
                         Ok(())

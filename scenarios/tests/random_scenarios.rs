@@ -156,9 +156,15 @@ fn check(
 }
 
 fn reference(transport: Transport, model: Mode) {
+    reference_with_threads(transport, model, sockcheck::server::DEFAULT_THREADS);
+}
+
+/// `threads`: how many connections the concurrent server serves on threads of their own (0: all
+/// on the event loop).
+fn reference_with_threads(transport: Transport, model: Mode, threads: usize) {
     let config = Config { cases: cases(12), failure_persistence: None, ..Config::default() };
     let result = check(model, config, RunOpts::default(), || {
-        Box::new(ReferenceTarget::new(transport, model, Transform::Upper).expect("target"))
+        Box::new(ReferenceTarget::new(transport, model, Transform::Upper).expect("target").with_threads(threads))
     });
     if let Err(e) = result {
         panic!("{e}");
@@ -183,6 +189,16 @@ fn random_scenarios_pass_against_the_concurrent_server_over_tcp() {
 #[test]
 fn random_scenarios_pass_against_the_concurrent_server_over_unix() {
     reference(Transport::Unix, Mode::Concurrent);
+}
+
+#[test]
+fn random_scenarios_pass_against_the_concurrent_server_on_its_event_loop_over_tcp() {
+    reference_with_threads(Transport::Tcp, Mode::Concurrent, 0);
+}
+
+#[test]
+fn random_scenarios_pass_against_the_concurrent_server_on_its_event_loop_over_unix() {
+    reference_with_threads(Transport::Unix, Mode::Concurrent, 0);
 }
 
 /// The property is worth having only if it fails for a broken server, within the default case
