@@ -140,7 +140,15 @@ const EVENT_LOOP_64K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: 
 const SEQUENTIAL_1K: Kind = Kind::Reference { mode: Mode::Sequential, bufsize: KIB, threads: 0 };
 const SEQUENTIAL_64K: Kind = Kind::Reference { mode: Mode::Sequential, bufsize: 64 * KIB, threads: 0 };
 
+/// Streams: the client (its writer and reader threads) on the first CPU, the server (every thread
+/// it has) on the last, so that no run finds them fighting over a core and no two runs place them
+/// differently (unplaced, the same server's figure moved by 30 % from run to run).
 fn echo_stream(c: &mut Criterion) {
+    let cpus = allowed_cpus();
+    let (client_cpu, server_cpu) = match (cpus.first(), cpus.last()) {
+        (Some(&a), Some(&b)) if a != b => (Some(a), Some(b)),
+        _ => (None, None),
+    };
     let mut g = c.benchmark_group("echo_stream");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
@@ -158,39 +166,48 @@ fn echo_stream(c: &mut Criterion) {
             for kind in kinds {
                 let name = format!("{transport}/{}", kind.label());
                 let id = format!("echo_stream/{name}/{}", size_label(size));
-                let mut state: Option<(Server, StreamClient)> = None;
-                g.bench_function(BenchmarkId::new(name, size_label(size)), |b| {
-                    let (_, client) = state.get_or_insert_with(|| {
-                        let server = Server::start(kind, transport);
-                        let client = StreamClient::new(&server, kind == Kind::Sink, size);
-                        (server, client)
+                on_cpu(client_cpu, || {
+                    let mut state: Option<(Server, StreamClient)> = None;
+                    g.bench_function(BenchmarkId::new(name, size_label(size)), |b| {
+                        let (_, client) = state.get_or_insert_with(|| {
+                            let server = on_cpu(server_cpu, || Server::start(kind, transport));
+                            let client = StreamClient::new(&server, kind == Kind::Sink, size);
+                            (server, client)
+                        });
+                        b.iter_custom(|iters| {
+                            let took = client.stream(iters, size);
+                            record_rate(&id, iters * size as u64, took);
+                            took
+                        })
                     });
-                    b.iter_custom(|iters| {
-                        let took = client.stream(iters, size);
-                        record_rate(&id, iters * size as u64, took);
-                        took
-                    })
+                    // The client closes before its server stops.
+                    if let Some((server, client)) = state.take() {
+                        drop(client);
+                        drop(server);
+                    }
                 });
-                // The client closes before its server stops.
-                if let Some((server, client)) = state.take() {
-                    drop(client);
-                    drop(server);
-                }
             }
         }
     }
     g.finish();
 }
 
-/// Run `f` with this thread (and every thread it starts) on CPU 0 only, when `pin`.
-fn on_one_cpu<T>(pin: bool, f: impl FnOnce() -> T) -> T {
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let Ok(set) = sched_getaffinity(Pid::from_raw(0)) else { return vec![] };
+    (0..CpuSet::count()).filter(|&i| set.is_set(i).unwrap_or(false)).collect()
+}
+
+/// Run `f` with this thread (and every thread it starts) on `cpu` only; `None`: where it was.
+fn on_cpu<T>(cpu: Option<usize>, f: impl FnOnce() -> T) -> T {
     use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
     use nix::unistd::Pid;
-    let old = pin.then(|| sched_getaffinity(Pid::from_raw(0)).ok()).flatten();
-    if let Some(old) = &old {
+    let old = cpu.and_then(|_| sched_getaffinity(Pid::from_raw(0)).ok());
+    if let (Some(cpu), Some(_)) = (cpu, &old) {
         let mut one = CpuSet::new();
-        let first = (0..CpuSet::count()).find(|&i| old.is_set(i).unwrap_or(false)).unwrap_or(0);
-        one.set(first).unwrap();
+        one.set(cpu).expect("CPU number in range");
         sched_setaffinity(Pid::from_raw(0), &one).expect("pin to one CPU");
     }
     let out = f();
@@ -200,10 +217,18 @@ fn on_one_cpu<T>(pin: bool, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// 64 B round trips. `tcp`/`unix`: threads go where the scheduler puts them; `-1cpu`: client and
-/// server pinned to one CPU, which takes the cost of waking a thread on another (idle) CPU out of
-/// the figure. On a VM that wake-up costs about 50 us, more than the whole round trip.
+/// 64 B round trips, the client on the first CPU and the server on `-2cpu`: the last one (every
+/// round trip wakes a thread on another CPU twice: on a VM whose idle vCPUs halt, about 20 us each,
+/// more than the server's own work), `-1cpu`: the same one (the server's own cost, nothing else).
+/// Left to the scheduler, a run lands on one or the other, so its figures flip from run to run.
 fn ping_pong(c: &mut Criterion) {
+    let cpus = allowed_cpus();
+    let first = cpus.first().copied();
+    let mut placements = vec![];
+    if cpus.len() >= 2 {
+        placements.push(("2cpu", first, cpus.last().copied()));
+    }
+    placements.push(("1cpu", first, first));
     let mut g = c.benchmark_group("ping_pong");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
@@ -212,16 +237,16 @@ fn ping_pong(c: &mut Criterion) {
         .nresamples(10_000);
     const SIZE: usize = 64;
     g.throughput(Throughput::Bytes(SIZE as u64));
-    for pin in [false, true] {
+    for &(placement, client_cpu, server_cpu) in &placements {
         for transport in Transport::ALL {
-            let place = if pin { format!("{transport}-1cpu") } else { transport.to_string() };
+            let place = format!("{transport}-{placement}");
             for kind in [Kind::CopyEcho, CONCURRENT_1K, EVENT_LOOP_1K, SEQUENTIAL_1K] {
                 let id = format!("ping_pong/{place}/{}", kind.label());
-                on_one_cpu(pin, || {
+                on_cpu(client_cpu, || {
                     let mut state: Option<(Server, PingPong)> = None;
                     g.bench_function(BenchmarkId::new(&place, kind.label()), |b| {
                         let (_, client) = state.get_or_insert_with(|| {
-                            let server = Server::start(kind, transport);
+                            let server = on_cpu(server_cpu, || Server::start(kind, transport));
                             let client = PingPong::new(&server, SIZE);
                             (server, client)
                         });
@@ -405,7 +430,7 @@ fn summary() {
         }
     }
     let p50 = |id: &str| records.get(id)?.latency.as_ref().map(|h| h.value_at_quantile(0.5) as f64);
-    for place in ["tcp", "unix", "tcp-1cpu", "unix-1cpu"] {
+    for place in ["tcp-2cpu", "unix-2cpu", "tcp-1cpu", "unix-1cpu"] {
         for kind in ["copy-echo", "concurrent-1KiB", "event-loop-1KiB", "sequential-1KiB"] {
             let id = format!("ping_pong/{place}/{kind}");
             if let Some(h) = records.get(&id).and_then(|r| r.latency.as_ref()) {
@@ -428,7 +453,7 @@ fn summary() {
             }
         }
     }
-    for (unix, tcp) in [("unix", "tcp"), ("unix-1cpu", "tcp-1cpu")] {
+    for (unix, tcp) in [("unix-2cpu", "tcp-2cpu"), ("unix-1cpu", "tcp-1cpu")] {
         for kind in ["copy-echo", "concurrent-1KiB", "event-loop-1KiB"] {
             if let (Some(u), Some(t)) =
                 (p50(&format!("ping_pong/{unix}/{kind}")), p50(&format!("ping_pong/{tcp}/{kind}")))
@@ -494,7 +519,7 @@ fn goals(records: &BTreeMap<String, Record>) {
             Some(("copy-echo", ratio("echo_stream/unix/copy-echo/64KiB", "echo_stream/tcp/copy-echo/64KiB"))),
         ),
     ];
-    for place in ["tcp", "unix", "tcp-1cpu", "unix-1cpu"] {
+    for place in ["tcp-2cpu", "unix-2cpu", "tcp-1cpu", "unix-1cpu"] {
         rows.push(row(
             format!("ping_pong {place} p50 concurrent / copy-echo"),
             "<=",
@@ -503,7 +528,7 @@ fn goals(records: &BTreeMap<String, Record>) {
             None,
         ));
     }
-    for (unix, tcp) in [("unix", "tcp"), ("unix-1cpu", "tcp-1cpu")] {
+    for (unix, tcp) in [("unix-2cpu", "tcp-2cpu"), ("unix-1cpu", "tcp-1cpu")] {
         rows.push(row(
             format!("ping_pong p50 concurrent {unix} / {tcp}"),
             "<=",
@@ -515,7 +540,7 @@ fn goals(records: &BTreeMap<String, Record>) {
             )),
         ));
     }
-    for place in ["tcp", "unix", "tcp-1cpu", "unix-1cpu"] {
+    for place in ["tcp-2cpu", "unix-2cpu", "tcp-1cpu", "unix-1cpu"] {
         rows.push(row(
             format!("ping_pong {place} p99 concurrent (us)"),
             "<",
