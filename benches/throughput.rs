@@ -133,8 +133,8 @@ fn recv_loop(c: &mut Criterion) {
 const T: usize = sockcheck::server::DEFAULT_THREADS;
 const CONCURRENT_1K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: KIB, threads: T };
 const CONCURRENT_64K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: 64 * KIB, threads: T };
-/// The concurrent server with `--threads 0`: every connection on the event loop, as connections
-/// beyond the first 16 at a time are.
+/// The concurrent server with `--threads 0`: every connection on the event loop, as they are when
+/// the server holds more than 16.
 const EVENT_LOOP_1K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: KIB, threads: 0 };
 const EVENT_LOOP_64K: Kind = Kind::Reference { mode: Mode::Concurrent, bufsize: 64 * KIB, threads: 0 };
 const SEQUENTIAL_1K: Kind = Kind::Reference { mode: Mode::Sequential, bufsize: KIB, threads: 0 };

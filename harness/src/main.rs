@@ -142,8 +142,8 @@ struct ServeArgs {
     /// Concurrent mode: serve at most N connections at once; the rest wait in the backlog
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_conns: Option<u64>,
-    /// Concurrent mode: serve up to N connections at a time on threads of their own (lowest
-    /// latency), the others on the event loop (least memory). 0: event loop only
+    /// Concurrent mode: with at most N connections open, serve each on a thread of its own (lowest
+    /// latency); with more, all on the event loop (least memory, fair share). 0: event loop only
     /// [default: 16]
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=4096))]
     threads: Option<u64>,

@@ -392,6 +392,15 @@ impl StdConn {
         }
     }
 
+    /// The same connection back in the event loop (call it inside a tokio runtime).
+    pub fn into_async(self) -> io::Result<Conn> {
+        self.socket().set_nonblocking(true)?;
+        Ok(match self {
+            StdConn::Tcp(s) => Conn::Tcp(tokio::net::TcpStream::from_std(s)?),
+            StdConn::Unix(s) => Conn::Unix(tokio::net::UnixStream::from_std(s)?),
+        })
+    }
+
     /// A second handle on the same connection (`dup(2)`).
     pub fn try_clone(&self) -> io::Result<StdConn> {
         Ok(match self {

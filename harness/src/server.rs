@@ -3,11 +3,11 @@
 //! - `Sequential` is the tutorial: one client at a time, on one blocking thread, through the
 //!   blocking driver [`crate::proto::serve`]; the others wait in the listen backlog and are served
 //!   in arrival order.
-//! - `Concurrent` serves every client at once: up to [`ServerConfig::threads`] connections at a time
-//!   each on a blocking thread of its own, running the same blocking loop (a `recv` and a `send` a
-//!   message and nothing else: as fast as a plain `std::io::copy` echo), the others as tokio tasks
-//!   (an event loop: an `epoll_wait` more per message, about 2 us on a Unix socket, but 1.5 KiB per
-//!   idle connection instead of a thread's stack).
+//! - `Concurrent` serves every client at once. With few clients (up to [`ServerConfig::threads`])
+//!   each connection has a blocking thread of its own running the same blocking loop (a `recv` and
+//!   a `send` a message and nothing else: as fast as a plain `std::io::copy` echo); with more, they
+//!   are tokio tasks (an event loop: an `epoll_wait` more per message, about 2 us on a Unix socket,
+//!   but 1.5 KiB per idle connection instead of a thread, and a fair share of the CPU for each).
 //!
 //! A connection that errors (reset, vanished peer, broken pipe) ends only itself, with one line on
 //! stderr. [`run`] takes a bound [`Listener`] and a [`CancellationToken`], so tests bind port 0
@@ -72,9 +72,11 @@ pub struct ServerConfig {
     pub transform: Transform,
     /// Concurrent mode: at most this many connections are served; the rest wait in the backlog.
     pub max_conns: Option<usize>,
-    /// Concurrent mode: up to this many connections at a time are served on a thread of their own,
-    /// to their end (a blocking `recv` and `send` per message, the lowest latency there is); the
-    /// others by tokio tasks (an event loop: about 1.5 KiB per idle connection). 0: tasks only.
+    /// Concurrent mode: while the server holds at most this many connections, each is served on a
+    /// thread of its own (a blocking `recv` and `send` per message, the lowest latency there is);
+    /// beyond that, by tokio tasks (an event loop: about 1.5 KiB per idle connection), and the
+    /// threads hand theirs to the event loop between two messages, so that every connection gets
+    /// its share of the CPU. 0: tasks only.
     pub threads: usize,
     /// Close a connection that has neither sent nor taken a byte for this long.
     pub idle_timeout: Option<Duration>,
@@ -210,7 +212,15 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
             }
         };
         seq += 1;
-        let served = Served { seq, peer, permit, cfg: cfg.clone(), stop: shutdown.clone() };
+        let served = Served {
+            seq,
+            peer,
+            permit,
+            cfg: cfg.clone(),
+            stop: shutdown.clone(),
+            tracker: tracker.clone(),
+            _open: Open::new(&threads),
+        };
         let conn = match threads.take_slot() {
             Some(slot) => match conn.into_std() {
                 Ok(stream) => {
@@ -224,7 +234,7 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
             },
             None => conn,
         };
-        tracker.spawn(serve_on_task(conn, served));
+        tracker.spawn(serve_on_task(conn, EchoConn::new(cfg.bufsize, cfg.transform), served));
     }
     // The file first: once connecting is refused, the path is already free.
     drop(socket_file);
@@ -249,6 +259,24 @@ struct Served {
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
     cfg: Arc<ServerConfig>,
     stop: CancellationToken,
+    tracker: TaskTracker,
+    _open: Open,
+}
+
+/// Counts the connection among the server's open ones while it lives.
+struct Open(Arc<Threads>);
+
+impl Open {
+    fn new(threads: &Arc<Threads>) -> Open {
+        threads.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Open(threads.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Served {
@@ -259,19 +287,25 @@ impl Served {
     }
 }
 
-async fn serve_on_task(stream: net::Conn, served: Served) {
-    if let Err(e) = serve_conn(stream, &served.cfg, &served.stop).await {
+async fn serve_on_task(stream: net::Conn, conn: EchoConn, served: Served) {
+    if let Err(e) = serve_conn(stream, conn, &served.cfg, &served.stop).await {
         served.log(&e);
     }
     drop(served.permit);
 }
 
 /// The connections concurrent mode serves on threads: how many, and their descriptors, so that
-/// stopping can wake a thread blocked in `recv` with `shutdown(2)`.
+/// stopping can wake a thread blocked in `recv` with `shutdown(2)`; and how many the server holds.
+///
+/// Threads are for a server with few clients. Once it holds more connections than threads, each
+/// thread hands its connection to the event loop after its current reply: the kernel shares the CPU
+/// among threads, not connections, and 16 threads beside 2 event-loop workers would take most of it
+/// for 16 clients and starve the others (1,000 clients: p99 39 ms instead of 26).
 struct Threads {
     limit: usize,
     serving: std::sync::Mutex<std::collections::HashMap<u64, std::os::fd::RawFd>>,
     next: std::sync::atomic::AtomicU64,
+    open: std::sync::atomic::AtomicUsize,
 }
 
 /// A thread's place among [`Threads`]; dropping it frees the place.
@@ -282,12 +316,17 @@ struct Slot {
 
 impl Threads {
     fn new(limit: usize) -> Arc<Threads> {
-        Arc::new(Threads { limit, serving: Default::default(), next: Default::default() })
+        Arc::new(Threads { limit, serving: Default::default(), next: Default::default(), open: Default::default() })
+    }
+
+    /// More connections open than threads to serve them.
+    fn crowded(&self) -> bool {
+        self.open.load(std::sync::atomic::Ordering::Relaxed) > self.limit
     }
 
     fn take_slot(self: &Arc<Self>) -> Option<Slot> {
         let mut serving = self.serving.lock().unwrap_or_else(|e| e.into_inner());
-        if serving.len() >= self.limit {
+        if serving.len() >= self.limit || self.crowded() {
             return None;
         }
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -322,8 +361,9 @@ impl Drop for Slot {
     }
 }
 
-/// Serve a connection to its end with the blocking loop, as the sequential server does (so the
-/// thread's only system calls are the `recv` and `send` of each message).
+/// Serve a connection with the blocking loop, as the sequential server does (so the thread's only
+/// system calls are the `recv` and `send` of each message), to its end or until the server is
+/// [crowded](Threads::crowded); then the event loop takes over between two messages.
 fn serve_on_thread(mut stream: net::StdConn, slot: Slot, served: Served) {
     use std::os::fd::AsRawFd;
     let cfg = &served.cfg;
@@ -338,10 +378,50 @@ fn serve_on_thread(mut stream: net::StdConn, slot: Slot, served: Served) {
         let _ = stream.socket().shutdown(std::net::Shutdown::Read);
     }
     let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
-    let result = crate::proto::serve(&mut stream, &mut conn);
+    let mut until = UntilCrowded { stream: &mut stream, threads: &slot.threads, crowded: false };
+    let result = crate::proto::serve(&mut until, &mut conn);
+    let crowded = until.crowded;
     drop(slot);
-    if let Err(e) = result {
-        served.log(&blocking_failure(&e, served.stop.is_cancelled()));
+    match result {
+        Err(_) if crowded => {
+            conn.release_buffer();
+            match stream.into_async() {
+                Ok(stream) => {
+                    let tracker = served.tracker.clone();
+                    tracker.spawn(serve_on_task(stream, conn, served));
+                }
+                Err(e) => served.log(&e),
+            }
+        }
+        Err(e) => served.log(&blocking_failure(&e, served.stop.is_cancelled())),
+        Ok(_) => {}
+    }
+}
+
+/// A thread's stream, which stops the loop at its next `recv` (the previous reply all written) once
+/// the server is crowded.
+struct UntilCrowded<'a> {
+    stream: &'a mut net::StdConn,
+    threads: &'a Threads,
+    crowded: bool,
+}
+
+impl io::Read for UntilCrowded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.threads.crowded() {
+            self.crowded = true;
+            return Err(io::Error::other("handed to the event loop"));
+        }
+        self.stream.read(buf)
+    }
+}
+
+impl io::Write for UntilCrowded<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
     }
 }
 
@@ -474,8 +554,12 @@ fn serve_sequentially(
 
 /// Serve one connection. On shutdown, a connection stops reading, writes what it already owes
 /// (up to the grace period) and closes.
-async fn serve_conn(mut stream: net::Conn, cfg: &ServerConfig, shutdown: &CancellationToken) -> io::Result<()> {
-    let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
+async fn serve_conn(
+    mut stream: net::Conn,
+    mut conn: EchoConn,
+    cfg: &ServerConfig,
+    shutdown: &CancellationToken,
+) -> io::Result<()> {
     let served = {
         let mut stream = IdleTimeout::new(&mut stream, cfg.idle_timeout);
         tokio::select! {
@@ -613,5 +697,39 @@ pub fn runtime_for(mode: Mode) -> io::Result<tokio::runtime::Runtime> {
     match mode {
         Mode::Sequential => tokio::runtime::Builder::new_current_thread().enable_all().build(),
         Mode::Concurrent => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn a_thread_hands_its_connection_over_at_the_next_read_once_the_server_is_crowded() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (mut stream, mut peer) = (net::StdConn::Unix(a), net::StdConn::Unix(b));
+        let threads = Threads::new(1);
+        let first = Open::new(&threads);
+        let mut until = UntilCrowded { stream: &mut stream, threads: &threads, crowded: false };
+        peer.write_all(b"abc").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(until.read(&mut buf).unwrap(), 3, "one connection, one thread: reads go through");
+        assert!(!until.crowded);
+        let second = Open::new(&threads);
+        assert!(threads.crowded());
+        assert!(threads.take_slot().is_none(), "no thread for a connection while crowded");
+        peer.write_all(b"def").unwrap();
+        assert!(until.read(&mut buf).is_err(), "crowded: the loop stops instead of reading");
+        assert!(until.crowded);
+        // The bytes are still there for the event loop.
+        drop(second);
+        assert!(!threads.crowded());
+        let mut until = UntilCrowded { stream: &mut stream, threads: &threads, crowded: false };
+        assert_eq!(until.read(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"def");
+        drop(first);
+        assert_eq!(threads.open.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert!(threads.take_slot().is_some());
     }
 }

@@ -38,8 +38,8 @@ fn write_until_stalled(c: &mut StdConn, cap: usize) -> Option<usize> {
     None
 }
 
-/// Concurrent mode serves its first connections on threads of their own and the others on the
-/// event loop: each concurrent test runs against both, the default and `--threads 0`.
+/// Concurrent mode serves few connections on threads of their own and many on the event loop: each
+/// concurrent test (a few connections each) runs against both, the default and `--threads 0`.
 const SERVING: [&[&str]; 2] = [&[], &["--threads", "0"]];
 
 /// `--mode concurrent`, then `serving`, then `extra`.
@@ -82,21 +82,27 @@ per_transport! {
         }
     }
 
-    fn connections_on_threads_and_on_the_event_loop_are_served_side_by_side(t) {
-        // Two connections at a time on threads, the others on the event loop; a freed thread
-        // takes the next connection accepted.
+    fn connections_move_from_threads_to_the_event_loop_mid_stream_without_a_byte_lost(t) {
         let server = Server::start(t, &concurrent(&["--threads", "2"], &[]));
         let baseline = server.fd_count();
-        let mut conns: Vec<StdConn> = (0..5).map(|_| server.connect()).collect();
-        for round in 0..3 {
+        let round = |conns: &mut Vec<StdConn>, round: usize| {
             for (i, c) in conns.iter_mut().enumerate() {
                 let msg = format!("round {round} client {i} {}", "x".repeat(100_000 * i));
                 assert_eq!(roundtrip(c, msg.as_bytes()), msg.to_uppercase().as_bytes(), "round {round}, client {i}");
             }
-            // The oldest two (on threads in the first round) go; two new ones come.
-            conns.drain(..2);
-            conns.extend((0..2).map(|_| server.connect()));
-        }
+        };
+        // Two clients, two threads.
+        let mut conns: Vec<StdConn> = (0..2).map(|_| server.connect()).collect();
+        round(&mut conns, 0);
+        // Five: the new ones go to the event loop, and the first two follow at their next message.
+        conns.extend((0..3).map(|_| server.connect()));
+        round(&mut conns, 1);
+        round(&mut conns, 2);
+        // Two again: the next one accepted gets a thread.
+        drop(conns.drain(..3));
+        wait_until("three connections closed", DEADLINE, || server.fd_count() == baseline + 2);
+        conns.push(server.connect());
+        round(&mut conns, 3);
         drop(conns);
         server.wait_fds(baseline);
         server.assert_serves();

@@ -2,7 +2,7 @@
 //! `<scenario>::<transport>::<model>`, e.g. `cargo test -p sockcheck-scenarios send_of_1m`.
 //! The models: `sequential`, `concurrent` (its first connections on threads of their own, as the
 //! catalogue's few clients all are) and `concurrent-event-loop` (`--threads 0`: every connection on
-//! the event loop, as the concurrent server's connections beyond the first 16 are).
+//! the event loop, as the concurrent server has them when it holds more than 16).
 //! A failure prints the scenario's transcript.
 
 use libtest_mimic::{Arguments, Failed, Trial};
