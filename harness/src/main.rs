@@ -144,8 +144,8 @@ struct ServeArgs {
     max_conns: Option<u64>,
     /// Concurrent mode: with at most N connections open, serve each on a thread of its own (lowest
     /// latency); with more, all on the event loop (least memory, fair share). 0: event loop only
-    /// [default: 16]
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=4096))]
+    /// [default: 16, at most 256]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=server::MAX_THREADS as u64))]
     threads: Option<u64>,
     /// Close connections idle for this many seconds
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]

@@ -100,6 +100,10 @@ pub fn default_bufsize(mode: Mode) -> usize {
 /// Concurrent mode's default for [`ServerConfig::threads`].
 pub const DEFAULT_THREADS: usize = 16;
 
+/// The most [`ServerConfig::threads`] can be: the threads come from tokio's blocking pool, which
+/// runs at most 512 at once (one more is the sequential server's) and would queue the rest, unserved.
+pub const MAX_THREADS: usize = 256;
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -175,7 +179,7 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
     let cfg = Arc::new(cfg);
     let tracker = TaskTracker::new();
     let permits = cfg.max_conns.map(|n| Arc::new(Semaphore::new(n)));
-    let threads = Threads::new(cfg.threads);
+    let threads = Threads::new(cfg.threads.min(MAX_THREADS));
     let mut seq: u64 = 0;
     loop {
         // Take a slot before accepting, so clients over the limit wait in the kernel's backlog.

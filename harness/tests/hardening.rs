@@ -545,6 +545,7 @@ fn bad_command_lines_give_one_line_and_exit_2() {
         (&["serve", "--max-conns", "0"], "0 is not in 1..=1000000"),
         (&["serve", "--max-conns", "5"], "--max-conns needs --mode concurrent"),
         (&["serve", "--threads", "5"], "--threads needs --mode concurrent"),
+        (&["serve", "--mode", "concurrent", "--threads", "257"], "257 is not in 0..=256"),
         (&["serve", "--mode", "concurrent", "--threads", "-1"], "invalid value '-1' for '--threads <N>'"),
         (&["serve", "--tcp", "127.0.0.1:0", "--unix", "/tmp/x.sock"], "cannot be used with"),
         (&["serve", "--bogus"], "unexpected argument '--bogus'"),
