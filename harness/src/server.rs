@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -225,13 +226,15 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
             tracker: tracker.clone(),
             _open: Open::new(&threads),
         };
-        let conn = match threads.take_slot() {
+        let conn = match threads.take_slot(conn.as_raw_fd()) {
             Some(slot) => match conn.into_std() {
                 Ok(stream) => {
                     tracker.spawn_blocking(move || serve_on_thread(stream, slot, served));
                     continue;
                 }
                 Err(e) => {
+                    // The descriptor is closed and still listed until `slot` drops at the end of this
+                    // arm: harmless, as listed descriptors are shut down only after this loop.
                     served.log(&e);
                     continue;
                 }
@@ -245,11 +248,11 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
     drop(accept);
     tracker.close();
     // Threads blocked in `recv` stop reading; what they owe gets the grace period, like a task's.
-    threads.shutdown_all(std::net::Shutdown::Read);
+    threads.serving.shutdown_all(std::net::Shutdown::Read);
     tokio::select! {
         _ = tracker.wait() => {}
         _ = tokio::time::sleep(cfg.grace) => {
-            threads.shutdown_all(std::net::Shutdown::Both);
+            threads.serving.shutdown_all(std::net::Shutdown::Both);
             tracker.wait().await;
         }
     }
@@ -307,20 +310,20 @@ async fn serve_on_task(stream: net::Conn, conn: EchoConn, served: Served) {
 /// for 16 clients and starve the others (1,000 clients: p99 39 ms instead of 26).
 struct Threads {
     limit: usize,
-    serving: std::sync::Mutex<std::collections::HashMap<u64, std::os::fd::RawFd>>,
-    next: std::sync::atomic::AtomicU64,
+    serving: Blocking,
     open: std::sync::atomic::AtomicUsize,
 }
 
-/// A thread's place among [`Threads`]; dropping it frees the place.
+/// A thread's place among [`Threads`], for the connection on this descriptor; dropping it frees the
+/// place (drop it before the descriptor is closed).
 struct Slot {
     threads: Arc<Threads>,
-    id: u64,
+    fd: RawFd,
 }
 
 impl Threads {
     fn new(limit: usize) -> Arc<Threads> {
-        Arc::new(Threads { limit, serving: Default::default(), next: Default::default(), open: Default::default() })
+        Arc::new(Threads { limit, serving: Blocking::default(), open: Default::default() })
     }
 
     /// More connections open than threads to serve them.
@@ -328,40 +331,43 @@ impl Threads {
         self.open.load(std::sync::atomic::Ordering::Relaxed) > self.limit
     }
 
-    fn take_slot(self: &Arc<Self>) -> Option<Slot> {
-        let mut serving = self.serving.lock().unwrap_or_else(|e| e.into_inner());
-        if serving.len() >= self.limit || self.crowded() {
-            return None;
-        }
-        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // -1 until the thread has its stream: nothing to shut down yet.
-        serving.insert(id, -1);
-        Some(Slot { threads: self.clone(), id })
-    }
-
-    fn shutdown_all(&self, how: std::net::Shutdown) {
-        for &fd in self.serving.lock().unwrap_or_else(|e| e.into_inner()).values() {
-            if fd >= 0 {
-                // SAFETY: a descriptor stays open while it is listed: its thread takes it off the list
-                // (under this lock) before closing it.
-                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-                let _ = socket2::SockRef::from(&fd).shutdown(how);
-            }
-        }
-    }
-}
-
-impl Slot {
-    fn set_fd(&self, fd: std::os::fd::RawFd) {
-        if let Some(v) = self.threads.serving.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&self.id) {
-            *v = fd;
-        }
+    /// A thread for the connection on `fd`, listed from now on (so stopping reaches it wherever
+    /// its thread is), unless every thread is taken or the server is crowded.
+    fn take_slot(self: &Arc<Self>, fd: RawFd) -> Option<Slot> {
+        let listed = self.serving.list_if(fd, |n| n < self.limit && !self.crowded());
+        listed.then(|| Slot { threads: self.clone(), fd })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.threads.serving.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        self.threads.serving.unlist(self.fd);
+    }
+}
+
+/// The descriptors of the connections being served by blocking loops (the sequential server's one,
+/// the concurrent server's threads), so that stopping can wake a `recv` or `send` blocked in them
+/// with `shutdown(2)`. A descriptor is taken off the list before it is closed or handed on.
+#[derive(Default)]
+struct Blocking(std::sync::Mutex<std::collections::HashSet<RawFd>>);
+
+impl Blocking {
+    /// List `fd` if `room` says yes to the number listed now.
+    fn list_if(&self, fd: RawFd, room: impl FnOnce(usize) -> bool) -> bool {
+        let mut fds = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        room(fds.len()) && fds.insert(fd)
+    }
+
+    fn unlist(&self, fd: RawFd) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&fd);
+    }
+
+    fn shutdown_all(&self, how: std::net::Shutdown) {
+        for &fd in self.0.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            // SAFETY: a listed descriptor is open: it is unlisted (under this lock) before it is closed.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let _ = socket2::SockRef::from(&fd).shutdown(how);
+        }
     }
 }
 
@@ -369,17 +375,12 @@ impl Drop for Slot {
 /// system calls are the `recv` and `send` of each message), to its end or until the server is
 /// [crowded](Threads::crowded); then the event loop takes over between two messages.
 fn serve_on_thread(mut stream: net::StdConn, slot: Slot, served: Served) {
-    use std::os::fd::AsRawFd;
     let cfg = &served.cfg;
     // Idle timeout: no progress on a recv or a send for that long ends the connection.
     let set = stream.set_read_timeout(cfg.idle_timeout).and_then(|()| stream.set_write_timeout(cfg.idle_timeout));
     if let Err(e) = set {
+        drop(slot);
         return served.log(&e);
-    }
-    slot.set_fd(stream.socket().as_raw_fd());
-    // Stopping may have come before the descriptor was listed.
-    if served.stop.is_cancelled() {
-        let _ = stream.socket().shutdown(std::net::Shutdown::Read);
     }
     let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
     let mut until = UntilCrowded { stream: &mut stream, threads: &slot.threads, crowded: false };
@@ -442,19 +443,13 @@ fn blocking_failure(e: &io::Error, stopping: bool) -> String {
 #[derive(Default)]
 struct Sequential {
     stopping: std::sync::atomic::AtomicBool,
-    /// A handle on the connection being served, so that cancelling can wake its blocked `recv`.
-    serving: std::sync::Mutex<Option<net::StdConn>>,
+    /// The connection being served, so that cancelling can wake its blocked `recv`.
+    serving: Blocking,
 }
 
 impl Sequential {
     fn stopping(&self) -> bool {
         self.stopping.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn shutdown_serving(&self, how: std::net::Shutdown) {
-        if let Some(s) = self.serving.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            let _ = s.socket().shutdown(how);
-        }
     }
 }
 
@@ -485,11 +480,11 @@ async fn run_sequential(listener: Listener, cfg: ServerConfig, shutdown: Cancell
         StdListener::Tcp(l) => socket2::SockRef::from(l).shutdown(std::net::Shutdown::Both),
         StdListener::Unix(l) => socket2::SockRef::from(l).shutdown(std::net::Shutdown::Both),
     };
-    state.shutdown_serving(std::net::Shutdown::Read);
+    state.serving.shutdown_all(std::net::Shutdown::Read);
     match tokio::time::timeout(grace, &mut worker).await {
         Ok(r) => joined(r),
         Err(_) => {
-            state.shutdown_serving(std::net::Shutdown::Both);
+            state.serving.shutdown_all(std::net::Shutdown::Both);
             joined(worker.await)
         }
     }
@@ -540,13 +535,15 @@ fn serve_sequentially(
         // Idle timeout: no progress on a recv or a send for that long ends the connection.
         stream.set_read_timeout(cfg.idle_timeout)?;
         stream.set_write_timeout(cfg.idle_timeout)?;
-        *st.serving.lock().unwrap_or_else(|e| e.into_inner()) = stream.try_clone().ok();
+        let fd = stream.socket().as_raw_fd();
+        st.serving.list_if(fd, |_| true);
+        // Stopping may have come before the descriptor was listed.
         if st.stopping() {
-            st.shutdown_serving(std::net::Shutdown::Read);
+            let _ = stream.socket().shutdown(std::net::Shutdown::Read);
         }
         let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
         let served = crate::proto::serve(&mut stream, &mut conn);
-        st.serving.lock().unwrap_or_else(|e| e.into_inner()).take();
+        st.serving.unlist(fd);
         if let Err(e) = served {
             if cfg.log_errors {
                 eprintln!("sockcheck serve: connection #{seq} from {peer}: {}", blocking_failure(&e, st.stopping()));
@@ -715,6 +712,7 @@ mod tests {
         let (mut stream, mut peer) = (net::StdConn::Unix(a), net::StdConn::Unix(b));
         let threads = Threads::new(1);
         let first = Open::new(&threads);
+        let slot = threads.take_slot(stream.socket().as_raw_fd()).expect("a thread for the first connection");
         let mut until = UntilCrowded { stream: &mut stream, threads: &threads, crowded: false };
         peer.write_all(b"abc").unwrap();
         let mut buf = [0u8; 8];
@@ -722,7 +720,7 @@ mod tests {
         assert!(!until.crowded);
         let second = Open::new(&threads);
         assert!(threads.crowded());
-        assert!(threads.take_slot().is_none(), "no thread for a connection while crowded");
+        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_none(), "no thread for a connection while crowded");
         peer.write_all(b"def").unwrap();
         assert!(until.read(&mut buf).is_err(), "crowded: the loop stops instead of reading");
         assert!(until.crowded);
@@ -734,6 +732,8 @@ mod tests {
         assert_eq!(&buf[..3], b"def");
         drop(first);
         assert_eq!(threads.open.load(std::sync::atomic::Ordering::SeqCst), 0);
-        assert!(threads.take_slot().is_some());
+        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_none(), "one thread, and it is taken");
+        drop(slot);
+        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_some(), "the thread is free again");
     }
 }
