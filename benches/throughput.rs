@@ -11,7 +11,8 @@ use std::io;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use hdrhistogram::Histogram;
 use sockcheck::proto::{serve, EchoConn};
 use sockcheck::{Mode, Transform, Transport};
@@ -144,17 +145,8 @@ const SEQUENTIAL_64K: Kind = Kind::Reference { mode: Mode::Sequential, bufsize: 
 /// it has) on the last, so that no run finds them fighting over a core and no two runs place them
 /// differently (unplaced, the same server's figure moved by 30 % from run to run).
 fn echo_stream(c: &mut Criterion) {
-    let cpus = allowed_cpus();
-    let (client_cpu, server_cpu) = match (cpus.first(), cpus.last()) {
-        (Some(&a), Some(&b)) if a != b => (Some(a), Some(b)),
-        _ => (None, None),
-    };
-    let mut g = c.benchmark_group("echo_stream");
-    g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .nresamples(10_000);
+    let placement = apart();
+    let mut g = network_group(c, "echo_stream");
     for transport in Transport::ALL {
         for size in [KIB, 64 * KIB, MIB] {
             let mut kinds = vec![Kind::Sink, Kind::CopyEcho, CONCURRENT_64K, CONCURRENT_1K];
@@ -166,30 +158,76 @@ fn echo_stream(c: &mut Criterion) {
             for kind in kinds {
                 let name = format!("{transport}/{}", kind.label());
                 let id = format!("echo_stream/{name}/{}", size_label(size));
-                on_cpu(client_cpu, || {
-                    let mut state: Option<(Server, StreamClient)> = None;
-                    g.bench_function(BenchmarkId::new(name, size_label(size)), |b| {
-                        let (_, client) = state.get_or_insert_with(|| {
-                            let server = on_cpu(server_cpu, || Server::start(kind, transport));
-                            let client = StreamClient::new(&server, kind == Kind::Sink, size);
-                            (server, client)
-                        });
-                        b.iter_custom(|iters| {
-                            let took = client.stream(iters, size);
-                            record_rate(&id, iters * size as u64, took);
-                            took
-                        })
-                    });
-                    // The client closes before its server stops.
-                    if let Some((server, client)) = state.take() {
-                        drop(client);
-                        drop(server);
-                    }
+                let bench = BenchmarkId::new(name, size_label(size));
+                let connect = |server: &Server| StreamClient::new(server, kind == Kind::Sink, size);
+                bench_server(&mut g, bench, kind, transport, placement, connect, |client, iters| {
+                    let took = client.stream(iters, size);
+                    record_rate(&id, iters * size as u64, took);
+                    took
                 });
             }
         }
     }
     g.finish();
+}
+
+/// A group of the network benchmarks: an iteration is a whole exchange, so flat sampling, and
+/// short runs to keep `cargo bench` within minutes.
+fn network_group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .nresamples(10_000);
+    g
+}
+
+/// Where a benchmark's client and server run: (client CPU, server CPU), `None` where the scheduler likes.
+type Placement = (Option<usize>, Option<usize>);
+
+/// The client on the first CPU, the server on the last (anywhere, on a machine of one CPU).
+fn apart() -> Placement {
+    let cpus = allowed_cpus();
+    match (cpus.first(), cpus.last()) {
+        (Some(&a), Some(&b)) if a != b => (Some(a), Some(b)),
+        _ => (None, None),
+    }
+}
+
+/// Both on the first CPU.
+fn together() -> Placement {
+    let first = allowed_cpus().first().copied();
+    (first, first)
+}
+
+/// Benchmark `bench` against a server of `kind`, placed as told: the server is started and `connect`
+/// makes the client at the first iteration, both are reused by every later one, and `run` does
+/// `iters` iterations and says how long they took. The client closes before its server stops.
+fn bench_server<C>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    bench: BenchmarkId,
+    kind: Kind,
+    transport: Transport,
+    (client_cpu, server_cpu): Placement,
+    connect: impl Fn(&Server) -> C,
+    mut run: impl FnMut(&mut C, u64) -> Duration,
+) {
+    on_cpu(client_cpu, || {
+        let mut state: Option<(Server, C)> = None;
+        g.bench_function(bench, |b| {
+            let (_, client) = state.get_or_insert_with(|| {
+                let server = on_cpu(server_cpu, || Server::start(kind, transport));
+                let client = connect(&server);
+                (server, client)
+            });
+            b.iter_custom(|iters| run(client, iters))
+        });
+        if let Some((server, client)) = state.take() {
+            drop(client);
+            drop(server);
+        }
+    });
 }
 
 /// The CPUs this process may run on.
@@ -222,53 +260,34 @@ fn on_cpu<T>(cpu: Option<usize>, f: impl FnOnce() -> T) -> T {
 /// more than the server's own work), `-1cpu`: the same one (the server's own cost, nothing else).
 /// Left to the scheduler, a run lands on one or the other, so its figures flip from run to run.
 fn ping_pong(c: &mut Criterion) {
-    let cpus = allowed_cpus();
-    let first = cpus.first().copied();
     let mut placements = vec![];
-    if cpus.len() >= 2 {
-        placements.push(("2cpu", first, cpus.last().copied()));
+    if apart() != (None, None) {
+        placements.push(("2cpu", apart()));
     }
-    placements.push(("1cpu", first, first));
-    let mut g = c.benchmark_group("ping_pong");
-    g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .nresamples(10_000);
+    placements.push(("1cpu", together()));
+    let mut g = network_group(c, "ping_pong");
     const SIZE: usize = 64;
     g.throughput(Throughput::Bytes(SIZE as u64));
-    for &(placement, client_cpu, server_cpu) in &placements {
+    for &(name, placement) in &placements {
         for transport in Transport::ALL {
-            let place = format!("{transport}-{placement}");
+            let place = format!("{transport}-{name}");
             for kind in [Kind::CopyEcho, CONCURRENT_1K, EVENT_LOOP_1K, SEQUENTIAL_1K] {
                 let id = format!("ping_pong/{place}/{}", kind.label());
-                on_cpu(client_cpu, || {
-                    let mut state: Option<(Server, PingPong)> = None;
-                    g.bench_function(BenchmarkId::new(&place, kind.label()), |b| {
-                        let (_, client) = state.get_or_insert_with(|| {
-                            let server = on_cpu(server_cpu, || Server::start(kind, transport));
-                            let client = PingPong::new(&server, SIZE);
-                            (server, client)
-                        });
-                        b.iter_custom(|iters| {
-                            let mut total = Duration::ZERO;
-                            let mut lat = Vec::with_capacity(iters as usize);
-                            for _ in 0..iters {
-                                let t = client.round_trip();
-                                total += t;
-                                lat.push(t.as_nanos() as u64);
-                            }
-                            for ns in lat {
-                                record_latency(&id, ns);
-                            }
-                            record_rate(&id, iters * SIZE as u64, total);
-                            total
-                        })
-                    });
-                    if let Some((server, client)) = state.take() {
-                        drop(client);
-                        drop(server);
+                let bench = BenchmarkId::new(&place, kind.label());
+                let connect = |server: &Server| PingPong::new(server, SIZE);
+                bench_server(&mut g, bench, kind, transport, placement, connect, |client, iters| {
+                    let mut total = Duration::ZERO;
+                    let mut lat = Vec::with_capacity(iters as usize);
+                    for _ in 0..iters {
+                        let t = client.round_trip();
+                        total += t;
+                        lat.push(t.as_nanos() as u64);
                     }
+                    for ns in lat {
+                        record_latency(&id, ns);
+                    }
+                    record_rate(&id, iters * SIZE as u64, total);
+                    total
                 });
             }
         }
@@ -327,36 +346,29 @@ impl Clients {
     }
 }
 
+/// Left to the scheduler: the clients are tasks of a 2-worker runtime, the server has threads of its own.
 fn clients(c: &mut Criterion) {
-    let mut g = c.benchmark_group("clients");
-    g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(10)
-        .sampling_mode(SamplingMode::Flat)
-        .nresamples(10_000);
+    let mut g = network_group(c, "clients");
     const SIZE: usize = 16 * KIB;
     for kind in [CONCURRENT_1K, CONCURRENT_64K, EVENT_LOOP_64K, Kind::CopyEcho] {
         for n in [1usize, 8, 64] {
             g.throughput(Throughput::Bytes((n * SIZE) as u64));
             let name = format!("tcp/{}", kind.label());
             let id = format!("clients/{name}/{n}");
-            let mut state: Option<(Server, Clients)> = None;
-            g.bench_function(BenchmarkId::new(name, n), |b| {
-                let (_, clients) = state.get_or_insert_with(|| {
-                    let server = Server::start(kind, Transport::Tcp);
-                    let clients = Clients::new(&server, n, SIZE);
-                    (server, clients)
-                });
-                b.iter_custom(|iters| {
+            let connect = |server: &Server| Clients::new(server, n, SIZE);
+            bench_server(
+                &mut g,
+                BenchmarkId::new(name, n),
+                kind,
+                Transport::Tcp,
+                (None, None),
+                connect,
+                |clients, iters| {
                     let took = clients.run(iters);
                     record_rate(&id, iters * (n * SIZE) as u64, took);
                     took
-                })
-            });
-            if let Some((server, clients)) = state.take() {
-                drop(clients);
-                drop(server);
-            }
+                },
+            );
         }
     }
     g.finish();
