@@ -23,7 +23,7 @@ fn built_in_client_passes_over_both_transports() {
 
 #[test]
 fn broken_client_fails_with_exit_1_and_a_summary() {
-    let cmd = format!("python3 {}/one_recv_client.py {{path}}", clients_dir());
+    let cmd = format!("python3 {}/variants.py one-recv {{path}}", clients_dir());
     let r = run(&["check-client", "--spawn", &cmd, "--filter", "64k", "--filter", "line_is_sent"], b"");
     let out = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.code(), Some(1), "{out}\n{}", r.stderr);
@@ -65,7 +65,7 @@ fn marked(marker: &str) -> Vec<i32> {
 #[test]
 fn interrupting_sockcheck_stops_the_client_under_test() {
     let marker = format!("SOCKCHECK_TEST_MARK={}", std::process::id());
-    let cmd = format!("{marker} exec python3 {}/spinning_client.py {{port}}", clients_dir());
+    let cmd = format!("{marker} exec python3 {}/variants.py spinning {{port}}", clients_dir());
     let mut child = Command::new(BIN)
         .args(["check-client", "--spawn", &cmd, "--filter", "server_close"])
         .stdout(Stdio::null())
@@ -91,7 +91,7 @@ fn json_and_junit_reports_of_a_client_check() {
 
     let dir = tempfile::tempdir().unwrap();
     let xml_path = dir.path().join("report.xml");
-    let cmd = format!("python3 {}/sends_empty_client.py {{port}}", clients_dir());
+    let cmd = format!("python3 {}/variants.py sends-empty {{port}}", clients_dir());
     let r = run(
         &[
             "check-client",

@@ -1,25 +1,27 @@
-//! `check-client` against spawned Python clients (`tests/clients/`): the tutorial's client fixed
-//! passes everything, also when it writes 256 KiB to stderr per line; each broken one fails exactly the scenarios meant for it, over TCP and Unix
-//! sockets. Needs `python3`.
+//! `check-client` against spawned Python clients: the tutorial's client fixed
+//! (`examples/tutorial_client.py`) passes everything, also when it writes 256 KiB to stderr per line
+//! (`tests/clients/variants.py chatty`); each broken variant fails exactly the scenarios meant for it,
+//! over TCP and Unix sockets. Needs `python3`.
 
 use std::collections::BTreeSet;
 
 use sockcheck::client_check::{run_all, ClientCommand, ClientOpts};
 use sockcheck::Transport;
 
-/// Run the whole client catalogue against `tests/clients/<file>` and return the failed scenarios.
-fn failed_scenarios(file: &str, transport: Transport) -> (BTreeSet<String>, String) {
-    // A bare name is one of `tests/clients/`; a path is relative to `harness/`.
-    let script = match file.contains('/') {
-        true => format!("{}/{file}", env!("CARGO_MANIFEST_DIR")),
-        false => format!("{}/tests/clients/{file}", env!("CARGO_MANIFEST_DIR")),
+/// Run the whole client catalogue against `client` (`examples/tutorial_client.py`, a path relative to
+/// `harness/`, or a variant of `tests/clients/variants.py`) and return the failed scenarios.
+fn failed_scenarios(client: &str, transport: Transport) -> (BTreeSet<String>, String) {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let (script, args) = match client.contains('/') {
+        true => (format!("{dir}/{client}"), String::new()),
+        false => (format!("{dir}/tests/clients/variants.py"), format!("{client} ")),
     };
     assert!(std::path::Path::new(&script).exists(), "{script} is missing");
     let placeholder = match transport {
         Transport::Tcp => "{port}",
         Transport::Unix => "{path}",
     };
-    let cmd = ClientCommand::spawn(&format!("exec python3 '{script}' {placeholder}"));
+    let cmd = ClientCommand::spawn(&format!("exec python3 '{script}' {args}{placeholder}"));
     let outcomes =
         run_all(&sockcheck::client_catalogue::all(), |_| cmd.clone(), &[transport], ClientOpts::default(), |_| {})
             .expect("runner starts");
@@ -29,10 +31,10 @@ fn failed_scenarios(file: &str, transport: Transport) -> (BTreeSet<String>, Stri
 }
 
 #[track_caller]
-fn assert_fails_exactly(file: &str, transport: Transport, expected: &[&str]) {
-    let (failed, reports) = failed_scenarios(file, transport);
+fn assert_fails_exactly(client: &str, transport: Transport, expected: &[&str]) {
+    let (failed, reports) = failed_scenarios(client, transport);
     let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
-    assert_eq!(failed, expected, "{file} over {transport}: wrong set of failed scenarios\n{reports}");
+    assert_eq!(failed, expected, "{client} over {transport}: wrong set of failed scenarios\n{reports}");
     // Every failure says what went wrong, not only that something did.
     for line in reports.lines().filter(|l| l.starts_with("  client `")) {
         assert!(line.contains(": "), "{line}");
@@ -56,22 +58,21 @@ macro_rules! per_transport {
 }
 
 per_transport! {
-    fixed_tutorial_client_passes_everything: "good_client.py" => [];
-    chatty_client_is_not_blocked_by_its_stderr: "chatty_client.py" => [];
-    example_tutorial_client_passes_everything: "examples/tutorial_client.py" => [];
-    client_that_sends_empty_lines_is_caught: "sends_empty_client.py" => ["empty_and_blank_lines_are_not_sent"];
-    client_that_reads_once_per_reply_is_caught: "one_recv_client.py" => [
+    fixed_tutorial_client_passes_everything: "examples/tutorial_client.py" => [];
+    chatty_client_is_not_blocked_by_its_stderr: "chatty" => [];
+    client_that_sends_empty_lines_is_caught: "sends-empty" => ["empty_and_blank_lines_are_not_sent"];
+    client_that_reads_once_per_reply_is_caught: "one-recv" => [
         "reply_in_small_pieces_is_printed_whole",
         "reply_over_64k_is_printed_whole",
         "utf8_split_across_reads_is_printed_correctly",
     ];
-    client_that_spins_after_the_server_closes_is_caught: "spinning_client.py" => ["server_close_ends_the_client"];
+    client_that_spins_after_the_server_closes_is_caught: "spinning" => ["server_close_ends_the_client"];
 }
 
 /// The spinning client's report shows the CPU it burnt while it should have been exiting.
 #[test]
 fn spinning_client_report_shows_its_cpu_time() {
-    let (_, reports) = failed_scenarios("spinning_client.py", Transport::Tcp);
+    let (_, reports) = failed_scenarios("spinning", Transport::Tcp);
     let line = reports.lines().find(|l| l.contains("did not exit within")).unwrap_or_else(|| panic!("{reports}"));
     let used = line.split("it used ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or_else(|| panic!("{line}"));
     // `1.96s` or `850.0ms`; even a loaded machine gives a spinner more than 0.2 s of 2 s.

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Clients for harness/tests/python_clients.rs: the tutorial's client done right (like
+examples/tutorial_client.py) with one thing changed each.
+
+    python3 variants.py VARIANT PORT_OR_PATH     (a port: TCP on 127.0.0.1; a path: Unix socket)
+
+chatty       correct, but writes 256 KiB to stderr per line: sockcheck must drain it, or this client
+             blocks on a full pipe (must still pass)
+sends-empty  strips but does not skip empty lines: sends b"" (nothing goes out) and waits forever
+             for its reply
+one-recv     one recv(1024) per line, as in the tutorial: long or sliced replies are cut
+spinning     when the server closes, recv returns b"" forever and this loop spins on it
+
+The protocol has no framing: the reply to N bytes is N bytes, so a correct client reads until N
+have come.
+"""
+import socket
+import sys
+
+VARIANTS = ("chatty", "sends-empty", "one-recv", "spinning")
+
+
+def connect(where):
+    if where.isdigit():
+        return socket.create_connection(("127.0.0.1", int(where)))
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(where)
+    return s
+
+
+def closed():
+    print("client: the server closed the connection", file=sys.stderr)
+    return 1
+
+
+def main(variant, where):
+    client = connect(where)
+    try:
+        for line in sys.stdin:
+            msg = line.strip().encode()
+            if len(msg) == 0 and variant != "sends-empty":
+                continue
+            if variant == "chatty":
+                sys.stderr.write(("chatter " * 128 + "\n") * 256)
+                sys.stderr.flush()
+            client.sendall(msg)
+            if variant == "one-recv":
+                reply = client.recv(1024)
+                if not reply:
+                    return closed()
+            else:
+                reply = b""
+                while len(reply) < len(msg):
+                    data = client.recv(len(msg) - len(reply))
+                    if not data:
+                        if variant == "spinning":
+                            continue
+                        return closed()
+                    reply += data
+            print(reply.decode(errors="replace"), flush=True)
+    except OSError as e:
+        print(f"client: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in VARIANTS:
+        sys.exit(f"usage: variants.py {{{'|'.join(VARIANTS)}}} PORT_OR_PATH")
+    sys.exit(main(sys.argv[1], sys.argv[2]))
