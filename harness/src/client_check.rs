@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::addr::{Endpoint, Transport};
-use crate::net::{self, Conn, ListenOpts, StdListener};
+use crate::net::{self, AsyncListener, Conn, ListenOpts};
 use crate::proto::{strip_line, Transform};
 use crate::runner::{excerpt, format_duration, mismatch, Event, Failure, Outcome, Verdict};
 use crate::scenario::Payload;
@@ -560,16 +560,7 @@ impl ClientRunner {
             let socket = listener.socket;
             let serve = scenario.serve.clone();
             let log = log.clone();
-            let accept = match socket {
-                StdListener::Tcp(l) => {
-                    l.set_nonblocking(true).map_err(|e| setup_failure(e.to_string()))?;
-                    Acceptor::Tcp(tokio::net::TcpListener::from_std(l).map_err(|e| setup_failure(e.to_string()))?)
-                }
-                StdListener::Unix(l) => {
-                    l.set_nonblocking(true).map_err(|e| setup_failure(e.to_string()))?;
-                    Acceptor::Unix(tokio::net::UnixListener::from_std(l).map_err(|e| setup_failure(e.to_string()))?)
-                }
-            };
+            let accept = AsyncListener::from_std(socket).map_err(|e| setup_failure(e.to_string()))?;
             self.rt.spawn(accept_loop(accept, serve, log))
         };
         let _socket_file = listener.socket_file;
@@ -906,33 +897,16 @@ fn busy(used: Duration, waited: Duration) -> bool {
     used > Duration::from_millis(300) && used > waited / 4
 }
 
-enum Acceptor {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
-}
-
-async fn accept_loop(acceptor: Acceptor, serve: Serve, log: Arc<Mutex<ServerLog>>) {
+async fn accept_loop(acceptor: AsyncListener, serve: Serve, log: Arc<Mutex<ServerLog>>) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
-        let conn = match &acceptor {
-            Acceptor::Tcp(l) => match l.accept().await {
-                Ok((s, _)) => {
-                    let _ = s.set_nodelay(true);
-                    Conn::Tcp(s)
-                }
-                Err(_) => {
-                    // Out of descriptors and the like: do not spin.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            Acceptor::Unix(l) => match l.accept().await {
-                Ok((s, _)) => Conn::Unix(s),
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
+        let conn = match acceptor.accept().await {
+            Ok((conn, _)) => conn,
+            Err(_) => {
+                // Out of descriptors and the like: do not spin.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
         log.lock().unwrap_or_else(|e| e.into_inner()).connections += 1;
         conns.spawn(serve_conn(conn, serve.clone(), log.clone()));

@@ -37,6 +37,42 @@ pub enum StdListener {
     Unix(StdUnixListener),
 }
 
+/// A listening socket in tokio's event loop (the reference server, the proxy, `check-client`'s
+/// stand-in server).
+#[derive(Debug)]
+pub enum AsyncListener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+impl AsyncListener {
+    /// Hand a bound listener to the event loop (call it inside a tokio runtime).
+    pub fn from_std(socket: StdListener) -> io::Result<Self> {
+        Ok(match socket {
+            StdListener::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                AsyncListener::Tcp(tokio::net::TcpListener::from_std(l)?)
+            }
+            StdListener::Unix(l) => {
+                l.set_nonblocking(true)?;
+                AsyncListener::Unix(tokio::net::UnixListener::from_std(l)?)
+            }
+        })
+    }
+
+    /// The next connection (`TCP_NODELAY` set over TCP) and who it is from.
+    pub async fn accept(&self) -> io::Result<(Conn, String)> {
+        match self {
+            AsyncListener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok((Conn::Tcp(s), peer.to_string()))
+            }
+            AsyncListener::Unix(l) => Ok((Conn::Unix(l.accept().await?.0), "unix peer".to_string())),
+        }
+    }
+}
+
 /// A listening socket, the address it really has (the port when 0 was asked), and the socket
 /// file it owns, removed when the listener is dropped.
 #[derive(Debug)]

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::addr::Endpoint;
 use crate::error::{Error, Result};
-use crate::net::{self, Conn, ListenOpts, Listener, StdListener};
+use crate::net::{self, AsyncListener, Conn, ListenOpts, Listener};
 
 /// What the proxy does to the bytes it forwards.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -239,37 +239,6 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
     }
 }
 
-enum Acceptor {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
-}
-
-impl Acceptor {
-    fn new(socket: StdListener) -> io::Result<Self> {
-        Ok(match socket {
-            StdListener::Tcp(l) => {
-                l.set_nonblocking(true)?;
-                Acceptor::Tcp(tokio::net::TcpListener::from_std(l)?)
-            }
-            StdListener::Unix(l) => {
-                l.set_nonblocking(true)?;
-                Acceptor::Unix(tokio::net::UnixListener::from_std(l)?)
-            }
-        })
-    }
-
-    async fn accept(&self) -> io::Result<Conn> {
-        Ok(match self {
-            Acceptor::Tcp(l) => {
-                let (s, _) = l.accept().await?;
-                s.set_nodelay(true)?;
-                Conn::Tcp(s)
-            }
-            Acceptor::Unix(l) => Conn::Unix(l.accept().await?.0),
-        })
-    }
-}
-
 /// Accept and forward until `stop` is cancelled. With `log`, one stderr line per connection event.
 pub async fn run(
     listener: Listener,
@@ -280,7 +249,7 @@ pub async fn run(
 ) -> Result<()> {
     faults.check()?;
     let Listener { socket, socket_file, .. } = listener;
-    let acceptor = Acceptor::new(socket)?;
+    let acceptor = AsyncListener::from_std(socket)?;
     let mut conns = tokio::task::JoinSet::new();
     let mut next_id = 0u64;
     loop {
@@ -288,7 +257,7 @@ pub async fn run(
             _ = stop.cancelled() => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = acceptor.accept() => match accepted {
-                Ok(conn) => {
+                Ok((conn, _)) => {
                     next_id += 1;
                     conns.spawn(proxy_conn(next_id, conn, upstream.clone(), faults.clone(), log));
                 }

@@ -120,40 +120,6 @@ impl Default for ServerConfig {
     }
 }
 
-enum AnyListener {
-    Tcp(tokio::net::TcpListener),
-    Unix(tokio::net::UnixListener),
-}
-
-impl AnyListener {
-    fn from_std(l: StdListener) -> io::Result<Self> {
-        Ok(match l {
-            StdListener::Tcp(l) => {
-                l.set_nonblocking(true)?;
-                AnyListener::Tcp(tokio::net::TcpListener::from_std(l)?)
-            }
-            StdListener::Unix(l) => {
-                l.set_nonblocking(true)?;
-                AnyListener::Unix(tokio::net::UnixListener::from_std(l)?)
-            }
-        })
-    }
-
-    async fn accept(&self) -> io::Result<(net::Conn, String)> {
-        match self {
-            AnyListener::Tcp(l) => {
-                let (s, peer) = l.accept().await?;
-                let _ = s.set_nodelay(true);
-                Ok((net::Conn::Tcp(s), peer.to_string()))
-            }
-            AnyListener::Unix(l) => {
-                let (s, _) = l.accept().await?;
-                Ok((net::Conn::Unix(s), "unix peer".to_string()))
-            }
-        }
-    }
-}
-
 /// Errors from `accept()` that mean "out of resources for now": pause, then accept again.
 fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM))
@@ -176,7 +142,7 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
         return run_sequential(listener, cfg, shutdown).await;
     }
     let Listener { socket, endpoint, socket_file } = listener;
-    let accept = AnyListener::from_std(socket)?;
+    let accept = net::AsyncListener::from_std(socket)?;
     let cfg = Arc::new(cfg);
     let tracker = TaskTracker::new();
     let permits = cfg.max_conns.map(|n| Arc::new(Semaphore::new(n)));
