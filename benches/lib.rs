@@ -12,14 +12,12 @@
 //! competing. The ratios between servers are measured under the same conditions, which is the point.
 
 use std::io::{self, Read, Write};
-use std::net::TcpListener;
-use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use sockcheck::net::{ListenOpts, StdConn};
+use sockcheck::net::{self, ListenOpts, Listener, StdConn};
 use sockcheck::server::{self, ServerHandle};
 use sockcheck::{Endpoint, Mode, ServerConfig, Transform, Transport};
 
@@ -115,24 +113,6 @@ impl Server {
     }
 }
 
-enum AnyStdListener {
-    Tcp(TcpListener),
-    Unix(UnixListener),
-}
-
-impl AnyStdListener {
-    fn accept(&self) -> io::Result<StdConn> {
-        Ok(match self {
-            AnyStdListener::Tcp(l) => {
-                let (s, _) = l.accept()?;
-                s.set_nodelay(true)?;
-                StdConn::Tcp(s)
-            }
-            AnyStdListener::Unix(l) => StdConn::Unix(l.accept()?.0),
-        })
-    }
-}
-
 /// The minimal blocking baselines: a thread per connection.
 struct Baseline {
     endpoint: Endpoint,
@@ -142,21 +122,13 @@ struct Baseline {
 
 impl Baseline {
     fn start(endpoint: &Endpoint, kind: Kind) -> Baseline {
-        let (listener, endpoint) = match endpoint {
-            Endpoint::Tcp(a) => {
-                let l = TcpListener::bind(a).expect("bind baseline");
-                let a = l.local_addr().expect("local addr");
-                (AnyStdListener::Tcp(l), Endpoint::Tcp(a))
-            }
-            Endpoint::Unix(p) => {
-                (AnyStdListener::Unix(UnixListener::bind(p).expect("bind baseline")), endpoint.clone())
-            }
-            Endpoint::Abstract(_) => unimplemented!("abstract baseline"),
-        };
+        let listen = ListenOpts { backlog: 1024, ..ListenOpts::default() };
+        let Listener { socket, endpoint, socket_file } = net::bind(endpoint, &listen).expect("bind baseline");
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            while let Ok(conn) = listener.accept() {
+            let _socket_file = socket_file;
+            while let Ok((conn, _)) = socket.accept() {
                 if flag.load(Ordering::Relaxed) {
                     return;
                 }

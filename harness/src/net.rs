@@ -37,6 +37,28 @@ pub enum StdListener {
     Unix(StdUnixListener),
 }
 
+impl StdListener {
+    /// The socket, for options and `shutdown(2)`.
+    pub fn socket(&self) -> SockRef<'_> {
+        match self {
+            StdListener::Tcp(l) => SockRef::from(l),
+            StdListener::Unix(l) => SockRef::from(l),
+        }
+    }
+
+    /// The next connection (`TCP_NODELAY` set over TCP) and who it is from, blocking.
+    pub fn accept(&self) -> io::Result<(StdConn, String)> {
+        match self {
+            StdListener::Tcp(l) => {
+                let (s, peer) = l.accept()?;
+                let _ = s.set_nodelay(true);
+                Ok((StdConn::Tcp(s), peer.to_string()))
+            }
+            StdListener::Unix(l) => Ok((StdConn::Unix(l.accept()?.0), "unix peer".to_string())),
+        }
+    }
+}
+
 /// A listening socket in tokio's event loop (the reference server, the proxy, `check-client`'s
 /// stand-in server).
 #[derive(Debug)]

@@ -442,10 +442,7 @@ async fn run_sequential(listener: Listener, cfg: ServerConfig, shutdown: Cancell
     state.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
     // The file first: once connecting is refused, the path is already free.
     drop(socket_file);
-    let _ = match socket.as_ref() {
-        StdListener::Tcp(l) => socket2::SockRef::from(l).shutdown(std::net::Shutdown::Both),
-        StdListener::Unix(l) => socket2::SockRef::from(l).shutdown(std::net::Shutdown::Both),
-    };
+    let _ = socket.socket().shutdown(std::net::Shutdown::Both);
     state.serving.shutdown_all(std::net::Shutdown::Read);
     match tokio::time::timeout(grace, &mut worker).await {
         Ok(r) => joined(r),
@@ -463,23 +460,10 @@ fn serve_sequentially(
     cfg: &ServerConfig,
     st: &Sequential,
 ) -> io::Result<()> {
-    let accept = || -> io::Result<(net::StdConn, String)> {
-        Ok(match listener {
-            StdListener::Tcp(l) => {
-                let (s, peer) = l.accept()?;
-                let _ = s.set_nodelay(true);
-                (net::StdConn::Tcp(s), peer.to_string())
-            }
-            StdListener::Unix(l) => (net::StdConn::Unix(l.accept()?.0), "unix peer".to_string()),
-        })
-    };
-    match listener {
-        StdListener::Tcp(l) => l.set_nonblocking(false)?,
-        StdListener::Unix(l) => l.set_nonblocking(false)?,
-    }
+    listener.socket().set_nonblocking(false)?;
     let mut seq: u64 = 0;
     while !st.stopping() {
-        let (mut stream, peer) = match accept() {
+        let (mut stream, peer) = match listener.accept() {
             Ok(c) => c,
             Err(_) if st.stopping() => break,
             Err(e) if is_resource_exhaustion(&e) => {

@@ -73,18 +73,12 @@ pub fn bind_deleting_path(ep: &Endpoint) -> Result<Listener, String> {
     bind_safely(ep)
 }
 
+/// Like the tutorial's servers: no `TCP_NODELAY` (unlike [`StdListener::accept`]).
 fn accept(l: &StdListener) -> io::Result<Stream> {
     Ok(match l {
         StdListener::Tcp(l) => Stream::Tcp(l.accept()?.0),
         StdListener::Unix(l) => Stream::Unix(l.accept()?.0),
     })
-}
-
-fn socket_of(l: &StdListener) -> socket2::SockRef<'_> {
-    match l {
-        StdListener::Tcp(l) => socket2::SockRef::from(l),
-        StdListener::Unix(l) => socket2::SockRef::from(l),
-    }
 }
 
 /// Start a blocking server: the accept loop calls `handler` inline (sequential) or on a thread
@@ -123,7 +117,7 @@ pub fn start(ep: &Endpoint, bind: Bind, handler: Handler, concurrent: bool) -> R
                 }));
             } else if let After::Die = serve(conn, &ctl2) {
                 // The process is gone: nobody listens any more.
-                let _ = socket_of(&listener.socket).shutdown(Shutdown::Both);
+                let _ = listener.socket.socket().shutdown(Shutdown::Both);
                 break;
             }
         }
@@ -140,7 +134,7 @@ pub fn start(ep: &Endpoint, bind: Bind, handler: Handler, concurrent: bool) -> R
             let _ = c.socket().shutdown(Shutdown::Both);
         }
         // On Linux, shutting down a listening socket wakes a blocked accept() with an error.
-        let _ = socket_of(&listener.socket).shutdown(Shutdown::Both);
+        let _ = listener.socket.socket().shutdown(Shutdown::Both);
         let _ = thread.join();
         drop(listener); // the last reference: closes it and removes its socket file
         ctl.leaked.lock().unwrap().clear();
