@@ -11,6 +11,19 @@ use sockcheck::scenario::{ms, pattern, secs};
 /// How long a client may take to notice that the server went away.
 const EXIT_DEADLINE: u64 = 2;
 
+/// A reply, then the server goes away (as `.serve()` says) before the second: the client must exit
+/// non-zero within the deadline, without a traceback.
+fn server_goes_away(name: &str) -> ClientScenario {
+    ClientScenario::new(name).steps(|c| {
+        c.type_line("one")
+            .expect_replies()
+            .type_line("two")
+            .expect_exit(Exit::Failure)
+            .within(secs(EXIT_DEADLINE))
+            .expect_no_traceback()
+    })
+}
+
 /// Every client scenario, in the order `sockcheck check-client` runs them.
 pub fn all() -> Vec<ClientScenario> {
     vec![
@@ -47,28 +60,12 @@ pub fn all() -> Vec<ClientScenario> {
             .about("a reply whose multi-byte UTF-8 characters arrive split across reads is printed intact")
             .serve(split_utf8(ms(10)))
             .steps(|c| c.type_line("héllo wörld, 你好, ß ÿ é 😀").expect_replies()),
-        ClientScenario::new("server_close_ends_the_client")
+        server_goes_away("server_close_ends_the_client")
             .about("when the server closes instead of answering, the client exits non-zero at once: no busy loop, no traceback")
-            .serve(close_after(1))
-            .steps(|c| {
-                c.type_line("one")
-                    .expect_replies()
-                    .type_line("two")
-                    .expect_exit(Exit::Failure)
-                    .within(secs(EXIT_DEADLINE))
-                    .expect_no_traceback()
-            }),
-        ClientScenario::new("server_reset_ends_the_client")
+            .serve(close_after(1)),
+        server_goes_away("server_reset_ends_the_client")
             .about("when the server resets the connection, the client exits non-zero at once, without a traceback")
-            .serve(reset_after(1))
-            .steps(|c| {
-                c.type_line("one")
-                    .expect_replies()
-                    .type_line("two")
-                    .expect_exit(Exit::Failure)
-                    .within(secs(EXIT_DEADLINE))
-                    .expect_no_traceback()
-            }),
+            .serve(reset_after(1)),
         ClientScenario::new("waiting_for_input_uses_no_cpu")
             .about("a client waiting for its next line blocks: it does not poll")
             .steps(|c| c.type_line("hello").expect_replies().expect_idle(ms(600))),
