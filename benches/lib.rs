@@ -27,14 +27,6 @@ pub fn payload(size: usize) -> Vec<u8> {
     (0..size).map(|i| TEXT[i % TEXT.len()]).collect()
 }
 
-/// A fresh endpoint of this transport: loopback port 0, or a socket in a temp dir.
-pub fn fresh_endpoint(transport: Transport, dir: &tempfile::TempDir, name: &str) -> Endpoint {
-    match transport {
-        Transport::Tcp => Endpoint::Tcp(([127, 0, 0, 1], 0).into()),
-        Transport::Unix => Endpoint::Unix(dir.path().join(format!("{name}.sock"))),
-    }
-}
-
 /// What kind of server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -80,13 +72,12 @@ pub struct Server {
     pub endpoint: Endpoint,
     _reference: Option<ServerHandle>,
     _baseline: Option<Baseline>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
     pub fn start(kind: Kind, transport: Transport) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let endpoint = fresh_endpoint(transport, &dir, "bench");
+        let (endpoint, dir) = net::fresh_endpoint(transport).expect("temp dir");
         match kind {
             Kind::Reference { mode, bufsize, threads } => {
                 let cfg = ServerConfig {

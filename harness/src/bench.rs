@@ -21,8 +21,8 @@ use crate::addr::Endpoint;
 use crate::error::{Error, Result};
 use crate::net::{self, Conn};
 use crate::proto::Transform;
-use crate::spawn::{SpawnOpts, SpawnTarget};
 use crate::target::Target;
+use crate::target::{SpawnOpts, SpawnTarget};
 
 /// What to load and how.
 #[derive(Clone, Debug)]
@@ -262,7 +262,8 @@ async fn drive(mut conn: Conn, index: usize, cfg: &BenchConfig, deadline: Instan
     let mut reply = vec![0u8; cfg.size];
     let prefix = cfg.size.min(8);
     let mut seq: u64 = 0;
-    while Instant::now() < deadline {
+    // At least one request per connection, however long connecting took on a loaded machine.
+    while seq == 0 || Instant::now() < deadline {
         seq += 1;
         msg[..prefix].copy_from_slice(&seq.to_le_bytes()[..prefix]);
         want[..prefix].copy_from_slice(&msg[..prefix]);
@@ -325,48 +326,8 @@ where
     Ok(())
 }
 
-/// `sockcheck bench` arguments.
-#[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["tcp", "unix", "spawn"])))]
-pub struct BenchArgs {
-    /// Load a TCP server at HOST:PORT
-    #[arg(long, value_name = "HOST:PORT", value_parser = |s: &str| Endpoint::parse_tcp(s).map_err(|e| e.to_string()))]
-    pub tcp: Option<Endpoint>,
-    /// Load a Unix socket server at PATH
-    #[arg(long, value_name = "PATH", value_parser = |s: &str| Endpoint::parse_unix(s).map_err(|e| e.to_string()))]
-    pub unix: Option<Endpoint>,
-    /// Start this server with `sh -c` ({port}, {addr}, {host} or {path} are filled in), load it, stop it
-    #[arg(long, value_name = "CMD")]
-    pub spawn: Option<String>,
-    /// Connections, each with one request in flight
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub conns: u64,
-    /// Bytes per message
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
-    pub size: u64,
-    /// Seconds to run
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
-    pub duration: Duration,
-    /// Seconds to wait for a connect or a whole reply before counting an error
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
-    pub timeout: Duration,
-    /// The transform the server applies: upper or echo
-    #[arg(long, default_value = "upper")]
-    pub transform: Transform,
-    /// Print the report as one JSON object
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
-        _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
-    }
-}
-
 /// Run `sockcheck bench`. `Ok(false)` when the run saw errors or a connection got no reply.
-pub fn main(args: BenchArgs) -> Result<bool> {
+pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
     // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop.
     let spawned = match &args.spawn {
         Some(cmd) => {

@@ -5,23 +5,24 @@
 //! - [`proto`]: the protocol without I/O: the transform, the server's communication loop as a
 //!   state machine with blocking and tokio drivers, and client reply assembly.
 //! - [`addr`]: endpoints (`HOST:PORT`, Unix paths, `@abstract` names) and their parsing.
-//! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
+//! - [`net`]: sockets: listeners, connections with deadlines, Unix socket file safety; the only
+//!   module that touches a raw descriptor.
+//! - [`faults`]: paced writes (slices, pauses, split characters), FIN and RST: the one writer of
+//!   every played connection and of the proxy.
+//! - [`process`]: programs under test: spawn, output, exit status, stop, Ctrl-C cleanup.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
-//! - [`background`]: a server or proxy on a thread of its own, stopped when its handle drops.
 //! - [`client`]: the reference client.
-//! - [`client_check`]: checking any client: sockcheck plays the server (`sockcheck check-client`).
-//! - [`proxy`]: a fault-injecting proxy (slices, delays, resets, closes) between a client and a server.
-//! - [`spawn`]: programs under test started from a command with `{port}`/`{path}` placeholders.
-//! - [`scenario`]: the scenario DSL (a check written as the conversation it checks).
-//! - [`target`]: what scenarios run against: the built-in server, a running address, a closure.
-//! - [`runner`]: plays a scenario against a target, with deadlines and a transcript.
-//! - [`check`]: the catalogue against targets, and the human report (`sockcheck check`).
-//! - [`report`]: reports of a check: human, JSON, JUnit XML; the progress line.
-//! - [`catalogue`]: the conformance catalogue (its source lives in `scenarios/src/catalogue.rs`).
-//! - [`client_catalogue`]: the client catalogue (`scenarios/src/client_catalogue.rs`).
+//! - [`proxy`]: a fault-injecting proxy between a client and a server.
+//! - [`background`]: a server or proxy on a thread of its own, stopped when its handle drops.
+//! - [`scenario`]: the scenario DSL, server and client directions.
+//! - [`catalogue`], [`client_catalogue`]: the catalogues (source in `scenarios/`).
+//! - [`target`]: what server scenarios run against: the built-in server, a running address, a
+//!   command ([`target::spawn`]), a closure.
+//! - [`engine`]: plays scenarios of either direction with deadlines and transcripts.
+//! - [`report`]: the outcome model and its renderings (human, JSON, JUnit), the progress line.
+//! - [`cli`]: the command line's arguments and one function per subcommand.
 //! - [`bench`](mod@bench): the `sockcheck bench` load generator.
 //! - [`error`]: the library's error type.
-//! - [`testkit`]: a scripted in-memory stream and the echo oracle, for the property tests and `fuzz/`.
 
 // Lets the catalogue, compiled into this crate, say `sockcheck::` like any other user of it.
 extern crate self as sockcheck;
@@ -29,18 +30,18 @@ extern crate self as sockcheck;
 pub mod addr;
 pub mod background;
 pub mod bench;
-pub mod check;
+pub mod cli;
 pub mod client;
-pub mod client_check;
+pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod net;
+pub mod process;
 pub mod proto;
 pub mod proxy;
 pub mod report;
-pub mod runner;
 pub mod scenario;
 pub mod server;
-pub mod spawn;
 pub mod target;
 pub mod testkit;
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::addr::{check_unix_path, Endpoint};
+use crate::addr::{check_unix_path, Endpoint, Transport};
 use crate::error::{Error, Result};
 
 /// How to bind a listener.
@@ -216,6 +216,18 @@ fn unix_sockaddr(endpoint: &Endpoint) -> Result<SockAddr> {
     addr.map_err(|e| Error::BadAddress { input: endpoint.to_string(), reason: e.to_string() })
 }
 
+/// A free loopback TCP endpoint (port 0: the first bind picks it) or a Unix path in a new temp dir
+/// (which lives as long as the returned handle).
+pub fn fresh_endpoint(transport: Transport) -> io::Result<(Endpoint, Option<tempfile::TempDir>)> {
+    Ok(match transport {
+        Transport::Tcp => (Endpoint::Tcp(([127, 0, 0, 1], 0).into()), None),
+        Transport::Unix => {
+            let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir()?;
+            (Endpoint::Unix(dir.path().join("echo.sock")), Some(dir))
+        }
+    })
+}
+
 /// Bind and listen. TCP sets `SO_REUSEADDR` first, so a restarted server binds at once.
 pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
     let bind_err = |source: io::Error| {
@@ -269,6 +281,37 @@ pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
     }
 }
 
+/// What to do after `accept()` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptFailure {
+    /// Out of descriptors or memory: no event says when that ends, so pause this long instead of
+    /// spinning, then accept again.
+    Backoff(Duration),
+    /// That one connection failed (e.g. reset while queued): accept the next at once.
+    Next,
+}
+
+/// Classify an `accept()` error; with `log`, say it on stderr as `WHO: accept on ADDR: ERROR`
+/// (a connection aborted while queued is not worth a line).
+pub fn accept_failed(e: &io::Error, log: Option<(&str, &Endpoint)>) -> AcceptFailure {
+    use nix::errno::Errno;
+    let exhausted = [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM]
+        .iter()
+        .any(|&errno| e.raw_os_error() == Some(errno as i32));
+    match (exhausted, log) {
+        (true, Some((who, at))) => eprintln!("{who}: accept on {at}: {e}; retrying in 100 ms"),
+        (false, Some((who, at))) if e.kind() != io::ErrorKind::ConnectionAborted => {
+            eprintln!("{who}: accept on {at}: {e}")
+        }
+        _ => {}
+    }
+    if exhausted {
+        AcceptFailure::Backoff(Duration::from_millis(100))
+    } else {
+        AcceptFailure::Next
+    }
+}
+
 /// A connected stream over either transport, for tokio.
 #[derive(Debug)]
 pub enum Conn {
@@ -290,6 +333,12 @@ impl Conn {
         self.sock().set_linger(Some(Duration::ZERO))
     }
 
+    /// A handle that can turn the next close of this connection into a reset after the
+    /// connection is split into halves (which hide the socket).
+    pub fn linger_handle(&self) -> LingerHandle {
+        LingerHandle(std::os::fd::AsRawFd::as_raw_fd(self))
+    }
+
     /// The kernel's send and receive buffer sizes.
     pub fn buffer_sizes(&self) -> (usize, usize) {
         let s = self.sock();
@@ -308,6 +357,20 @@ impl Conn {
         };
         s.socket().set_nonblocking(false)?;
         Ok(s)
+    }
+}
+
+/// See [`Conn::linger_handle`]: the descriptor of a connection whose halves are elsewhere.
+#[derive(Clone, Copy, Debug)]
+pub struct LingerHandle(std::os::fd::RawFd);
+
+impl LingerHandle {
+    /// [`Conn::set_linger_zero`] through the handle. Call it only while the connection's halves
+    /// are alive (every user holds them while it calls this).
+    pub fn set_linger_zero(&self) -> io::Result<()> {
+        // SAFETY: the connection this descriptor belongs to is open while its halves are alive.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.0) };
+        SockRef::from(&fd).set_linger(Some(Duration::ZERO))
     }
 }
 

@@ -11,7 +11,6 @@
 //! Slicing and delays apply to both directions; the byte limits count downstream bytes only.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -19,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::addr::Endpoint;
 use crate::error::{Error, Result};
+use crate::faults::{write_paced, Pacing};
 use crate::net::{self, AsyncListener, Conn, ListenOpts, Listener};
 
 /// What the proxy does to the bytes it forwards.
@@ -42,6 +42,13 @@ impl Faults {
     pub fn with_delay(mut self, d: Duration) -> Self {
         self.delay = Some(d);
         self
+    }
+
+    fn pacing(&self) -> Pacing {
+        match self.slice {
+            Some(n) => Pacing::slice(n, self.delay),
+            None => Pacing { pause: self.delay, ..Pacing::default() },
+        }
     }
 
     fn check(&self) -> Result<()> {
@@ -121,37 +128,13 @@ async fn pump(
                 hit = true;
             }
         }
-        for piece in data.chunks(faults.slice.unwrap_or(usize::MAX).max(1)) {
-            if let Some(d) = faults.delay {
-                tokio::time::sleep(d).await;
-            }
-            let r = async {
-                to.write_all(piece).await?;
-                to.flush().await
-            }
-            .await;
-            if r.is_err() {
-                return (Ended::Failed, sent);
-            }
-            sent += piece.len() as u64;
+        if write_paced(to, data, &faults.pacing(), |n| sent += n as u64).await.is_err() {
+            return (Ended::Failed, sent);
         }
         if hit {
             return (Ended::Limit, sent);
         }
     }
-}
-
-fn fd_of(conn: &Conn) -> RawFd {
-    match conn {
-        Conn::Tcp(s) => s.as_raw_fd(),
-        Conn::Unix(s) => s.as_raw_fd(),
-    }
-}
-
-fn set_linger_zero(fd: RawFd) {
-    // SAFETY: called while the connection's halves are alive, so `fd` is open.
-    let sock = unsafe { BorrowedFd::borrow_raw(fd) };
-    let _ = socket2::SockRef::from(&sock).set_linger(Some(Duration::ZERO));
 }
 
 async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, log: bool) {
@@ -167,7 +150,7 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
             return;
         }
     };
-    let (client_fd, server_fd) = (fd_of(&client), fd_of(&server));
+    let (client_linger, server_linger) = (client.linger_handle(), server.linger_handle());
     let (mut crd, mut cwr) = tokio::io::split(client);
     let (mut srd, mut swr) = tokio::io::split(server);
     let up_faults = faults.clone();
@@ -189,7 +172,7 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
                 (&mut down).await
             }
             Ok(((_, n), _crd, _swr)) => {
-                set_linger_zero(server_fd);
+                let _ = server_linger.set_linger_zero();
                 say(format!("the client reset or failed after {n} bytes upstream; resetting the server"));
                 return;
             }
@@ -199,7 +182,7 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
     };
     match ended {
         Ended::Limit if faults.reset_after.is_some() => {
-            set_linger_zero(client_fd);
+            let _ = client_linger.set_linger_zero();
             say(format!("reset the client after {down_bytes} bytes downstream"));
         }
         Ended::Limit => {
@@ -208,7 +191,7 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
         }
         Ended::Reset => {
             // Pass the server's reset on.
-            set_linger_zero(client_fd);
+            let _ = client_linger.set_linger_zero();
             say(format!("the server reset the connection after {down_bytes} bytes; resetting the client"));
         }
         Ended::Failed => say(format!("forwarding to the client failed after {down_bytes} bytes")),
@@ -218,7 +201,7 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
                 Some((n, _, _)) => Some(Ok(n)),
                 None => match (&mut up).await {
                     Ok(((Ended::Reset, n), _, _)) => {
-                        set_linger_zero(server_fd);
+                        let _ = server_linger.set_linger_zero();
                         Some(Err(n))
                     }
                     Ok(((_, n), _, _)) => Some(Ok(n)),
@@ -248,7 +231,7 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<()> {
     faults.check()?;
-    let Listener { socket, socket_file, .. } = listener;
+    let Listener { socket, socket_file, endpoint } = listener;
     let acceptor = AsyncListener::from_std(socket)?;
     let mut conns = tokio::task::JoinSet::new();
     let mut next_id = 0u64;
@@ -262,11 +245,10 @@ pub async fn run(
                     conns.spawn(proxy_conn(next_id, conn, upstream.clone(), faults.clone(), log));
                 }
                 Err(e) => {
-                    if log {
-                        eprintln!("sockcheck proxy: accept: {e}");
+                    let who = log.then_some(("sockcheck proxy", &endpoint));
+                    if let net::AcceptFailure::Backoff(pause) = net::accept_failed(&e, who) {
+                        tokio::time::sleep(pause).await;
                     }
-                    // Out of descriptors and the like: do not spin.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
         }

@@ -107,7 +107,7 @@ fn check_rejects_bad_input_with_one_line_and_exit_2() {
 
 #[test]
 fn check_fails_clearly_when_nothing_listens() {
-    let port = sockcheck::spawn::free_port().unwrap();
+    let port = sockcheck::target::placeholders::free_port().unwrap();
     let addr = format!("127.0.0.1:{port}");
     let r = run(&["check", "--tcp", &addr, "--filter", "short_message"], b"");
     let out = stdout(&r);

@@ -3,7 +3,7 @@
 //! `cargo test -p sockcheck --test client_catalogue utf8`. A failure prints the transcript.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use sockcheck::client_check::{ClientCommand, ClientOpts, ClientRunner};
+use sockcheck::engine::{ClientCommand, ClientOpts, Engine, RunOpts};
 use sockcheck::Transport;
 
 fn main() {
@@ -14,8 +14,9 @@ fn main() {
         for transport in Transport::ALL {
             let scenario = scenario.clone();
             trials.push(Trial::test(format!("{}::{transport}", scenario.name()), move || {
-                let runner = ClientRunner::new(ClientOpts::default()).map_err(|e| Failed::from(e.to_string()))?;
-                let outcome = runner.run(&scenario, &ClientCommand::reference(exe, transport), transport);
+                let engine = Engine::new(RunOpts::default()).map_err(|e| Failed::from(e.to_string()))?;
+                let cmd = ClientCommand::reference(exe, transport);
+                let outcome = engine.check_client(&scenario, &cmd, transport, &ClientOpts::default());
                 if outcome.passed() {
                     Ok(())
                 } else {

@@ -7,8 +7,8 @@ use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
+use sockcheck::engine::{Engine, RunOpts};
 use sockcheck::proxy::{self, Faults, ProxyHandle};
-use sockcheck::runner::{RunOpts, Runner};
 use sockcheck::server::{self, ServerHandle};
 use sockcheck::target::AddressTarget;
 use sockcheck::{Endpoint, Mode, ServerConfig, Transform};
@@ -79,12 +79,12 @@ per_transport! {
 
     fn server_catalogue_passes_through_a_slicing_proxy(t) {
         let setup = Setup::new(t, Faults::slice(7).with_delay(Duration::from_millis(1)));
-        let runner = Runner::new(RunOpts::default()).unwrap();
+        let runner = Engine::new(RunOpts::default()).unwrap();
         let mut target =
             AddressTarget { endpoint: setup.proxy.endpoint().clone(), model: None, transform: Transform::Upper };
         for name in ["short_message_is_echoed_upper", "several_messages_on_one_connection", "utf8_passes_unchanged"] {
             let scenario = sockcheck::catalogue::find(name).unwrap();
-            let outcome = runner.run(&scenario, &mut target);
+            let outcome = runner.check(&scenario, &mut target);
             assert!(outcome.passed(), "{}", outcome.report());
         }
     }
@@ -164,12 +164,12 @@ fn proxy_rejects_bad_arguments_in_one_line() {
 #[test]
 fn whole_catalogue_passes_through_a_slicing_proxy() {
     let setup = Setup::new(T::Tcp, Faults::slice(1000));
-    let runner = Runner::new(RunOpts::default()).unwrap();
+    let runner = Engine::new(RunOpts::default()).unwrap();
     let mut target =
         AddressTarget { endpoint: setup.proxy.endpoint().clone(), model: None, transform: Transform::Upper };
     let mut ran = 0;
     for scenario in sockcheck::catalogue::all() {
-        let outcome = runner.run(&scenario, &mut target);
+        let outcome = runner.check(&scenario, &mut target);
         assert!(!outcome.failed(), "{}", outcome.report());
         ran += outcome.passed() as usize;
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use sockcheck::client_check::{run_all, ClientCommand, ClientOpts};
+use sockcheck::engine::{check_clients, ClientCommand, ClientOpts};
 use sockcheck::Transport;
 
 /// Run the whole client catalogue against `client` (`examples/tutorial_client.py`, a path relative to
@@ -22,9 +22,14 @@ fn failed_scenarios(client: &str, transport: Transport) -> (BTreeSet<String>, St
         Transport::Unix => "{path}",
     };
     let cmd = ClientCommand::spawn(&format!("exec python3 '{script}' {args}{placeholder}"));
-    let outcomes =
-        run_all(&sockcheck::client_catalogue::all(), |_| cmd.clone(), &[transport], ClientOpts::default(), |_| {})
-            .expect("runner starts");
+    let outcomes = check_clients(
+        &sockcheck::client_catalogue::all(),
+        |_| cmd.clone(),
+        &[transport],
+        ClientOpts::default(),
+        &mut (),
+    )
+    .expect("runner starts");
     let failed: BTreeSet<String> = outcomes.iter().filter(|o| o.failed()).map(|o| o.scenario.clone()).collect();
     let reports: String = outcomes.iter().filter(|o| o.failed()).map(|o| o.report() + "\n").collect();
     (failed, reports)

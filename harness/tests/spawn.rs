@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sockcheck::engine::{Engine, RunOpts};
+use sockcheck::report::Outcome;
 use sockcheck::report::{write_report, Format};
-use sockcheck::runner::{Outcome, RunOpts, Runner};
 use sockcheck::scenario::{Mode, Scenario};
-use sockcheck::spawn::{detect_model, SpawnOpts, SpawnTarget};
 use sockcheck::target::Target;
+use sockcheck::target::{detect_model, SpawnOpts, SpawnTarget};
 
 fn here(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
@@ -24,9 +25,9 @@ fn variant(name: &str, placeholder: &str) -> String {
     format!("python3 {} {name} {placeholder}", here("tests/servers/variants.py"))
 }
 
-fn runner() -> Runner {
+fn runner() -> Engine {
     // Stalls are expected from the broken servers: a second is plenty for a working one.
-    Runner::new(RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() }).expect("runner")
+    Engine::new(RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() }).expect("runner")
 }
 
 fn target(command: &str, model: Option<Mode>) -> SpawnTarget {
@@ -42,7 +43,7 @@ fn run(target: &mut SpawnTarget, only: &[&str]) -> Vec<Outcome> {
         if !only.is_empty() && !only.contains(&s.name()) {
             continue;
         }
-        let o = runner.run(&s, target);
+        let o = runner.check(&s, target);
         if o.failed() {
             let _ = target.stop();
         }
@@ -196,11 +197,11 @@ fn a_crash_mid_scenario_fails_it_and_the_next_gets_a_fresh_process() {
         Scenario::new("crashes").client("a", |c| c.connect().send("hello").expect_reply().send("crash").expect_reply());
     let next = sockcheck::catalogue::find("several_messages_on_one_connection").unwrap();
     let runner = runner();
-    let first = runner.run(&crash, &mut t);
+    let first = runner.check(&crash, &mut t);
     assert!(first.failed(), "{}", first.report());
     let msg = &first.failure.as_ref().unwrap().message;
     assert!(msg.contains("exited (status 3)"), "{msg}");
-    let second = runner.run(&next, &mut t);
+    let second = runner.check(&next, &mut t);
     assert!(second.passed(), "{}", second.report());
     t.stop().unwrap();
 }

@@ -5,7 +5,7 @@
 //! by `cargo test` through `harness/tests/client_catalogue.rs` against the reference client, over
 //! TCP and Unix sockets.
 
-use sockcheck::client_check::*;
+use sockcheck::engine::client::*;
 use sockcheck::scenario::{ms, pattern, secs};
 
 /// How long a client may take to notice that the server went away.

@@ -10,7 +10,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use sockcheck::runner::{RunOpts, Runner};
+use sockcheck::engine::{Engine, RunOpts};
 use sockcheck::scenario::{Mode, Transport};
 use sockcheck::target::FnTarget;
 use support::*;
@@ -39,7 +39,7 @@ fn run_case(case: &Case) {
 
 /// Run the catalogue against the case's server over one transport; `Some` describes a mismatch.
 fn run_transport(case: &Case, transport: Transport) -> Option<String> {
-    let runner = Runner::new(RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() }).unwrap();
+    let runner = Engine::new(RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() }).unwrap();
     let concurrent = case.model == Mode::Concurrent;
     let (handler, bind) = (case.handler, case.bind);
     let mut target =
@@ -47,7 +47,7 @@ fn run_transport(case: &Case, transport: Transport) -> Option<String> {
     let mut failed = BTreeSet::new();
     let mut reports = vec![];
     for scenario in sockcheck_scenarios::all() {
-        let outcome = runner.run(&scenario, &mut target);
+        let outcome = runner.check(&scenario, &mut target);
         if outcome.failed() {
             failed.insert(scenario.name().to_string());
             reports.push(outcome.report());
@@ -224,7 +224,7 @@ fn deleting_whatever_is_at_the_socket_path_is_caught() {
 #[test]
 fn hostile_servers_fail_with_a_clear_reason_in_time() {
     let step_timeout = Duration::from_secs(1);
-    let runner = Runner::new(RunOpts { step_timeout, ..Default::default() }).unwrap();
+    let runner = Engine::new(RunOpts { step_timeout, ..Default::default() }).unwrap();
     let scenario = sockcheck_scenarios::find("several_messages_on_one_connection").unwrap();
     // The extra newline is seen right after the reply or, if it arrives a moment later, in place
     // of the next reply's first byte.
@@ -255,7 +255,7 @@ fn hostile_servers_fail_with_a_clear_reason_in_time() {
                 start(ep, bind_safely, handler, false)
             })
             .unwrap();
-            let outcome = runner.run(&scenario, &mut target);
+            let outcome = runner.check(&scenario, &mut target);
             assert!(outcome.failed(), "{name} over {transport} passed");
             let summary = outcome.summary();
             assert!(reason.iter().any(|r| summary.contains(r)), "{name} over {transport}: {summary}");

@@ -6,7 +6,7 @@
 //! A failure prints the scenario's transcript.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use sockcheck::runner::{RunOpts, Runner};
+use sockcheck::engine::{Engine, RunOpts};
 use sockcheck::scenario::{Mode, Transport};
 use sockcheck::target::ReferenceTarget;
 use sockcheck::Transform;
@@ -29,11 +29,11 @@ fn main() {
                 let name = format!("{}::{transport}::{label}", scenario.name());
                 let scenario = scenario.clone();
                 trials.push(Trial::test(name, move || {
-                    let runner = Runner::new(RunOpts::default()).map_err(|e| Failed::from(e.to_string()))?;
+                    let runner = Engine::new(RunOpts::default()).map_err(|e| Failed::from(e.to_string()))?;
                     let mut target = ReferenceTarget::new(transport, mode, Transform::Upper)
                         .map_err(|e| Failed::from(e.to_string()))?
                         .with_threads(threads);
-                    let outcome = runner.run(&scenario, &mut target);
+                    let outcome = runner.check(&scenario, &mut target);
                     if outcome.passed() {
                         Ok(())
                     } else {

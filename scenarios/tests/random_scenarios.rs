@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
-use sockcheck::runner::{RunOpts, Runner};
+use sockcheck::engine::{Engine, RunOpts};
 use sockcheck::scenario::*;
 use sockcheck::target::{FnTarget, ReferenceTarget, Target};
 use sockcheck::Transform;
@@ -140,12 +140,12 @@ fn check(
     opts: RunOpts,
     target: impl Fn() -> Box<dyn Target>,
 ) -> Result<(), TestError<Vec<Op>>> {
-    let runner = Runner::new(opts).expect("runtime");
+    let runner = Engine::new(opts).expect("runtime");
     let mut proptest = TestRunner::new(config);
     proptest.run(&proptest::collection::vec(op(), 1..14), |ops| {
         let scenario = build(&ops, model);
         let mut t = target();
-        let outcome = runner.run(&scenario, t.as_mut());
+        let outcome = runner.check(&scenario, t.as_mut());
         let _ = t.stop();
         if outcome.passed() {
             Ok(())

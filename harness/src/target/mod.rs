@@ -3,10 +3,15 @@
 //! - [`ReferenceTarget`]: the built-in server, in-process, on a free port or a temp Unix path.
 //! - [`AddressTarget`]: something already listening; sockcheck cannot stop or start it.
 //! - [`FnTarget`]: any server started by a closure (the deliberately broken servers of the tests).
-//! - `SpawnTarget` (in [`crate::spawn`]): a command in any language, started per placeholder.
+//! - [`SpawnTarget`]: a command in any language, started with its [`placeholders`] filled in.
+
+pub mod placeholders;
+pub mod spawn;
+
+pub use spawn::{detect_model, SpawnOpts, SpawnTarget};
 
 use crate::addr::{Endpoint, Transport};
-use crate::net::ListenOpts;
+use crate::net::{fresh_endpoint, ListenOpts};
 use crate::proto::Transform;
 use crate::server::{self, Mode, ServerConfig, ServerHandle};
 
@@ -74,17 +79,6 @@ impl ReferenceTarget {
         self.cfg = cfg;
         self
     }
-}
-
-/// A free loopback TCP endpoint (port 0: the first bind picks it) or a Unix path in a new temp dir.
-pub fn fresh_endpoint(transport: Transport) -> std::io::Result<(Endpoint, Option<tempfile::TempDir>)> {
-    Ok(match transport {
-        Transport::Tcp => (Endpoint::Tcp(([127, 0, 0, 1], 0).into()), None),
-        Transport::Unix => {
-            let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir()?;
-            (Endpoint::Unix(dir.path().join("echo.sock")), Some(dir))
-        }
-    })
 }
 
 impl Target for ReferenceTarget {

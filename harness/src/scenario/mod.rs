@@ -23,6 +23,8 @@ use std::time::Duration;
 pub use crate::addr::Transport;
 pub use crate::server::Mode;
 
+pub mod client;
+
 /// Bytes a client sends.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Payload {

@@ -1,277 +1,103 @@
-//! Plays a [`Scenario`] against a [`Target`] and keeps a transcript.
+//! Server scenarios: sockcheck plays the clients of a [`Scenario`] against a [`Target`].
 //!
-//! Every client has a writer task (sends go out while the client reads, so a large send can never
+//! Every client has a [`Writer`] (sends go out while the client reads, so a large send can never
 //! deadlock against its own reply) and a reader driven by the steps. Every wait has a deadline:
 //! a broken target fails the scenario, it never hangs the run.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncReadExt, ReadHalf};
 
+use super::{Play, RunOpts, StepResult, Transcript};
 use crate::addr::{Endpoint, Transport};
+use crate::faults::{Pacing, Writer};
 use crate::net::{self, Conn};
 use crate::proto::Transform;
+use crate::report::{excerpt, format_duration, mismatch, Failure};
 use crate::scenario::{Action, PathFixture, Payload, Scenario, Step, Steps, TimedStep};
 use crate::target::Target;
 
-/// Runner settings.
-#[derive(Clone, Debug)]
-pub struct RunOpts {
-    /// Default deadline of a step (large replies get more: see [`RunOpts::reply_deadline`]).
-    pub step_timeout: Duration,
-    pub connect_timeout: Duration,
+/// A server scenario against a target, ready to play.
+pub struct ServerPlay<'a> {
+    scenario: &'a Scenario,
+    target: &'a mut dyn Target,
 }
 
-impl Default for RunOpts {
-    fn default() -> Self {
-        RunOpts { step_timeout: Duration::from_secs(5), connect_timeout: Duration::from_secs(5) }
+impl<'a> ServerPlay<'a> {
+    pub fn new(scenario: &'a Scenario, target: &'a mut dyn Target) -> Self {
+        ServerPlay { scenario, target }
     }
 }
 
-impl RunOpts {
-    /// The default deadline for a whole reply of `len` bytes: the step timeout plus a second per
-    /// 256 KiB, so a slow but steady server (a script doing `recv(1024)` on a loaded machine) is not
-    /// failed for being slow. A reply that stalls (no byte for `step_timeout`) fails long before.
-    pub fn reply_deadline(&self, len: usize) -> Duration {
-        self.step_timeout + Duration::from_secs((len >> 18) as u64)
-    }
-}
-
-/// The result of one scenario run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Skip(String),
-}
-
-/// Where and why a scenario failed.
-#[derive(Clone, Debug)]
-pub struct Failure {
-    /// The client (or `target`) whose step failed.
-    pub client: String,
-    /// 1-based position of the step in the scenario's transcript.
-    pub step_index: usize,
-    pub step: String,
-    pub message: String,
-}
-
-/// One line of a transcript.
-#[derive(Clone, Debug)]
-pub struct Event {
-    /// Since the scenario started.
-    pub at: Duration,
-    pub took: Duration,
-    pub client: String,
-    pub step: String,
-    pub ok: bool,
-    pub note: String,
-}
-
-/// One scenario over one transport against one target.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub scenario: String,
-    pub about: String,
-    pub transport: Transport,
-    pub target: String,
-    pub verdict: Verdict,
-    pub failure: Option<Failure>,
-    pub duration: Duration,
-    pub transcript: Vec<Event>,
-}
-
-impl Outcome {
-    pub fn passed(&self) -> bool {
-        self.verdict == Verdict::Pass
-    }
-    pub fn failed(&self) -> bool {
-        self.verdict == Verdict::Fail
+impl Play for ServerPlay<'_> {
+    fn scenario(&self) -> (&str, &str) {
+        (self.scenario.name(), self.scenario.description())
     }
 
-    /// What failed, in one line.
-    pub fn summary(&self) -> String {
-        match (&self.verdict, &self.failure) {
-            (Verdict::Pass, _) => "passed".into(),
-            (Verdict::Skip(why), _) => format!("skipped: {why}"),
-            (Verdict::Fail, Some(f)) => {
-                format!("client `{}`, step {} `{}`: {}", f.client, f.step_index, f.step, f.message)
-            }
-            (Verdict::Fail, None) => "failed".into(),
-        }
+    fn transport(&self) -> Transport {
+        self.target.endpoint().transport()
     }
 
-    /// The full report: verdict, failure and transcript.
-    pub fn report(&self) -> String {
-        let mut s = String::new();
-        let verdict = match &self.verdict {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::Skip(_) => "SKIP",
-        };
-        let _ = writeln!(s, "{verdict} {} over {} against {}", self.scenario, self.transport, self.target);
-        if !self.about.is_empty() {
-            let _ = writeln!(s, "  checks: {}", self.about);
-        }
-        if self.verdict != Verdict::Pass {
-            let _ = writeln!(s, "  {}", self.summary());
-        }
-        if !self.transcript.is_empty() {
-            let _ = writeln!(s, "  transcript:");
-            for e in &self.transcript {
-                let mark = if e.ok { "ok  " } else { "FAIL" };
-                let _ = writeln!(
-                    s,
-                    "    {:>8.3}s {:>9}  {:<8} {:<34} {mark} {}",
-                    e.at.as_secs_f64(),
-                    format_duration(e.took),
-                    e.client,
-                    e.step,
-                    e.note
-                );
-            }
-        }
-        s
-    }
-}
-
-/// `1.2ms`, `340µs`, `2.50s`.
-pub fn format_duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us < 1000 {
-        format!("{us}µs")
-    } else if us < 1_000_000 {
-        format!("{:.1}ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.2}s", d.as_secs_f64())
-    }
-}
-
-/// Runs scenarios on a runtime of its own.
-pub struct Runner {
-    rt: tokio::runtime::Runtime,
-    opts: RunOpts,
-}
-
-impl Runner {
-    pub fn new(opts: RunOpts) -> io::Result<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        Ok(Runner { rt, opts })
+    fn subject(&self) -> String {
+        self.target.describe()
     }
 
-    /// Run one scenario. The target is started first if it is not running.
-    pub fn run(&self, scenario: &Scenario, target: &mut dyn Target) -> Outcome {
-        let endpoint = target.endpoint();
-        let mut outcome = Outcome {
-            scenario: scenario.name().to_string(),
-            about: scenario.description().to_string(),
-            transport: endpoint.transport(),
-            target: target.describe(),
-            verdict: Verdict::Pass,
-            failure: None,
-            duration: Duration::ZERO,
-            transcript: vec![],
-        };
-        if let Some(why) = scenario.skip_reason(endpoint.transport(), target.model(), target.controllable()) {
-            outcome.verdict = Verdict::Skip(why);
-            return outcome;
-        }
-        let t0 = Instant::now();
-        let mut ctx = Ctx {
-            target,
-            opts: &self.opts,
-            t0,
-            clients: HashMap::new(),
-            transcript: vec![],
-            transform: Transform::Upper,
-        };
-        let result = match ctx.target.start() {
-            Err(e) => Err(Failure {
+    fn skip_reason(&self) -> Option<String> {
+        self.scenario.skip_reason(self.transport(), self.target.model(), self.target.controllable())
+    }
+
+    fn play(&mut self, rt: &tokio::runtime::Runtime, opts: &RunOpts, log: &mut Transcript) -> Result<(), Failure> {
+        if let Err(e) = self.target.start() {
+            return Err(Failure {
                 client: "target".into(),
                 step_index: 0,
                 step: "start".into(),
                 message: format!("the target did not start: {e}"),
-            }),
-            Ok(()) => {
-                ctx.transform = ctx.target.transform();
-                let deadline = scenario.deadline;
-                match self
-                    .rt
-                    .block_on(async { tokio::time::timeout(deadline, ctx.run_actions(&scenario.actions)).await })
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(Failure {
-                        client: "scenario".into(),
-                        step_index: ctx.transcript.len() + 1,
-                        step: "(whole scenario)".into(),
-                        message: format!("did not finish within {}", format_duration(deadline)),
-                    }),
-                }
-            }
-        };
-        // Close every client before asking the target how it is.
-        self.rt.block_on(ctx.close_all());
-        let health = ctx.target.health(result.is_err());
-        outcome.transcript = std::mem::take(&mut ctx.transcript);
-        outcome.duration = t0.elapsed();
-        match (result, health) {
-            (Ok(()), Ok(())) => {}
-            (Ok(()), Err(e)) => {
-                outcome.verdict = Verdict::Fail;
-                outcome.failure = Some(Failure {
-                    client: "target".into(),
-                    step_index: outcome.transcript.len(),
-                    step: "(after the scenario)".into(),
-                    message: e,
-                });
-            }
-            (Err(mut f), health) => {
-                if let Err(e) = health {
-                    let _ = write!(f.message, "; {e}");
-                }
-                outcome.verdict = Verdict::Fail;
-                outcome.failure = Some(f);
-            }
+            });
         }
-        outcome
+        let transform = self.target.transform();
+        let mut ctx = Ctx { target: &mut *self.target, opts, log, clients: HashMap::new(), transform };
+        let deadline = self.scenario.deadline;
+        let result = rt.block_on(async {
+            match tokio::time::timeout(deadline, ctx.run_actions(&self.scenario.actions)).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure {
+                    client: "scenario".into(),
+                    step_index: ctx.log.len() + 1,
+                    step: "(whole scenario)".into(),
+                    message: format!("did not finish within {}", format_duration(deadline)),
+                }),
+            }
+        });
+        // Close every client before the target is asked how it is.
+        rt.block_on(ctx.close_all());
+        result
+    }
+
+    fn health(&mut self, after_failure: bool) -> Result<(), String> {
+        self.target.health(after_failure)
     }
 }
-
-type StepResult = Result<String, String>;
 
 struct Ctx<'a> {
     target: &'a mut dyn Target,
     opts: &'a RunOpts,
-    t0: Instant,
+    log: &'a mut Transcript,
     clients: HashMap<String, Client>,
-    transcript: Vec<Event>,
     transform: Transform,
 }
 
 impl Ctx<'_> {
     fn record(&mut self, client: &str, step: String, started: Instant, result: &StepResult) {
-        let (ok, note) = match result {
-            Ok(n) => (true, n.clone()),
-            Err(e) => (false, e.clone()),
-        };
-        self.transcript.push(Event {
-            at: started.duration_since(self.t0),
-            took: started.elapsed(),
-            client: client.to_string(),
-            step,
-            ok,
-            note,
-        });
+        self.log.record(client, step, started, result);
     }
 
     fn fail(&self, client: &str, step: String, message: String) -> Failure {
-        Failure { client: client.to_string(), step_index: self.transcript.len(), step, message }
+        self.log.fail(client, step, message)
     }
 
     async fn run_actions(&mut self, actions: &[Action]) -> Result<(), Failure> {
@@ -314,44 +140,32 @@ impl Ctx<'_> {
         let mut set = tokio::task::JoinSet::new();
         for name in names {
             let mut client = self.clients.remove(name).unwrap_or_else(|| Client::new(name));
-            let (steps, endpoint, transform, opts, t0) =
-                (steps.clone(), endpoint.clone(), self.transform, self.opts.clone(), self.t0);
+            let (steps, endpoint, transform, opts) =
+                (steps.clone(), endpoint.clone(), self.transform, self.opts.clone());
+            let mut log = self.log.fork();
             set.spawn(async move {
-                let mut events = vec![];
                 let mut failure = None;
                 for t in &steps.steps {
                     let started = Instant::now();
                     let r = client.step(t, &endpoint, transform, &opts).await;
-                    let (ok, note) = match &r {
-                        Ok(n) => (true, n.clone()),
-                        Err(e) => (false, e.clone()),
-                    };
-                    events.push(Event {
-                        at: started - t0,
-                        took: started.elapsed(),
-                        client: client.name.clone(),
-                        step: t.step.to_code(),
-                        ok,
-                        note,
-                    });
+                    log.record(&client.name, t.step.to_code(), started, &r);
                     if let Err(e) = r {
                         failure = Some((t.step.to_code(), e));
                         break;
                     }
                 }
-                (client, events, failure)
+                (client, log, failure)
             });
         }
         let mut first_failure = None;
         while let Some(joined) = set.join_next().await {
-            let (client, events, failure) = joined.expect("client task panicked");
-            self.transcript.extend(events);
+            let (client, log, failure) = joined.expect("client task panicked");
+            self.log.merge(log);
             if let (Some((step, msg)), None) = (failure, &first_failure) {
                 first_failure = Some(self.fail(&client.name, step, msg));
             }
             self.clients.insert(client.name.clone(), client);
         }
-        self.transcript.sort_by_key(|e| e.at);
         first_failure.map_or(Ok(()), Err)
     }
 
@@ -476,62 +290,6 @@ impl Ctx<'_> {
     }
 }
 
-enum WriteCmd {
-    Data(Arc<[u8]>),
-    Shutdown,
-}
-
-#[derive(Clone, Debug, Default)]
-struct WriteProgress {
-    written: u64,
-    shut: bool,
-    error: Option<String>,
-}
-
-struct Writer {
-    tx: mpsc::UnboundedSender<WriteCmd>,
-    progress: watch::Receiver<WriteProgress>,
-    task: tokio::task::JoinHandle<()>,
-    queued: u64,
-}
-
-async fn write_loop(
-    mut wh: WriteHalf<Conn>,
-    mut rx: mpsc::UnboundedReceiver<WriteCmd>,
-    progress: watch::Sender<WriteProgress>,
-) {
-    while let Some(cmd) = rx.recv().await {
-        match cmd {
-            WriteCmd::Data(buf) => {
-                let mut off = 0;
-                while off < buf.len() {
-                    match wh.write(&buf[off..]).await {
-                        Ok(0) => {
-                            progress.send_modify(|p| p.error = Some("write returned 0".into()));
-                            return;
-                        }
-                        Ok(n) => {
-                            off += n;
-                            progress.send_modify(|p| p.written += n as u64);
-                        }
-                        Err(e) => {
-                            progress.send_modify(|p| p.error = Some(describe_io(&e)));
-                            return;
-                        }
-                    }
-                }
-            }
-            WriteCmd::Shutdown => {
-                let r = wh.shutdown().await;
-                progress.send_modify(|p| match r {
-                    Ok(()) => p.shut = true,
-                    Err(e) => p.error = Some(describe_io(&e)),
-                });
-            }
-        }
-    }
-}
-
 fn describe_io(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionReset => "connection reset by the server".into(),
@@ -546,7 +304,7 @@ struct Client {
     name: String,
     reader: Option<ReadHalf<Conn>>,
     writer: Option<Writer>,
-    fd: RawFd,
+    linger: Option<net::LingerHandle>,
     /// Bytes sent whose reply has not been checked yet.
     unchecked: Vec<u8>,
     received: u64,
@@ -559,7 +317,7 @@ impl Client {
             name: name.to_string(),
             reader: None,
             writer: None,
-            fd: -1,
+            linger: None,
             unchecked: vec![],
             received: 0,
             buf: vec![],
@@ -567,7 +325,7 @@ impl Client {
     }
 
     fn writer_error(&self) -> Option<String> {
-        self.writer.as_ref().and_then(|w| w.progress.borrow().error.clone())
+        self.writer.as_ref().and_then(|w| w.progress().error)
     }
 
     async fn step(&mut self, t: &TimedStep, endpoint: &Endpoint, transform: Transform, opts: &RunOpts) -> StepResult {
@@ -606,9 +364,9 @@ impl Client {
             Step::HalfClose => {
                 // Queued behind the data: the writer shuts its side once everything is sent,
                 // while this client goes on reading.
-                let w = self.writer.as_mut().expect("connected");
-                w.tx.send(WriteCmd::Shutdown).map_err(|_| "the writer has stopped".to_string())?;
-                Ok(format!("write side shuts after {} queued bytes", w.queued))
+                let w = self.writer.as_ref().expect("connected");
+                w.shutdown()?;
+                Ok(format!("write side shuts after {} queued bytes", w.queued()))
             }
             Step::Close => {
                 self.flush(t.within.unwrap_or(opts.reply_deadline(self.unchecked.len()))).await?;
@@ -616,9 +374,7 @@ impl Client {
                 Ok("closed".into())
             }
             Step::Reset => {
-                // SAFETY: the fd belongs to this client's open socket until close_now below.
-                let sock = unsafe { BorrowedFd::borrow_raw(self.fd) };
-                socket2::SockRef::from(&sock).set_linger(Some(Duration::ZERO)).map_err(|e| e.to_string())?;
+                self.linger.as_ref().expect("connected").set_linger_zero().map_err(|e| e.to_string())?;
                 self.close_now().await;
                 Ok("reset (SO_LINGER 0, close)".into())
             }
@@ -658,16 +414,11 @@ impl Client {
             return Err("already connected".into());
         }
         let conn = net::connect(endpoint, timeout).await.map_err(|e| e.to_string())?;
-        self.fd = match &conn {
-            Conn::Tcp(s) => s.as_raw_fd(),
-            Conn::Unix(s) => s.as_raw_fd(),
-        };
+        let linger = conn.linger_handle();
         let (rd, wr) = tokio::io::split(conn);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (ptx, prx) = watch::channel(WriteProgress::default());
-        let task = tokio::spawn(write_loop(wr, rx, ptx));
         self.reader = Some(rd);
-        self.writer = Some(Writer { tx, progress: prx, task, queued: 0 });
+        self.writer = Some(Writer::spawn(wr, Pacing::default(), linger, describe_io));
+        self.linger = Some(linger);
         self.unchecked.clear();
         self.received = 0;
         self.buf = vec![0; 64 * 1024];
@@ -677,33 +428,23 @@ impl Client {
     fn send(&mut self, p: &Payload) -> StepResult {
         let bytes: Arc<[u8]> = p.bytes().into();
         self.unchecked.extend_from_slice(&bytes);
-        let w = self.writer.as_mut().expect("connected");
-        w.queued += bytes.len() as u64;
         let n = bytes.len();
-        w.tx.send(WriteCmd::Data(bytes)).map_err(|_| "the writer has stopped".to_string())?;
+        self.writer.as_mut().expect("connected").send(bytes)?;
         Ok(format!("{n} bytes queued"))
     }
 
     async fn flush(&mut self, deadline: Duration) -> StepResult {
-        let w = self.writer.as_mut().expect("connected");
-        let queued = w.queued;
-        let mut progress = w.progress.clone();
-        let waited = tokio::time::timeout(deadline, progress.wait_for(|p| p.written >= queued || p.error.is_some()))
-            .await
-            .map(|r| r.map(|p| p.clone()));
-        match waited {
-            Ok(Ok(p)) => match &p.error {
+        let w = self.writer.as_ref().expect("connected");
+        let queued = w.queued();
+        match w.written(deadline).await {
+            Ok(p) => match &p.error {
                 Some(e) => Err(format!("sending failed after {} of {queued} bytes: {e}", p.written)),
                 None => Ok(format!("{queued} bytes sent")),
             },
-            Ok(Err(_)) => Err("the writer has stopped".into()),
-            Err(_) => {
-                let written = w.progress.borrow().written;
-                Err(format!(
-                    "only {written} of {queued} bytes could be sent within {} (is the server reading?)",
-                    format_duration(deadline)
-                ))
-            }
+            Err(written) => Err(format!(
+                "only {written} of {queued} bytes could be sent within {} (is the server reading?)",
+                format_duration(deadline)
+            )),
         }
     }
 
@@ -826,53 +567,9 @@ impl Client {
     /// Close at once: stop the writer, drop the socket.
     async fn close_now(&mut self) {
         if let Some(w) = self.writer.take() {
-            w.task.abort();
-            let _ = w.task.await;
+            w.abort().await;
         }
         self.reader = None;
-        self.fd = -1;
-    }
-}
-
-/// Up to 48 bytes, escaped, with their count.
-pub fn excerpt(bytes: &[u8]) -> String {
-    let shown = &bytes[..bytes.len().min(48)];
-    let more = if bytes.len() > shown.len() { "…" } else { "" };
-    format!("\"{}\"{more}", shown.escape_ascii())
-}
-
-/// Where `actual` first differs from `expected`, with escaped excerpts around it.
-pub fn mismatch(expected: &[u8], actual: &[u8], base: u64) -> String {
-    let i = expected.iter().zip(actual).position(|(a, b)| a != b).unwrap_or(expected.len().min(actual.len()));
-    let from = i.saturating_sub(8);
-    let show = |b: &[u8]| {
-        let to = b.len().min(i + 24);
-        excerpt(&b[from.min(to)..to])
-    };
-    let byte = |b: &[u8]| b.get(i).map_or("nothing".to_string(), |x| format!("0x{x:02x} {:?}", *x as char));
-    format!(
-        "first difference at byte {} of the stream: expected {}, got {}; expected {} got {}",
-        base + i as u64,
-        byte(expected),
-        byte(actual),
-        show(expected),
-        show(actual)
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mismatch_names_the_offset_and_bytes() {
-        let m = mismatch(b"HELLO WORLD", b"HELLO world", 100);
-        assert!(m.contains("byte 106"), "{m}");
-        assert!(m.contains("0x57 'W'") && m.contains("0x77 'w'"), "{m}");
-    }
-
-    #[test]
-    fn excerpt_escapes_binary() {
-        assert_eq!(excerpt(b"a\x00\xff"), r#""a\x00\xff""#);
+        self.linger = None;
     }
 }

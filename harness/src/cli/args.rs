@@ -1,0 +1,278 @@
+//! Every argument of every subcommand, and their parsers: the one place the command line is
+//! described.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::{Format, ReportOpts};
+use crate::{server, Endpoint, Mode, Transform, Transport};
+
+#[derive(Parser)]
+#[command(name = "sockcheck", version, about = "Check uppercase-echo servers and clients over TCP and Unix sockets")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the reference server
+    Serve(ServeArgs),
+    /// Run the reference client: lines from stdin, replies to stdout
+    Client(ClientArgs),
+    /// Run the conformance catalogue against a server (default: the built-in one, TCP and Unix)
+    Check(CheckArgs),
+    /// List the scenarios of the catalogue
+    List(ListArgs),
+    /// Check a client: sockcheck plays the server (default: the built-in client, TCP and Unix)
+    CheckClient(CheckClientArgs),
+    /// Forward between a client and a server, injecting faults (slices, delays, resets, closes)
+    Proxy(ProxyArgs),
+    /// Load a server: N connections, each sending a message and waiting for its whole reply
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// A running server to check (default: the built-in server over TCP and Unix sockets)
+    #[command(flatten)]
+    pub addr: CheckAddrArgs,
+    /// Only scenarios whose name contains TEXT (repeatable)
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Vec<String>,
+    /// The target's serving model; scenarios that need one are skipped without it
+    /// (built-in server: both unless given)
+    #[arg(long)]
+    pub model: Option<Mode>,
+    /// What the target does to bytes: upper (the tutorial) or echo (e.g. `ncat --exec /bin/cat`)
+    #[arg(long, default_value = "upper")]
+    pub transform: Transform,
+    /// Built-in server: run over this transport only; --spawn: the transport the command listens
+    /// on (default: from its placeholders)
+    #[arg(long, conflicts_with_all = ["tcp", "unix"])]
+    pub transport: Option<Transport>,
+    /// --spawn: seconds the command has to accept connections after it is started
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs, requires = "spawn")]
+    pub ready_timeout: Duration,
+    /// Seconds a step may wait for the target (no byte for this long fails a reply)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub timeout: Duration,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Like [`AddrArgs`] but with no default: none means the built-in server.
+#[derive(Args, Clone)]
+#[group(multiple = false)]
+pub struct CheckAddrArgs {
+    /// TCP address of a running server, HOST:PORT
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_tcp)]
+    pub tcp: Option<Endpoint>,
+    /// Unix socket path (or @NAME) of a running server
+    #[arg(long, value_name = "PATH", value_parser = parse_unix)]
+    pub unix: Option<Endpoint>,
+    /// A server to start and check: a shell command with {port}, {addr}, {host} or {path} in it,
+    /// e.g. "python3 server.py {port}"
+    #[arg(long, value_name = "CMD")]
+    pub spawn: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only scenarios whose name contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Vec<String>,
+    /// Print each scenario as the Rust code that builds it
+    #[arg(long)]
+    pub code: bool,
+}
+
+/// Where to listen or connect: `--tcp HOST:PORT` or `--unix PATH` (`@NAME` for an abstract socket).
+#[derive(Args, Clone)]
+#[group(multiple = false)]
+pub struct AddrArgs {
+    /// TCP address, HOST:PORT (IPv6 in brackets: [::1]:8080) [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_tcp)]
+    pub tcp: Option<Endpoint>,
+    /// Unix socket path, or @NAME for Linux's abstract namespace
+    #[arg(long, value_name = "PATH", value_parser = parse_unix)]
+    pub unix: Option<Endpoint>,
+}
+
+impl AddrArgs {
+    pub fn endpoint(&self) -> Endpoint {
+        self.tcp.clone().or_else(|| self.unix.clone()).unwrap_or_else(|| Endpoint::Tcp(([127, 0, 0, 1], 8080).into()))
+    }
+}
+
+fn parse_tcp(s: &str) -> Result<Endpoint, String> {
+    Endpoint::parse_tcp(s).map_err(|e| e.to_string())
+}
+
+fn parse_unix(s: &str) -> Result<Endpoint, String> {
+    Endpoint::parse_unix(s).map_err(|e| e.to_string())
+}
+
+fn parse_octal_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!("`{s}` is not a permission mode like 600 or 0660")),
+    }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub addr: AddrArgs,
+    /// sequential: one client at a time, the rest queue (the tutorial); concurrent: all at once
+    #[arg(long, default_value = "sequential")]
+    pub mode: Mode,
+    /// listen() backlog
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(1..=65535))]
+    pub backlog: i32,
+    /// Bytes per recv() [default: 1024 (the tutorial's) in sequential mode, 65536 in concurrent mode]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
+    pub bufsize: Option<u64>,
+    /// upper: a-z become A-Z; echo: bytes come back unchanged
+    #[arg(long, default_value = "upper")]
+    pub transform: Transform,
+    /// Concurrent mode: serve at most N connections at once; the rest wait in the backlog
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_conns: Option<u64>,
+    /// Concurrent mode: with at most N connections open, serve each on a thread of its own (lowest
+    /// latency); with more, all on the event loop (least memory, fair share). 0: event loop only
+    /// [default: 16, at most 256]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=server::MAX_THREADS as u64))]
+    pub threads: Option<u64>,
+    /// Close connections idle for this many seconds
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
+    pub idle_timeout: Option<Duration>,
+    /// On SIGINT/SIGTERM, seconds in-flight replies get to finish
+    #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
+    pub grace: Duration,
+    /// Permission bits of the Unix socket file, set at creation (never wider in between)
+    #[arg(long, value_name = "OCTAL", default_value = "600", value_parser = parse_octal_mode)]
+    pub socket_mode: u32,
+}
+
+pub fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
+    }
+}
+
+#[derive(Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub addr: AddrArgs,
+    /// Give up on a reply after this many seconds (default: wait)
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
+}
+
+/// `--format`, `--output` and `--verbose`: how `check` and `check-client` report.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Report format written to --output (or to stdout without --output): human, json or junit
+    #[arg(long, value_name = "FORMAT", default_value = "human")]
+    pub format: Format,
+    /// Write the report in --format to FILE (the human table still goes to the terminal)
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print every scenario's transcript, not only the failures'
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+impl ReportArgs {
+    pub fn opts(&self) -> ReportOpts {
+        ReportOpts { format: self.format, output: self.output.clone(), verbose: self.verbose }
+    }
+}
+
+#[derive(Args)]
+pub struct CheckClientArgs {
+    /// The client to check, run through `sh -c` with {host} {port} {addr} (TCP) or {path} (Unix)
+    /// filled in, e.g. "python3 client.py {port}" (default: the built-in client)
+    #[arg(long, value_name = "CMD")]
+    pub spawn: Option<String>,
+    /// The transport (default: from the placeholders of CMD; both for the built-in client)
+    #[arg(long)]
+    pub transport: Option<Transport>,
+    /// Only scenarios whose name contains TEXT (repeatable)
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Vec<String>,
+    /// Seconds a step may wait for the client (its output, its exit)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub timeout: Duration,
+    /// A prompt the client prints before each line (e.g. ">>:"), ignored at the start of output lines
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// List the client scenarios and exit
+    #[arg(long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub report: super::ReportArgs,
+}
+
+fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
+    Endpoint::parse(s).map_err(|e| e.to_string())
+}
+
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// Where clients connect: HOST:PORT, tcp://HOST:PORT, unix:PATH or @NAME
+    #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
+    pub listen: Endpoint,
+    /// The server to forward to, same forms
+    #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
+    pub upstream: Endpoint,
+    /// Forward in pieces of at most N bytes, each written on its own (both directions)
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
+    pub slice: Option<u64>,
+    /// Milliseconds to pause before each piece (both directions)
+    #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub delay: Option<u64>,
+    /// Reset the client's connection (RST) after this many bytes went to it
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true, conflicts_with = "close_after", value_parser = clap::value_parser!(u64))]
+    pub reset_after: Option<u64>,
+    /// Close the client's connection cleanly (FIN) after this many bytes went to it
+    #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = clap::value_parser!(u64))]
+    pub close_after: Option<u64>,
+}
+
+/// `sockcheck bench` arguments.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["tcp", "unix", "spawn"])))]
+pub struct BenchArgs {
+    /// Load a TCP server at HOST:PORT
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_tcp)]
+    pub tcp: Option<Endpoint>,
+    /// Load a Unix socket server at PATH
+    #[arg(long, value_name = "PATH", value_parser = parse_unix)]
+    pub unix: Option<Endpoint>,
+    /// Start this server with `sh -c` ({port}, {addr}, {host} or {path} are filled in), load it, stop it
+    #[arg(long, value_name = "CMD")]
+    pub spawn: Option<String>,
+    /// Connections, each with one request in flight
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub conns: u64,
+    /// Bytes per message
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
+    pub size: u64,
+    /// Seconds to run
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub duration: Duration,
+    /// Seconds to wait for a connect or a whole reply before counting an error
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub timeout: Duration,
+    /// The transform the server applies: upper or echo
+    #[arg(long, default_value = "upper")]
+    pub transform: Transform,
+    /// Print the report as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,268 @@
+//! The command line: its arguments ([`args`]) and one function per subcommand, each returning
+//! whether the run succeeded. `main.rs` parses and maps errors to exit codes; nothing else.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::engine::{self, ClientCommand, ClientOpts, RunOpts, TargetSpec};
+use crate::error::{Error, Result};
+use crate::net::{self, ListenOpts};
+use crate::proxy::{self, Faults};
+use crate::report::Reporter;
+use crate::target::{self, placeholders, AddressTarget, SpawnOpts, SpawnTarget, Target};
+use crate::{bench, catalogue, client, client_catalogue, process, server, Mode, ServerConfig, Transport};
+
+pub mod args;
+
+pub use args::*;
+
+/// Set by the interrupt watcher before it cleans up: the run ended because its program was
+/// killed, and the watcher exits 130 once its cleanup is done.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// On SIGINT, SIGTERM or SIGHUP: stop every program sockcheck started (they run in process
+/// groups of their own, which the terminal's Ctrl-C does not reach), say so, exit 130. The
+/// handlers are installed before this returns, so no signal finds the default action.
+fn exit_130_on_interrupt(what: &'static str) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut signals = {
+        let _guard = rt.enter();
+        [signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?, signal(SignalKind::hangup())?]
+    };
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            let [a, b, c] = &mut signals;
+            tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
+        });
+        INTERRUPTED.store(true, Ordering::SeqCst);
+        process::kill_all();
+        eprintln!("\nsockcheck: interrupted; {what}");
+        std::process::exit(130);
+    });
+    Ok(())
+}
+
+/// `sockcheck serve`.
+pub fn serve(args: ServeArgs) -> Result<bool> {
+    for (given, flag) in [(args.max_conns.is_some(), "--max-conns"), (args.threads.is_some(), "--threads")] {
+        if given && args.mode != Mode::Concurrent {
+            return Err(Error::Usage(format!("{flag} needs --mode concurrent (sequential serves one at a time)")));
+        }
+    }
+    let endpoint = args.addr.endpoint();
+    let listen = ListenOpts { backlog: args.backlog, unix_mode: args.socket_mode };
+    let cfg = ServerConfig {
+        mode: args.mode,
+        bufsize: args.bufsize.map_or(server::default_bufsize(args.mode), |n| n as usize),
+        transform: args.transform,
+        max_conns: args.max_conns.map(|n| n as usize),
+        threads: args.threads.map_or(server::DEFAULT_THREADS, |n| n as usize),
+        idle_timeout: args.idle_timeout,
+        grace: args.grace,
+        log_errors: true,
+    };
+    let rt = server::runtime_for(cfg.mode)?;
+    let listener = net::bind(&endpoint, &listen)?;
+    rt.block_on(async {
+        // Handlers go in before the "listening" line: a signal sent as soon as it is read must
+        // not find the default action (death without removing the socket file).
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let remove_socket_file = listener.socket_file.as_ref().map(|f| f.remover());
+        announce(&listener.endpoint)?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        // First SIGINT/SIGTERM: graceful stop. Second: exit at once, removing the socket file
+        // first (the accept loop may not have got to it yet).
+        tokio::spawn(async move {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            eprintln!("sockcheck serve: shutting down (again to stop at once)");
+            token.cancel();
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            if let Some(remove) = remove_socket_file {
+                remove.remove();
+            }
+            eprintln!("sockcheck serve: stopped at once");
+            std::process::exit(130);
+        });
+        server::run(listener, cfg, stop).await
+    })?;
+    Ok(true)
+}
+
+/// `listening on ADDR`, flushed: scripts wait for this line.
+fn announce(endpoint: &crate::Endpoint) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {endpoint}")?;
+    stdout.flush()
+}
+
+/// `sockcheck client`.
+pub fn client(args: ClientArgs) -> Result<bool> {
+    let stdin = std::io::stdin();
+    let cfg = client::ClientConfig {
+        endpoint: args.addr.endpoint(),
+        connect_timeout: Duration::from_secs(10),
+        reply_timeout: args.timeout,
+        prompt: stdin.is_terminal(),
+    };
+    match client::run(&cfg, stdin, std::io::stdout().lock()) {
+        Ok(()) => Ok(true),
+        Err(client::ClientError::Setup(e)) => Err(e),
+        Err(e) => {
+            eprintln!("sockcheck client: {e}");
+            Ok(false)
+        }
+    }
+}
+
+/// `sockcheck check`.
+pub fn check(args: CheckArgs) -> Result<bool> {
+    let scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
+    if scenarios.is_empty() {
+        return Err(Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)));
+    }
+    let report = args.report.opts();
+    let output = report.create_output()?;
+    let (spec, what) = if let Some(command) = &args.addr.spawn {
+        let opts = SpawnOpts {
+            transport: args.transport,
+            ready_timeout: args.ready_timeout,
+            model: args.model,
+            transform: args.transform,
+            ..SpawnOpts::new(command.clone())
+        };
+        let mut target = SpawnTarget::new(opts)?;
+        exit_130_on_interrupt("the spawned server was stopped")?;
+        // Started once here: a command that does not come up fails the check at once (not once
+        // per scenario), and the model can be probed. The first scenario reuses this process.
+        target.start().map_err(|e| Error::Io(std::io::Error::other(format!("the server did not start: {e}"))))?;
+        let model = match args.model {
+            Some(m) => format!("{m}"),
+            None => {
+                let detected = target::detect_model(&target.endpoint(), Duration::from_millis(500));
+                target.set_model(detected);
+                match detected {
+                    Some(m) => format!("{m}, detected"),
+                    None => "model unknown: the first client got no reply".to_string(),
+                }
+            }
+        };
+        let what = format!(
+            "{} scenarios against `{}` ({model}) over {}",
+            scenarios.len(),
+            target.command_line(),
+            target.endpoint().transport()
+        );
+        (TargetSpec::Given(Box::new(target)), what)
+    } else if let Some(endpoint) = args.addr.tcp.clone().or_else(|| args.addr.unix.clone()) {
+        let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
+        (TargetSpec::Given(Box::new(AddressTarget { endpoint, model: args.model, transform: args.transform })), what)
+    } else {
+        let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
+        let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
+        let what = format!(
+            "{} scenarios against the built-in server ({}) over {}",
+            scenarios.len(),
+            models.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and "),
+            transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+        );
+        (TargetSpec::Reference { transports, models, transform: args.transform }, what)
+    };
+    let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
+    let opts = RunOpts { step_timeout: args.timeout, ..Default::default() };
+    let outcomes = engine::check_servers(&scenarios, spec, opts, &mut reporter)?;
+    reporter.finish(&outcomes)
+}
+
+/// `sockcheck list`.
+pub fn list(args: ListArgs) -> Result<bool> {
+    let scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
+    let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
+    for s in &scenarios {
+        if args.code {
+            println!("{}\n", s.to_code());
+        } else {
+            println!("{:<width$}  {}", s.name(), s.description());
+        }
+    }
+    Ok(true)
+}
+
+/// `sockcheck check-client`.
+pub fn check_client(args: CheckClientArgs) -> Result<bool> {
+    let scenarios = engine::select(client_catalogue::all(), &args.filter, |s| s.name());
+    if args.list {
+        let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
+        for s in &scenarios {
+            println!("{:<width$}  {}", s.name(), s.description());
+        }
+        return Ok(true);
+    }
+    if scenarios.is_empty() {
+        return Err(Error::Usage(format!(
+            "no client scenario matches {:?}; see `sockcheck check-client --list`",
+            args.filter
+        )));
+    }
+    let report = args.report.opts();
+    let output = report.create_output()?;
+    type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
+    let (transports, what, command): (Vec<Transport>, String, CommandFor) = match &args.spawn {
+        Some(cmd) => {
+            let transport = placeholders::transport_of(cmd, args.transport)?;
+            let what = format!("{} client scenarios against `{cmd}` over {transport}", scenarios.len());
+            let cmd = ClientCommand::spawn(cmd);
+            (vec![transport], what, Box::new(move |_| cmd.clone()))
+        }
+        None => {
+            let exe = std::env::current_exe()?;
+            let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
+            let what = format!(
+                "{} client scenarios against the built-in client over {}",
+                scenarios.len(),
+                transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+            );
+            (transports, what, Box::new(move |t| ClientCommand::reference(&exe, t)))
+        }
+    };
+    exit_130_on_interrupt("the client was stopped")?;
+    let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
+    let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone() };
+    let outcomes = engine::check_clients(&scenarios, command, &transports, opts, &mut reporter)?;
+    reporter.finish(&outcomes)
+}
+
+/// `sockcheck proxy`.
+pub fn proxy(args: ProxyArgs) -> Result<bool> {
+    let faults = Faults {
+        slice: args.slice.map(|n| n as usize),
+        delay: args.delay.map(Duration::from_millis),
+        reset_after: args.reset_after,
+        close_after: args.close_after,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let listener = net::bind(&args.listen, &ListenOpts { backlog: 128, unix_mode: 0o600 })?;
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
+        announce(&listener.endpoint)?;
+        eprintln!("sockcheck proxy: forwarding to {} ({})", args.upstream, faults.describe());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            token.cancel();
+        });
+        proxy::run(listener, args.upstream, faults, true, stop).await
+    })?;
+    Ok(true)
+}
+
+/// `sockcheck bench`.
+pub fn bench(args: BenchArgs) -> Result<bool> {
+    bench::main(args)
+}

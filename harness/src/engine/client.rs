@@ -1,0 +1,564 @@
+//! Client scenarios: sockcheck plays the server, types into the client's stdin and reads what it
+//! prints (`sockcheck check-client`).
+//!
+//! The client is a command template (placeholders as in [`crate::target::placeholders`]) run by
+//! [`crate::process`]; its stdout is kept whole and compared from its first byte. The server
+//! sockcheck plays writes through the same [`Writer`] as every other played connection.
+
+use std::fmt::Write as _;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+
+use super::{Play, RunOpts, StepResult, Transcript};
+use crate::addr::{Endpoint, Transport};
+use crate::faults::{Pacing, WriteProgress, Writer};
+use crate::net::{self, AsyncListener, Conn, ListenOpts};
+use crate::process::{self, describe_status, Keep, Output, Spawned, Stdin};
+use crate::proto::{strip_line, Transform};
+use crate::report::{excerpt, format_duration, mismatch, Failure};
+use crate::target::placeholders::{self, Placeholders};
+
+pub use crate::scenario::client::*;
+
+/// The client under test: a command template and how reports name it.
+#[derive(Clone, Debug)]
+pub struct ClientCommand {
+    pub template: String,
+    pub label: String,
+}
+
+impl ClientCommand {
+    /// A command given by the user: reports show it as written.
+    pub fn spawn(template: &str) -> Self {
+        ClientCommand { template: template.to_string(), label: template.to_string() }
+    }
+
+    /// The built-in reference client: `EXE client --tcp {addr}` or `--unix {path}`.
+    pub fn reference(exe: &Path, transport: Transport) -> Self {
+        let exe = shell_quote(&exe.to_string_lossy());
+        let template = match transport {
+            Transport::Tcp => format!("exec {exe} client --tcp {{addr}}"),
+            Transport::Unix => format!("exec {exe} client --unix {{path}}"),
+        };
+        ClientCommand { template, label: "built-in client".into() }
+    }
+}
+
+/// `'...'` for `sh`, braces doubled so the placeholder expansion leaves them alone.
+fn shell_quote(s: &str) -> String {
+    let quoted = format!("'{}'", s.replace('\'', r"'\''"));
+    quoted.replace('{', "{{").replace('}', "}}")
+}
+
+/// Settings of a client check.
+#[derive(Clone, Debug)]
+pub struct ClientOpts {
+    /// Default deadline of a step (waiting for output, for the server to get bytes, for an exit).
+    pub step_timeout: Duration,
+    /// A prompt the client prints before reading each line (e.g. the tutorial's `>>:`), removed
+    /// from the start of output lines before they are compared.
+    pub prompt: Option<String>,
+}
+
+impl Default for ClientOpts {
+    fn default() -> Self {
+        ClientOpts { step_timeout: Duration::from_secs(5), prompt: None }
+    }
+}
+
+/// What the server saw, shared with its tasks.
+#[derive(Default)]
+struct ServerLog {
+    connections: usize,
+    received: Vec<u8>,
+    /// The progress of each connection's writer: what was replied.
+    writers: Vec<tokio::sync::watch::Receiver<WriteProgress>>,
+    notes: Vec<String>,
+}
+
+/// The last `n` non-empty lines of what a program wrote, joined with ` | `.
+fn tail(out: &Output, n: usize) -> String {
+    let bytes = out.bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+    let from = lines.len().saturating_sub(n);
+    lines[from..].join(" | ")
+}
+
+const TRACEBACK_MARKS: [&str; 4] =
+    ["Traceback (most recent call last)", "panicked at", "Exception in thread", "Segmentation fault"];
+
+/// The state of one scenario run.
+struct Run<'a> {
+    opts: &'a ClientOpts,
+    proc: Spawned,
+    log: Arc<Mutex<ServerLog>>,
+    /// The lines the client should have printed by now.
+    expected_out: Vec<Vec<u8>>,
+}
+
+/// A client scenario with a client command over a transport, ready to play.
+pub struct ClientPlay<'a> {
+    scenario: &'a ClientScenario,
+    cmd: &'a ClientCommand,
+    transport: Transport,
+    opts: &'a ClientOpts,
+}
+
+impl<'a> ClientPlay<'a> {
+    pub fn new(
+        scenario: &'a ClientScenario,
+        cmd: &'a ClientCommand,
+        transport: Transport,
+        opts: &'a ClientOpts,
+    ) -> Self {
+        ClientPlay { scenario, cmd, transport, opts }
+    }
+}
+
+impl Play for ClientPlay<'_> {
+    fn scenario(&self) -> (&str, &str) {
+        (self.scenario.name(), self.scenario.description())
+    }
+
+    fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    fn subject(&self) -> String {
+        self.cmd.label.clone()
+    }
+
+    fn play(&mut self, rt: &tokio::runtime::Runtime, _: &RunOpts, log: &mut Transcript) -> Result<(), Failure> {
+        let (scenario, transport) = (self.scenario, self.transport);
+        let setup_failure =
+            |message: String| Failure { client: "sockcheck".into(), step_index: 0, step: "start".into(), message };
+        // Bind first, then fill in the real port: no window where the port could be taken. The
+        // temp dir holds the Unix socket, and {path} has a value over TCP too.
+        let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir().map_err(|e| setup_failure(e.to_string()))?;
+        let path = dir.path().join("echo.sock");
+        process::register_dir(dir.path());
+        let ask = match transport {
+            Transport::Tcp => Endpoint::Tcp(([127, 0, 0, 1], 0).into()),
+            Transport::Unix => Endpoint::Unix(path.clone()),
+        };
+        let listener = net::bind(&ask, &ListenOpts { backlog: 16, unix_mode: 0o600 })
+            .map_err(|e| setup_failure(format!("cannot listen: {e}")))?;
+        let endpoint = listener.endpoint.clone();
+        let port = match &endpoint {
+            Endpoint::Tcp(a) => a.port(),
+            _ => 0,
+        };
+        let values = Placeholders { host: "127.0.0.1".into(), port, path };
+        let command = placeholders::expand(&self.cmd.template, &values).map_err(|e| setup_failure(e.to_string()))?;
+
+        let server_log = Arc::new(Mutex::new(ServerLog::default()));
+        let server = {
+            let _guard = rt.enter();
+            let accept = AsyncListener::from_std(listener.socket).map_err(|e| setup_failure(e.to_string()))?;
+            rt.spawn(accept_loop(accept, scenario.serve.clone(), server_log.clone()))
+        };
+        let _socket_file = listener.socket_file;
+
+        let started = Instant::now();
+        let keep = Keep { stdout: None, stderr: Some(1 << 20) };
+        let proc = Spawned::start(&command, Stdin::Piped, keep)
+            .map_err(|e| setup_failure(format!("cannot run `{command}`: {e}")))?;
+        log.record("sockcheck", "start", started, &Ok(format!("listening on {endpoint}; ran `{command}`")));
+        let mut run = Run { opts: self.opts, proc, log: server_log.clone(), expected_out: vec![] };
+        let until = Instant::now() + scenario.deadline;
+        let mut result = Ok(());
+        for t in &scenario.steps.steps {
+            let started = Instant::now();
+            let who = who(&t.step);
+            let r = if started > until {
+                Err(format!("the scenario did not finish within {}", format_duration(scenario.deadline)))
+            } else {
+                run.step(t)
+            };
+            log.record(who, t.step.to_code(), started, &r);
+            if let Err(mut message) = r {
+                if let Some(status) = run.proc.status() {
+                    let _ = write!(message, " (the client ended: {})", describe_status(status));
+                }
+                run.settle_stderr();
+                let stderr = tail(&run.proc.stderr, 5);
+                if !stderr.is_empty() && t.step != ClientStep::ExpectNoTraceback {
+                    let _ = write!(message, "; its stderr: {stderr}");
+                }
+                result = Err(log.fail(who, t.step.to_code(), message));
+                break;
+            }
+        }
+        let _ = run.proc.stop(Duration::from_millis(500));
+        server.abort();
+        let _ = rt.block_on(server);
+        let served = server_log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut note = format!(
+            "{} connection(s), {} bytes received, {} bytes replied",
+            served.connections,
+            served.received.len(),
+            served.writers.iter().map(|w| w.borrow().written).sum::<u64>()
+        );
+        for n in &served.notes {
+            let _ = write!(note, "; {n}");
+        }
+        log.record("server", format!("serve({})", scenario.serve.to_code()), Instant::now(), &Ok(note));
+        process::unregister_dir(dir.path());
+        drop(dir);
+        result
+    }
+}
+
+fn who(step: &ClientStep) -> &'static str {
+    match step {
+        ClientStep::Type(_) | ClientStep::EndInput => "stdin",
+        ClientStep::ExpectReplies | ClientStep::ExpectPrinted(_) => "stdout",
+        ClientStep::ExpectSent(_) => "server",
+        ClientStep::ExpectExit(_) | ClientStep::ExpectIdle(_) => "process",
+        ClientStep::ExpectNoTraceback => "stderr",
+    }
+}
+
+impl Run<'_> {
+    fn step(&mut self, t: &TimedClientStep) -> StepResult {
+        let timeout = t.within.unwrap_or(self.opts.step_timeout);
+        match &t.step {
+            ClientStep::Type(p) => {
+                let mut line = p.bytes();
+                let msg = strip_line(&line);
+                if !msg.is_empty() {
+                    self.expected_out.push(Transform::Upper.to_vec(msg));
+                }
+                line.push(b'\n');
+                let n = line.len();
+                self.proc.type_in(line)?;
+                Ok(format!("{n} bytes"))
+            }
+            ClientStep::EndInput => {
+                self.proc.close_stdin();
+                Ok("stdin closed".into())
+            }
+            ClientStep::ExpectReplies => {
+                let expected = self.expected_out.clone();
+                self.expect_printed(&expected, timeout)
+            }
+            ClientStep::ExpectPrinted(lines) => {
+                let expected: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
+                self.expected_out = expected.clone();
+                self.expect_printed(&expected, timeout)
+            }
+            ClientStep::ExpectSent(msgs) => self.expect_sent(&msgs.concat().into_bytes(), timeout),
+            ClientStep::ExpectExit(exit) => self.expect_exit(*exit, timeout),
+            ClientStep::ExpectIdle(d) => self.expect_idle(*d),
+            ClientStep::ExpectNoTraceback => {
+                self.settle_stderr();
+                let bytes = self.proc.stderr.bytes();
+                let text = String::from_utf8_lossy(&bytes);
+                match TRACEBACK_MARKS.iter().find_map(|m| text.find(m)) {
+                    Some(i) => {
+                        let shown: String = text[i..].lines().take(6).collect::<Vec<_>>().join(" | ");
+                        Err(format!("stderr has a traceback: {shown}"))
+                    }
+                    None => Ok(format!("{} bytes on stderr, no traceback", bytes.len())),
+                }
+            }
+        }
+    }
+
+    /// If the client has exited, wait (briefly) until its stderr pipe is drained and closed.
+    fn settle_stderr(&mut self) {
+        if self.proc.status().is_some() {
+            self.proc.stderr.wait_closed(Duration::from_millis(500));
+        }
+    }
+
+    /// The complete lines printed so far, prompts removed.
+    fn printed_lines(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        lines.pop(); // the unfinished last line (or the empty piece after the last newline)
+        if let Some(prompt) = self.opts.prompt.as_deref().filter(|p| !p.is_empty()) {
+            for l in &mut lines {
+                let mut start = 0;
+                while l[start..].starts_with(prompt.as_bytes()) {
+                    start += prompt.len();
+                }
+                l.drain(..start);
+            }
+        }
+        lines
+    }
+
+    fn expect_printed(&mut self, expected: &[Vec<u8>], timeout: Duration) -> StepResult {
+        let started = Instant::now();
+        let until = started + timeout;
+        let stdout = self.proc.stdout.clone();
+        let mut p = stdout.lock();
+        let mut exited_at = None;
+        loop {
+            let lines = self.printed_lines(&p.bytes);
+            // A wrong line fails at once; too few lines wait.
+            for (i, (want, got)) in expected.iter().zip(&lines).enumerate() {
+                if want != got {
+                    return Err(format!(
+                        "printed line {} is wrong ({} bytes, expected {}): {}",
+                        i + 1,
+                        got.len(),
+                        want.len(),
+                        mismatch(want, got, 0).replace("of the stream", "of the line")
+                    ));
+                }
+            }
+            if lines.len() > expected.len() {
+                return Err(format!(
+                    "printed {} lines, expected {}; line {} is {}",
+                    lines.len(),
+                    expected.len(),
+                    expected.len() + 1,
+                    excerpt(&lines[expected.len()])
+                ));
+            }
+            if lines.len() == expected.len() {
+                let total: usize = expected.iter().map(Vec::len).sum();
+                return Ok(format!("{} lines ({total} bytes) as expected", expected.len()));
+            }
+            let now = Instant::now();
+            // An exited client's last output may still be in the pipe: wait for the pipe to close
+            // (or, if something else holds it open, a moment).
+            if exited_at.is_none() && self.proc.status().is_some() {
+                exited_at = Some(now);
+            }
+            let gone = p.closed || exited_at.is_some_and(|t| now - t > Duration::from_millis(500));
+            if now >= until || gone {
+                let partial = p.bytes.len() - p.bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let mut msg = if gone {
+                    format!("the client ended after printing {} of {} lines", lines.len(), expected.len())
+                } else {
+                    format!("printed {} of {} lines within {}", lines.len(), expected.len(), format_duration(timeout))
+                };
+                if partial > 0 {
+                    let _ = write!(msg, " and {partial} bytes of an unfinished line");
+                }
+                let _ = write!(msg, "; next expected: {}", excerpt(&expected[lines.len()]));
+                let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = match log.connections {
+                    0 => write!(msg, " (the client never connected)"),
+                    n => write!(msg, " (the server has had {n} connection(s), received {} bytes)", log.received.len()),
+                };
+                return Err(msg);
+            }
+            p = stdout.wait(p, (until - now).min(Duration::from_millis(20)));
+        }
+    }
+
+    fn expect_sent(&mut self, expected: &[u8], timeout: Duration) -> StepResult {
+        let until = Instant::now() + timeout;
+        loop {
+            let received = self.log.lock().unwrap_or_else(|e| e.into_inner()).received.clone();
+            if received.len() > expected.len() || received[..] != expected[..received.len()] {
+                return Err(format!("the server received something else: {}", mismatch(expected, &received, 0)));
+            }
+            if received.len() == expected.len() {
+                return Ok(format!("the server received exactly {} bytes", expected.len()));
+            }
+            if Instant::now() >= until {
+                return Err(format!(
+                    "the server received {} of {} bytes within {}",
+                    received.len(),
+                    expected.len(),
+                    format_duration(timeout)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn expect_exit(&mut self, exit: Exit, timeout: Duration) -> StepResult {
+        let started = Instant::now();
+        let cpu0 = self.proc.cpu();
+        let mut cpu = cpu0;
+        let mut sampled = Instant::now();
+        loop {
+            // Read the CPU time before reaping (a reaped child's figures are gone), every 25 ms:
+            // a scan of /proc is not free, and this must not load the machine it measures.
+            if sampled.elapsed() >= Duration::from_millis(25) {
+                cpu = cpu.max(self.proc.cpu());
+                sampled = Instant::now();
+            }
+            if let Some(status) = self.proc.status() {
+                let waited = started.elapsed();
+                let used = cpu.saturating_sub(cpu0);
+                let spin = busy(used, waited);
+                let ok = match exit {
+                    Exit::Success => status.success(),
+                    Exit::Failure => status.code().is_some_and(|c| c != 0),
+                };
+                let what = format!("{} after {}", describe_status(status), format_duration(waited));
+                return match (ok, spin) {
+                    (true, false) => {
+                        let mut note = format!("{what}, {} of CPU meanwhile", format_duration(used));
+                        let stderr = tail(&self.proc.stderr, 5);
+                        if !stderr.is_empty() {
+                            let _ = write!(note, "; stderr: {stderr}");
+                        }
+                        Ok(note)
+                    }
+                    (true, true) => {
+                        Err(format!("{what}, but used {} of CPU while waiting (a busy loop)", format_duration(used)))
+                    }
+                    (false, _) => Err(format!(
+                        "{what}; expected {}",
+                        if exit == Exit::Success { "exit code 0" } else { "a non-zero exit code" }
+                    )),
+                };
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                let used = cpu.max(self.proc.cpu()).saturating_sub(cpu0);
+                let how = if busy(used, waited) {
+                    format!("it used {} of CPU meanwhile: a busy loop", format_duration(used))
+                } else {
+                    format!("it used {} of CPU meanwhile (blocked, e.g. waiting for input)", format_duration(used))
+                };
+                return Err(format!("the client did not exit within {}; {how}", format_duration(timeout)));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn expect_idle(&mut self, d: Duration) -> StepResult {
+        let cpu0 = self.proc.cpu();
+        let started = Instant::now();
+        let until = started + d;
+        while Instant::now() < until {
+            if let Some(status) = self.proc.status() {
+                return Err(format!(
+                    "the client ended after {}: {}",
+                    format_duration(started.elapsed()),
+                    describe_status(status)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())));
+        }
+        let used = self.proc.cpu().saturating_sub(cpu0);
+        // Ten percent of the time (at least one 10 ms tick), or it is polling, not waiting.
+        if used > (d / 10).max(Duration::from_millis(20)) {
+            Err(format!("used {} of CPU in {} while it had nothing to do", format_duration(used), format_duration(d)))
+        } else {
+            Ok(format!("{} of CPU in {}", format_duration(used), format_duration(d)))
+        }
+    }
+}
+
+/// Spinning: more than 300 ms of CPU and more than a quarter of the time waited (a blocked
+/// client uses next to nothing; a spinning one a whole core, or what a loaded machine leaves it).
+fn busy(used: Duration, waited: Duration) -> bool {
+    used > Duration::from_millis(300) && used > waited / 4
+}
+
+async fn accept_loop(acceptor: AsyncListener, serve: Serve, log: Arc<Mutex<ServerLog>>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let conn = match acceptor.accept().await {
+            Ok((conn, _)) => conn,
+            Err(e) => {
+                if let net::AcceptFailure::Backoff(pause) = net::accept_failed(&e, None) {
+                    tokio::time::sleep(pause).await;
+                }
+                continue;
+            }
+        };
+        log.lock().unwrap_or_else(|e| e.into_inner()).connections += 1;
+        conns.spawn(serve_conn(conn, serve.clone(), log.clone()));
+    }
+}
+
+/// How the played server writes its replies.
+fn pacing(serve: &Serve) -> Pacing {
+    match serve {
+        Serve::InPieces { size, pause } => Pacing::slice(*size, Some(*pause)),
+        Serve::SplittingUtf8 { pause } => Pacing::utf8(*pause),
+        _ => Pacing::default(),
+    }
+}
+
+async fn serve_conn(conn: Conn, serve: Serve, log: Arc<Mutex<ServerLog>>) {
+    let note = |n: &str| log.lock().unwrap_or_else(|e| e.into_inner()).notes.push(n.to_string());
+    let linger = conn.linger_handle();
+    let (mut rd, wr) = tokio::io::split(conn);
+    // Replies are written by their own task, so a large message is read while its reply goes out.
+    let mut writer = Writer::spawn(wr, pacing(&serve), linger, |e| e.to_string());
+    log.lock().unwrap_or_else(|e| e.into_inner()).writers.push(writer.watch());
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut answered = 0usize;
+    loop {
+        let ending = match serve {
+            Serve::CloseAfter(k) if answered >= k => Some(false),
+            // One byte only: the rest stays unread, so closing resets (TCP and Unix alike).
+            Serve::ResetAfter(k) if answered >= k => Some(true),
+            _ => None,
+        };
+        let want = if ending == Some(true) { 1 } else { buf.len() };
+        let n = match rd.read(&mut buf[..want]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        log.lock().unwrap_or_else(|e| e.into_inner()).received.extend_from_slice(&buf[..n]);
+        match ending {
+            Some(false) => {
+                note("closed the connection (FIN) instead of answering");
+                let _ = writer.shutdown();
+                break;
+            }
+            Some(true) => {
+                note("reset the connection (RST) instead of answering");
+                let _ = writer.reset();
+                break;
+            }
+            None => {}
+        }
+        if writer.send(Transform::Upper.to_vec(&buf[..n]).into()).is_err() {
+            break;
+        }
+        answered += 1;
+    }
+    writer.finish().await;
+    drop(rd);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_survives_quotes_and_braces() {
+        assert_eq!(shell_quote("/a b/it's{x}"), r"'/a b/it'\''s{{x}}'");
+        let cmd = ClientCommand::reference(Path::new("/opt/sock check/bin"), Transport::Unix);
+        let values = Placeholders { host: "127.0.0.1".into(), port: 1, path: "/tmp/s.sock".into() };
+        assert_eq!(
+            placeholders::expand(&cmd.template, &values).unwrap(),
+            "exec '/opt/sock check/bin' client --unix /tmp/s.sock"
+        );
+    }
+
+    #[test]
+    fn client_catalogue_names_are_unique_and_print_as_code() {
+        let all = crate::client_catalogue::all();
+        let names: std::collections::BTreeSet<&str> = all.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), all.len());
+        for s in &all {
+            assert!(!s.description().is_empty(), "{} has no description", s.name());
+            let code = s.to_code();
+            assert!(code.starts_with(&format!("ClientScenario::new({:?})", s.name())), "{code}");
+        }
+        let code = crate::client_catalogue::find("server_close_ends_the_client").unwrap().to_code();
+        assert!(
+            code.contains(".serve(close_after(1))") && code.contains("expect_exit(Exit::Failure).within(ms(2000))"),
+            "{code}"
+        );
+    }
+}

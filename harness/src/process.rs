@@ -1,0 +1,427 @@
+//! Process supervision: programs under test (servers and clients, in any language) started with
+//! `sh -c` in a process group of their own, their output drained all the time, their exit status
+//! in words, stopped with SIGTERM then SIGKILL, and all of them killed if sockcheck is interrupted.
+//!
+//! Both directions use it: [`crate::target::SpawnTarget`] for servers, the client check for
+//! clients. Nothing else starts a process.
+
+use std::io::{self, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+/// What a program wrote to one of its pipes, drained by a thread of its own so that a chatty
+/// program never blocks on a full pipe.
+#[derive(Default)]
+pub struct Output {
+    state: Mutex<OutputState>,
+    changed: Condvar,
+}
+
+/// The bytes kept of one pipe.
+#[derive(Default)]
+pub struct OutputState {
+    /// The bytes kept: all of them, or about the last `keep` ones.
+    pub bytes: Vec<u8>,
+    /// How many bytes were dropped from the front to keep the size bounded.
+    pub dropped: u64,
+    /// The writer closed its end.
+    pub closed: bool,
+}
+
+impl OutputState {
+    /// Every byte written so far, kept or not: a mark for [`Output::since`].
+    pub fn total(&self) -> u64 {
+        self.dropped + self.bytes.len() as u64
+    }
+}
+
+impl Output {
+    fn drain(self: Arc<Self>, mut pipe: impl Read + Send + 'static, keep: Option<usize>) {
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) | Err(_) => 0,
+                    Ok(n) => n,
+                };
+                let mut st = self.lock();
+                if n == 0 {
+                    st.closed = true;
+                    self.changed.notify_all();
+                    return;
+                }
+                st.bytes.extend_from_slice(&buf[..n]);
+                if let Some(keep) = keep.filter(|&k| st.bytes.len() > 2 * k) {
+                    let cut = st.bytes.len() - keep;
+                    st.bytes.drain(..cut);
+                    st.dropped += cut as u64;
+                }
+                self.changed.notify_all();
+            }
+        });
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, OutputState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait for more output (or the pipe closing), at most `limit`.
+    pub fn wait<'a>(&self, guard: MutexGuard<'a, OutputState>, limit: Duration) -> MutexGuard<'a, OutputState> {
+        self.changed.wait_timeout(guard, limit).unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// Wait (at most `limit`) until the writer has closed its end: after a program exits, its
+    /// last words may still be in the pipe.
+    pub fn wait_closed(&self, limit: Duration) {
+        let st = self.lock();
+        let _ = self.changed.wait_timeout_while(st, limit, |st| !st.closed);
+    }
+
+    /// A copy of the bytes kept.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.lock().bytes.clone()
+    }
+
+    /// The mark of "now", for [`Output::since`].
+    pub fn mark(&self) -> u64 {
+        self.lock().total()
+    }
+
+    /// What was written since `mark` (as far as it is still kept).
+    pub fn since(&self, mark: u64) -> Vec<u8> {
+        let st = self.lock();
+        let skip = mark.saturating_sub(st.dropped).min(st.bytes.len() as u64) as usize;
+        st.bytes[skip..].to_vec()
+    }
+
+    /// The last `n` lines kept, each cut to `width` bytes, oldest first (an unfinished last line
+    /// included).
+    pub fn last_lines(&self, n: usize, width: usize) -> Vec<String> {
+        last_lines(&self.lock().bytes, n, width)
+    }
+}
+
+/// The last `n` lines of `bytes`, each cut to `width` bytes, without their `\r`.
+pub fn last_lines(bytes: &[u8], n: usize, width: usize) -> Vec<String> {
+    let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if text.is_empty() {
+        return vec![];
+    }
+    let mut lines: Vec<String> = text
+        .rsplit(|&b| b == b'\n')
+        .take(n)
+        .map(|l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            String::from_utf8_lossy(&l[..l.len().min(width)]).into_owned()
+        })
+        .collect();
+    lines.reverse();
+    lines
+}
+
+/// Process groups of running programs and temp dirs of their sockets, for [`kill_all`].
+static LIVE: Mutex<(Vec<i32>, Vec<PathBuf>)> = Mutex::new((Vec::new(), Vec::new()));
+
+fn live() -> MutexGuard<'static, (Vec<i32>, Vec<PathBuf>)> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A temp dir that [`kill_all`] removes if sockcheck is interrupted while it exists.
+pub fn register_dir(dir: &Path) {
+    live().1.push(dir.to_path_buf());
+}
+
+/// The dir is gone (or someone else removes it).
+pub fn unregister_dir(dir: &Path) {
+    live().1.retain(|d| d != dir);
+}
+
+/// When sockcheck itself is interrupted (Ctrl-C): kill (SIGKILL) every program still running
+/// (they are in process groups of their own, so the terminal's signal does not reach them), reap
+/// them, and remove the registered temp dirs. For signal handlers: sockcheck is about to exit.
+pub fn kill_all() {
+    let (groups, dirs) = std::mem::take(&mut *live());
+    for pgid in groups {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(pgid), None);
+        wait_group_gone(pgid, Duration::from_secs(1));
+    }
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// What the program's stdin is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stdin {
+    /// `/dev/null`: servers read nothing.
+    Null,
+    /// A pipe that sockcheck writes lines to (a thread writes, so a program that does not read
+    /// its stdin never blocks sockcheck).
+    Piped,
+}
+
+/// How much of each output pipe is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Keep {
+    /// `None`: everything (output that is compared from its first byte).
+    pub stdout: Option<usize>,
+    pub stderr: Option<usize>,
+}
+
+/// A running program, in a process group of its own.
+pub struct Spawned {
+    child: Child,
+    pgid: i32,
+    stdin: Option<mpsc::Sender<Vec<u8>>>,
+    pub stdout: Arc<Output>,
+    pub stderr: Arc<Output>,
+    stopped: bool,
+}
+
+impl Spawned {
+    /// Run `command_line` with `sh -c`.
+    pub fn start(command_line: &str, stdin: Stdin, keep: Keep) -> io::Result<Spawned> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(command_line)
+            .stdin(match stdin {
+                Stdin::Null => Stdio::null(),
+                Stdin::Piped => Stdio::piped(),
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()?;
+        let pgid = child.id() as i32;
+        live().0.push(pgid);
+        let (stdout, stderr) = (Arc::new(Output::default()), Arc::new(Output::default()));
+        if let Some(pipe) = child.stdout.take() {
+            stdout.clone().drain(pipe, keep.stdout);
+        }
+        if let Some(pipe) = child.stderr.take() {
+            stderr.clone().drain(pipe, keep.stderr);
+        }
+        let stdin = child.stdin.take().map(|mut pipe| {
+            let (tx, rx) = mpsc::channel::<Vec<u8>>();
+            std::thread::spawn(move || {
+                for chunk in rx {
+                    if pipe.write_all(&chunk).and_then(|()| pipe.flush()).is_err() {
+                        return;
+                    }
+                }
+            });
+            tx
+        });
+        Ok(Spawned { child, pgid, stdin, stdout, stderr, stopped: false })
+    }
+
+    /// The process id of the shell that runs the command.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Queue bytes for the program's stdin.
+    pub fn type_in(&self, bytes: Vec<u8>) -> Result<(), String> {
+        match &self.stdin {
+            Some(tx) => tx.send(bytes).map_err(|_| "stdin is closed (the client stopped reading)".to_string()),
+            None => Err("stdin was closed already".into()),
+        }
+    }
+
+    /// Close its stdin (end of input).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Its exit status once it has exited (the shell, which exits with the command).
+    pub fn status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// CPU time (user + system, children included) of every process in its group.
+    pub fn cpu(&self) -> Duration {
+        group_cpu(self.pgid)
+    }
+
+    /// Stop it: SIGTERM to the group, `grace` to exit, then SIGKILL to whatever is left of the
+    /// group (the program if it ignored SIGTERM, and any children it started). `Err` if the
+    /// group survives even that.
+    pub fn stop(&mut self, grace: Duration) -> Result<(), String> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        self.stdin = None;
+        let group = Pid::from_raw(self.pgid);
+        let _ = killpg(group, Signal::SIGTERM);
+        // The shell exits with the program, so reap it as soon as it does: the group scan
+        // does not count zombies, but nobody else reaps our child.
+        let deadline = Instant::now() + grace;
+        let mut pause = Duration::from_millis(1);
+        while Instant::now() < deadline {
+            let reaped = matches!(self.child.try_wait(), Ok(Some(_)));
+            if reaped && !group_alive(self.pgid) {
+                break;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.child.wait();
+        let gone = wait_group_gone(self.pgid, Duration::from_secs(2));
+        live().0.retain(|&g| g != self.pgid);
+        if gone {
+            Ok(())
+        } else {
+            Err(format!("process group {} survived SIGKILL", self.pgid))
+        }
+    }
+
+    /// It exited on its own: kill whatever it left in its group and forget it.
+    pub fn reap_group(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        self.stdin = None;
+        let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+        wait_group_gone(self.pgid, Duration::from_secs(2));
+        live().0.retain(|&g| g != self.pgid);
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.stop(Duration::from_millis(500));
+    }
+}
+
+/// `status 1`, `killed by SIGSEGV`.
+pub fn describe_status(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("status {code}");
+    }
+    match status.signal() {
+        Some(sig) => match Signal::try_from(sig) {
+            Ok(s) => format!("killed by {}", s.as_str()),
+            Err(_) => format!("killed by signal {sig}"),
+        },
+        None => status.to_string(),
+    }
+}
+
+/// The fields after `(comm)` of `/proc/PID/stat` for every process.
+fn proc_stats() -> impl Iterator<Item = String> {
+    std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|entry| {
+        let name = entry.file_name();
+        name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit()))?;
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+        stat.rfind(')').map(|i| stat[i + 1..].to_string())
+    })
+}
+
+/// Whether any process of this group is still running (zombies do not count). `sh -c` does not
+/// always `exec` the command, so the shell being reaped does not mean the program is gone: its
+/// listening socket may still be open for a moment.
+pub fn group_alive(pgid: i32) -> bool {
+    if !Path::new("/proc/self/stat").exists() {
+        return killpg(Pid::from_raw(pgid), None).is_ok();
+    }
+    proc_stats().any(|rest| {
+        let f: Vec<&str> = rest.split_whitespace().take(3).collect();
+        f.len() == 3 && f[0] != "Z" && f[0] != "X" && f[2].parse() == Ok(pgid)
+    })
+}
+
+/// Wait (at most `limit`) until no process of the group runs.
+pub fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_micros(500);
+    loop {
+        if !group_alive(pgid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// `USER_HZ`: the unit of the `/proc` CPU figures, 100 on every Linux ABI.
+const CLOCK_TICKS: u64 = 100;
+
+/// Sum of utime, stime, cutime and cstime of the processes whose process group is `pgid`.
+pub fn group_cpu(pgid: i32) -> Duration {
+    let ticks: u64 = proc_stats()
+        .filter_map(|rest| {
+            // state ppid pgrp ... utime(14) stime cutime cstime, counted after the command name.
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            (f.len() >= 15 && f[2].parse::<i32>() == Ok(pgid))
+                .then(|| f[11..15].iter().filter_map(|v| v.parse::<u64>().ok()).sum::<u64>())
+        })
+        .sum();
+    Duration::from_millis(ticks * 1000 / CLOCK_TICKS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines_keep_whole_lines_cut_short() {
+        let mut bytes = vec![];
+        for i in 0..100 {
+            bytes.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"split across pushes\r\n");
+        bytes.extend_from_slice(&[b'x'; 10_000]);
+        bytes.extend_from_slice(b"\nunfinished");
+        let lines = last_lines(&bytes, 21, 300);
+        assert_eq!(lines.len(), 21, "{lines:?}");
+        assert_eq!(lines[17], "line 99");
+        assert_eq!(lines[18], "split across pushes");
+        assert_eq!(lines[19].len(), 300);
+        assert_eq!(lines[20], "unfinished");
+        assert!(last_lines(b"", 5, 10).is_empty());
+    }
+
+    #[test]
+    fn exit_statuses_read_well() {
+        assert_eq!(describe_status(ExitStatus::from_raw(3 << 8)), "status 3");
+        assert_eq!(describe_status(ExitStatus::from_raw(9)), "killed by SIGKILL");
+    }
+
+    #[test]
+    fn own_process_group_cpu_is_measured() {
+        let pgid = nix::unistd::getpgrp().as_raw();
+        // Burn a little CPU so at least one tick is counted.
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(60) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        assert!(group_cpu(pgid) > Duration::ZERO);
+        assert_eq!(group_cpu(i32::MAX - 1), Duration::ZERO);
+    }
+
+    #[test]
+    fn output_since_a_mark() {
+        let out = Output::default();
+        out.lock().bytes.extend_from_slice(b"before\n");
+        let mark = out.mark();
+        out.lock().bytes.extend_from_slice(b"after\n");
+        assert_eq!(out.since(mark), b"after\n");
+    }
+}

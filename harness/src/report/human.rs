@@ -1,0 +1,85 @@
+//! The human report: a table as outcomes arrive, then each failure with its transcript.
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use super::{format_duration, summary_line, Outcome, Verdict};
+
+/// The human report: a table as outcomes arrive, then each failure with its transcript.
+pub struct HumanReport<W: Write> {
+    out: W,
+    color: bool,
+    name_width: usize,
+    started: Instant,
+}
+
+impl<W: Write> HumanReport<W> {
+    /// A report whose name column fits these scenario names.
+    pub fn with_names<'a>(out: W, color: bool, names: impl Iterator<Item = &'a str>) -> Self {
+        let name_width = names.map(str::len).max().unwrap_or(8).max(8);
+        HumanReport { out, color, name_width, started: Instant::now() }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn header(&mut self, what: &str) -> io::Result<()> {
+        writeln!(self.out, "sockcheck check: {what}\n")?;
+        writeln!(
+            self.out,
+            "{:<w$}  {:<9}  {:<36}  {:<6}  {:>8}",
+            "SCENARIO",
+            "TRANSPORT",
+            "TARGET",
+            "RESULT",
+            "TIME",
+            w = self.name_width
+        )?;
+        self.out.flush()
+    }
+
+    pub fn row(&mut self, o: &Outcome) -> io::Result<()> {
+        let result = match &o.verdict {
+            Verdict::Pass => self.paint("32", "pass  "),
+            Verdict::Fail => self.paint("31;1", "FAIL  "),
+            Verdict::Skip(_) => self.paint("33", "skip  "),
+        };
+        let time = if matches!(o.verdict, Verdict::Skip(_)) { "-".to_string() } else { format_duration(o.duration) };
+        // A long target (a spawned command) is cut to its column; reports have it whole.
+        let target = if o.target.chars().count() > 34 {
+            format!("{}…", o.target.chars().take(33).collect::<String>())
+        } else {
+            o.target.clone()
+        };
+        let mut line = format!(
+            "{:<w$}  {:<9}  {:<36}  {result}  {time:>8}",
+            o.scenario,
+            o.transport.name(),
+            target,
+            w = self.name_width
+        );
+        if let Verdict::Skip(why) = &o.verdict {
+            line.push_str(&format!("  ({why})"));
+        }
+        writeln!(self.out, "{line}")?;
+        self.out.flush()
+    }
+
+    pub fn finish(&mut self, outcomes: &[Outcome]) -> io::Result<()> {
+        for o in outcomes.iter().filter(|o| o.failed()) {
+            writeln!(self.out)?;
+            write!(self.out, "{}", o.report())?;
+        }
+        let summary = summary_line(outcomes);
+        let failed = outcomes.iter().any(|o| o.failed());
+        let summary = if failed { self.paint("31;1", &summary) } else { self.paint("32", &summary) };
+        writeln!(self.out, "\n{summary}")?;
+        writeln!(self.out, "finished in {}", format_duration(self.started.elapsed()))?;
+        self.out.flush()
+    }
+}

@@ -1,0 +1,161 @@
+//! The outcome model and every rendering of it.
+//!
+//! A run of scenarios (server or client checks alike) yields [`Outcome`]s: a verdict, where it
+//! failed, and the transcript. Every report is a renderer around that one model.
+//!
+//! # Layout
+//! - this file: [`Outcome`], [`Verdict`], [`Failure`], [`Event`], the one-line and full texts.
+//! - [`compare`]: expected-vs-actual bytes in words (offset of the first difference, excerpts).
+//! - [`human`]: the table printed as outcomes arrive, then each failure with its transcript.
+//! - [`render`]: whole reports in a [`Format`] (human, JSON, JUnit XML).
+//! - [`progress`]: the "running ... 3.2s" line on a terminal.
+//! - [`session`]: the table, progress line and report file around one run ([`Reporter`]).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::addr::Transport;
+
+pub mod compare;
+pub mod human;
+pub mod progress;
+pub mod render;
+pub mod session;
+
+pub use compare::{excerpt, mismatch};
+pub use human::HumanReport;
+pub use progress::Progress;
+pub use render::{write_report, Format};
+pub use session::{Observer, ReportOpts, Reporter};
+
+/// The result of one scenario run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Skip(String),
+}
+
+/// Where and why a scenario failed.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The client (or `target`, `stdout`, ...) whose step failed.
+    pub client: String,
+    /// 1-based position of the step in the scenario's transcript.
+    pub step_index: usize,
+    pub step: String,
+    pub message: String,
+}
+
+/// One line of a transcript.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// Since the scenario started.
+    pub at: Duration,
+    pub took: Duration,
+    pub client: String,
+    pub step: String,
+    pub ok: bool,
+    pub note: String,
+}
+
+/// One scenario over one transport against one target (a server, or a client under test).
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub scenario: String,
+    pub about: String,
+    pub transport: Transport,
+    pub target: String,
+    pub verdict: Verdict,
+    pub failure: Option<Failure>,
+    pub duration: Duration,
+    pub transcript: Vec<Event>,
+}
+
+impl Outcome {
+    /// A passing outcome with nothing in it yet.
+    pub fn new(scenario: &str, about: &str, transport: Transport, target: String) -> Self {
+        Outcome {
+            scenario: scenario.to_string(),
+            about: about.to_string(),
+            transport,
+            target,
+            verdict: Verdict::Pass,
+            failure: None,
+            duration: Duration::ZERO,
+            transcript: vec![],
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+    pub fn failed(&self) -> bool {
+        self.verdict == Verdict::Fail
+    }
+
+    /// What failed, in one line.
+    pub fn summary(&self) -> String {
+        match (&self.verdict, &self.failure) {
+            (Verdict::Pass, _) => "passed".into(),
+            (Verdict::Skip(why), _) => format!("skipped: {why}"),
+            (Verdict::Fail, Some(f)) => {
+                format!("client `{}`, step {} `{}`: {}", f.client, f.step_index, f.step, f.message)
+            }
+            (Verdict::Fail, None) => "failed".into(),
+        }
+    }
+
+    /// The full report: verdict, failure and transcript.
+    pub fn report(&self) -> String {
+        let mut s = String::new();
+        let verdict = match &self.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip(_) => "SKIP",
+        };
+        let _ = writeln!(s, "{verdict} {} over {} against {}", self.scenario, self.transport, self.target);
+        if !self.about.is_empty() {
+            let _ = writeln!(s, "  checks: {}", self.about);
+        }
+        if self.verdict != Verdict::Pass {
+            let _ = writeln!(s, "  {}", self.summary());
+        }
+        if !self.transcript.is_empty() {
+            let _ = writeln!(s, "  transcript:");
+            for e in &self.transcript {
+                let mark = if e.ok { "ok  " } else { "FAIL" };
+                let _ = writeln!(
+                    s,
+                    "    {:>8.3}s {:>9}  {:<8} {:<34} {mark} {}",
+                    e.at.as_secs_f64(),
+                    format_duration(e.took),
+                    e.client,
+                    e.step,
+                    e.note
+                );
+            }
+        }
+        s
+    }
+}
+
+/// `N passed, N failed, N skipped`.
+pub fn summary_line(outcomes: &[Outcome]) -> String {
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    let failed = outcomes.iter().filter(|o| o.failed()).count();
+    let skipped = outcomes.len() - passed - failed;
+    format!("{passed} passed, {failed} failed, {skipped} skipped")
+}
+
+/// `1.2ms`, `340µs`, `2.50s`.
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us < 1000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}

@@ -1,0 +1,222 @@
+//! The client-scenario DSL: a check of a client written as the conversation it has.
+//!
+//! A [`ClientScenario`] is a value like a server [`super::Scenario`]: a name, what it checks, how
+//! the server that sockcheck plays behaves ([`Serve`]) and the steps: lines typed on stdin, and
+//! what must follow (the printed replies, the bytes the server got, the exit status within a
+//! deadline, the CPU time used while waiting, no traceback on stderr).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::Payload;
+
+/// How the server sockcheck plays answers the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Serve {
+    /// Each `recv` is answered at once with its uppercase (the tutorial's server).
+    Normally,
+    /// Replies go out in `size`-byte pieces, each written separately after `pause`.
+    InPieces { size: usize, pause: Duration },
+    /// Replies are cut inside every multi-byte UTF-8 character, pieces `pause` apart.
+    SplittingUtf8 { pause: Duration },
+    /// `k` messages are answered; the next one is read and the connection closed cleanly (FIN).
+    CloseAfter(usize),
+    /// `k` messages are answered; the next one is left unread and the connection reset (RST).
+    ResetAfter(usize),
+}
+
+impl Serve {
+    pub fn to_code(&self) -> String {
+        match self {
+            Serve::Normally => "reply_normally()".into(),
+            Serve::InPieces { size, pause } => format!("reply_in_pieces({size}, ms({}))", pause.as_millis()),
+            Serve::SplittingUtf8 { pause } => format!("split_utf8(ms({}))", pause.as_millis()),
+            Serve::CloseAfter(k) => format!("close_after({k})"),
+            Serve::ResetAfter(k) => format!("reset_after({k})"),
+        }
+    }
+}
+
+/// Answer every message at once.
+pub fn reply_normally() -> Serve {
+    Serve::Normally
+}
+/// Answer in `size`-byte pieces with `pause` before each.
+pub fn reply_in_pieces(size: usize, pause: Duration) -> Serve {
+    Serve::InPieces { size: size.max(1), pause }
+}
+/// Answer with every multi-byte UTF-8 character split across writes.
+pub fn split_utf8(pause: Duration) -> Serve {
+    Serve::SplittingUtf8 { pause }
+}
+/// Answer `k` messages, then close on the next.
+pub fn close_after(k: usize) -> Serve {
+    Serve::CloseAfter(k)
+}
+/// Answer `k` messages, then reset on the next.
+pub fn reset_after(k: usize) -> Serve {
+    Serve::ResetAfter(k)
+}
+
+/// The exit status a step expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Success,
+    /// A non-zero exit code (not a signal: a crash is not an answer).
+    Failure,
+}
+
+/// One step of a client scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientStep {
+    /// A line typed on stdin (a newline is added).
+    Type(Payload),
+    /// Close stdin (end of input).
+    EndInput,
+    /// Everything printed so far is exactly the replies to the lines typed so far (the
+    /// uppercase of each non-empty stripped line), within the deadline.
+    ExpectReplies,
+    /// Everything printed so far is exactly these lines.
+    ExpectPrinted(Vec<String>),
+    /// The server has received exactly these messages (back to back: the protocol has no framing).
+    ExpectSent(Vec<String>),
+    /// The client exits within the deadline, with this status, without spinning meanwhile.
+    ExpectExit(Exit),
+    /// For this long the client stays alive and uses (almost) no CPU.
+    ExpectIdle(Duration),
+    /// Nothing on stderr looks like a traceback or a panic.
+    ExpectNoTraceback,
+}
+
+impl ClientStep {
+    pub fn to_code(&self) -> String {
+        match self {
+            ClientStep::Type(p) => format!("type_line({})", p.to_code()),
+            ClientStep::EndInput => "end_input()".into(),
+            ClientStep::ExpectReplies => "expect_replies()".into(),
+            ClientStep::ExpectPrinted(l) => format!("expect_printed({l:?})"),
+            ClientStep::ExpectSent(l) => format!("expect_sent({l:?})"),
+            ClientStep::ExpectExit(Exit::Success) => "expect_exit(Exit::Success)".into(),
+            ClientStep::ExpectExit(Exit::Failure) => "expect_exit(Exit::Failure)".into(),
+            ClientStep::ExpectIdle(d) => format!("expect_idle(ms({}))", d.as_millis()),
+            ClientStep::ExpectNoTraceback => "expect_no_traceback()".into(),
+        }
+    }
+}
+
+/// A step and its own deadline, if it has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimedClientStep {
+    pub step: ClientStep,
+    pub within: Option<Duration>,
+}
+
+/// The steps of a client scenario, built in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct ClientSteps {
+    pub steps: Vec<TimedClientStep>,
+}
+
+impl ClientSteps {
+    fn push(mut self, step: ClientStep) -> Self {
+        self.steps.push(TimedClientStep { step, within: None });
+        self
+    }
+    pub fn type_line(self, line: impl Into<Payload>) -> Self {
+        self.push(ClientStep::Type(line.into()))
+    }
+    pub fn type_lines<I: IntoIterator<Item = S>, S: Into<Payload>>(mut self, lines: I) -> Self {
+        for l in lines {
+            self = self.type_line(l);
+        }
+        self
+    }
+    pub fn end_input(self) -> Self {
+        self.push(ClientStep::EndInput)
+    }
+    pub fn expect_replies(self) -> Self {
+        self.push(ClientStep::ExpectReplies)
+    }
+    pub fn expect_printed<I: IntoIterator<Item = S>, S: Into<String>>(self, lines: I) -> Self {
+        self.push(ClientStep::ExpectPrinted(lines.into_iter().map(Into::into).collect()))
+    }
+    pub fn expect_sent<I: IntoIterator<Item = S>, S: Into<String>>(self, messages: I) -> Self {
+        self.push(ClientStep::ExpectSent(messages.into_iter().map(Into::into).collect()))
+    }
+    pub fn expect_exit(self, exit: Exit) -> Self {
+        self.push(ClientStep::ExpectExit(exit))
+    }
+    pub fn expect_idle(self, d: Duration) -> Self {
+        self.push(ClientStep::ExpectIdle(d))
+    }
+    pub fn expect_no_traceback(self) -> Self {
+        self.push(ClientStep::ExpectNoTraceback)
+    }
+    /// Give the previous step this deadline instead of the default.
+    pub fn within(mut self, d: Duration) -> Self {
+        if let Some(last) = self.steps.last_mut() {
+            last.within = Some(d);
+        }
+        self
+    }
+}
+
+/// A check of a client: how the server behaves, and the conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct ClientScenario {
+    name: String,
+    about: String,
+    pub serve: Serve,
+    pub steps: ClientSteps,
+    /// The whole scenario's deadline.
+    pub deadline: Duration,
+}
+
+impl ClientScenario {
+    pub fn new(name: impl Into<String>) -> Self {
+        ClientScenario {
+            name: name.into(),
+            about: String::new(),
+            serve: Serve::Normally,
+            steps: ClientSteps::default(),
+            deadline: Duration::from_secs(60),
+        }
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn description(&self) -> &str {
+        &self.about
+    }
+    pub fn about(mut self, text: impl Into<String>) -> Self {
+        self.about = text.into();
+        self
+    }
+    pub fn serve(mut self, serve: Serve) -> Self {
+        self.serve = serve;
+        self
+    }
+    pub fn steps(mut self, f: impl FnOnce(ClientSteps) -> ClientSteps) -> Self {
+        self.steps = f(std::mem::take(&mut self.steps));
+        self
+    }
+
+    /// The scenario as the code that builds it.
+    pub fn to_code(&self) -> String {
+        let mut s = format!("ClientScenario::new({:?})\n    .about({:?})\n", self.name, self.about);
+        let _ = writeln!(s, "    .serve({})", self.serve.to_code());
+        let steps: Vec<String> = self
+            .steps
+            .steps
+            .iter()
+            .map(|t| match t.within {
+                Some(d) => format!("{}.within(ms({}))", t.step.to_code(), d.as_millis()),
+                None => t.step.to_code(),
+            })
+            .collect();
+        let _ = write!(s, "    .steps(|c| c.{})", steps.join("."));
+        s
+    }
+}

@@ -1,0 +1,287 @@
+//! A server given as a command, in any language ([`SpawnTarget`]), and the probe of its serving
+//! model ([`detect_model`]).
+
+use std::io::{Read, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::time::{Duration, Instant};
+
+use super::placeholders::{expand, free_port_for_spawn, transport_of, Placeholders};
+use super::Target;
+use crate::addr::Endpoint;
+use crate::addr::Transport;
+use crate::error::{Error, Result};
+use crate::net::StdConn;
+use crate::process::{describe_status, Keep, Spawned, Stdin};
+use crate::proto::Transform;
+use crate::report::format_duration;
+use crate::server::Mode;
+
+/// Settings of a [`SpawnTarget`].
+#[derive(Clone, Debug)]
+pub struct SpawnOpts {
+    /// The command template, run with `sh -c` once its placeholders are filled in.
+    pub command: String,
+    /// `None`: from the placeholders (see [`transport_of`]).
+    pub transport: Option<Transport>,
+    /// How long the program has to accept a connection after it is started.
+    pub ready_timeout: Duration,
+    /// After SIGTERM, how long before SIGKILL.
+    pub grace: Duration,
+    pub model: Option<Mode>,
+    pub transform: Transform,
+}
+
+impl SpawnOpts {
+    pub fn new(command: impl Into<String>) -> Self {
+        SpawnOpts {
+            command: command.into(),
+            transport: None,
+            ready_timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(2),
+            model: None,
+            transform: Transform::Upper,
+        }
+    }
+}
+
+/// A server given as a command, in any language: started with its placeholders filled in (the
+/// same address for every start, so a restart reuses it), ready once its address accepts a
+/// connection, stopped with SIGTERM to its process group and SIGKILL after a grace period.
+pub struct SpawnTarget {
+    opts: SpawnOpts,
+    command_line: String,
+    endpoint: Endpoint,
+    running: Option<Spawned>,
+    /// The last exited program, for its output in reports.
+    last: Option<Spawned>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl SpawnTarget {
+    /// Check the command and choose its address (a free port, or a path in a new temp dir that
+    /// lives as long as the target). Nothing is started yet.
+    pub fn new(opts: SpawnOpts) -> Result<Self> {
+        let transport = transport_of(&opts.command, opts.transport)?;
+        let dir = tempfile::Builder::new().prefix("sockcheck-spawn-").tempdir()?;
+        let values = Placeholders {
+            host: "127.0.0.1".into(),
+            port: free_port_for_spawn()?,
+            path: dir.path().join("server.sock"),
+        };
+        let command_line = expand(&opts.command, &values)?;
+        let endpoint = values.endpoint(transport)?;
+        crate::process::register_dir(dir.path());
+        Ok(SpawnTarget { opts, command_line, endpoint, running: None, last: None, dir: Some(dir) })
+    }
+
+    /// The command as run, placeholders filled in.
+    pub fn command_line(&self) -> &str {
+        &self.command_line
+    }
+
+    /// Set the serving model (e.g. once detected with [`detect_model`]).
+    pub fn set_model(&mut self, model: Option<Mode>) {
+        self.opts.model = model;
+    }
+
+    /// The process id of the running program (the shell that runs the command), if any.
+    pub fn pid(&self) -> Option<u32> {
+        self.running.as_ref().map(Spawned::pid)
+    }
+
+    /// The last lines of the running (or last) program's stdout and stderr.
+    pub fn output_tail(&self) -> (Vec<String>, Vec<String>) {
+        match self.running.as_ref().or(self.last.as_ref()) {
+            Some(p) => (p.stdout.last_lines(TAIL_LINES, TAIL_WIDTH), p.stderr.last_lines(TAIL_LINES, TAIL_WIDTH)),
+            None => (vec![], vec![]),
+        }
+    }
+
+    fn launch(&mut self) -> std::result::Result<(), String> {
+        let keep = Keep { stdout: Some(1 << 20), stderr: Some(1 << 20) };
+        let program = Spawned::start(&self.command_line, Stdin::Null, keep)
+            .map_err(|e| format!("cannot run `sh -c {}`: {e}", self.command_line))?;
+        self.running = Some(program);
+        Ok(())
+    }
+
+    /// Poll until the address accepts a connection; fail if the program exits first or the
+    /// deadline passes.
+    fn wait_ready(&mut self) -> std::result::Result<(), String> {
+        let deadline = Instant::now() + self.opts.ready_timeout;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            if let Some(e) = self.exited() {
+                return Err(format!("`{}` {e} before accepting connections on {}", self.command_line, self.endpoint));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let tail = self.running.as_ref().map(stderr_tail).unwrap_or_default();
+                let _ = self.stop();
+                return Err(format!(
+                    "`{}` did not accept connections on {} within {} (--ready-timeout){tail}",
+                    self.command_line,
+                    self.endpoint,
+                    format_duration(self.opts.ready_timeout)
+                ));
+            }
+            if let Ok(conn) = StdConn::connect(&self.endpoint, left.min(Duration::from_millis(500))) {
+                if !connected_to_itself(&conn) {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// If the program has exited: forget it and say how, with the tail of its stderr.
+    fn exited(&mut self) -> Option<String> {
+        let status = self.running.as_mut()?.status()?;
+        let mut program = self.running.take()?;
+        // Whatever it left in its group goes too.
+        program.reap_group();
+        program.stderr.wait_closed(Duration::from_millis(300));
+        let tail = stderr_tail(&program);
+        self.last = Some(program);
+        Some(format!("exited ({}){tail}", describe_status(status)))
+    }
+
+    /// Remove the socket file the program left at its path (only a socket, never anything else).
+    fn remove_socket_file(&self) {
+        if let Endpoint::Unix(path) = &self.endpoint {
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// A TCP connect to a port nobody listens on can pick that same port as its source.
+fn connected_to_itself(conn: &StdConn) -> bool {
+    match conn {
+        StdConn::Tcp(s) => matches!((s.local_addr(), s.peer_addr()), (Ok(a), Ok(b)) if a == b),
+        StdConn::Unix(_) => false,
+    }
+}
+
+/// How much of a program's output reports show: the last lines, each cut short.
+const TAIL_LINES: usize = 20;
+const TAIL_WIDTH: usize = 300;
+
+fn stderr_tail(program: &Spawned) -> String {
+    let lines = program.stderr.last_lines(5, TAIL_WIDTH);
+    if lines.is_empty() {
+        return "; it wrote nothing to stderr".into();
+    }
+    format!("; the end of its stderr: {}", lines.join(" | "))
+}
+
+impl Target for SpawnTarget {
+    fn describe(&self) -> String {
+        format!("`{}`", self.opts.command)
+    }
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint.clone()
+    }
+    fn model(&self) -> Option<Mode> {
+        self.opts.model
+    }
+    fn transform(&self) -> Transform {
+        self.opts.transform
+    }
+    fn controllable(&self) -> bool {
+        true
+    }
+    fn start(&mut self) -> std::result::Result<(), String> {
+        if self.running.is_some() && self.exited().is_none() {
+            return Ok(());
+        }
+        self.launch()?;
+        self.wait_ready()
+    }
+    fn stop(&mut self) -> std::result::Result<(), String> {
+        let Some(mut program) = self.running.take() else {
+            self.remove_socket_file();
+            return Ok(());
+        };
+        program.stop(self.opts.grace).map_err(|e| format!("`{}`: {e}", self.command_line))?;
+        self.last = Some(program);
+        self.remove_socket_file();
+        Ok(())
+    }
+    fn health(&mut self, after_failure: bool) -> std::result::Result<(), String> {
+        if self.running.is_none() {
+            return Ok(());
+        }
+        // A scenario that failed because the program is crashing ends as soon as the program
+        // closes its connection, which may be a little before the process is gone: wait for it.
+        let patience = if after_failure { Duration::from_millis(300) } else { Duration::ZERO };
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(e) = self.exited() {
+                return Err(format!("the server process {e}"));
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A program that is dying may not be reaped yet: if its address refuses connections,
+        // give it a moment to exit, so that the report names its exit status.
+        let refused = match StdConn::connect(&self.endpoint, Duration::from_millis(200)) {
+            Err(Error::Connect { reason, .. }) => {
+                matches!(reason.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound)
+            }
+            _ => false,
+        };
+        if !refused {
+            return Ok(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if let Some(e) = self.exited() {
+                return Err(format!("the server process {e}"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(format!("the server no longer accepts connections on {} (its process is still running)", self.endpoint))
+    }
+}
+
+impl Drop for SpawnTarget {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        if let Some(dir) = &self.dir {
+            crate::process::unregister_dir(dir.path());
+        }
+    }
+}
+
+/// Guess the serving model: a first client connects and is answered; while it stays connected a
+/// second one sends a byte. Answered within `patience` means concurrent, else sequential.
+/// `None` when even the first client is not answered.
+pub fn detect_model(endpoint: &Endpoint, patience: Duration) -> Option<Mode> {
+    fn exchange(conn: &mut StdConn, byte: u8, within: Duration) -> bool {
+        let _ = conn.set_read_timeout(Some(within));
+        let _ = conn.set_write_timeout(Some(within));
+        let mut got = [0u8; 1];
+        conn.write_all(&[byte]).is_ok() && conn.read_exact(&mut got).is_ok()
+    }
+    let mut a = StdConn::connect(endpoint, Duration::from_secs(2)).ok()?;
+    if !exchange(&mut a, b'a', Duration::from_secs(2)) {
+        return None;
+    }
+    let Ok(mut b) = StdConn::connect(endpoint, patience) else {
+        return Some(Mode::Sequential);
+    };
+    if exchange(&mut b, b'b', patience) {
+        return Some(Mode::Concurrent);
+    }
+    // Let the queued client be served before it leaves, so that no reply goes to a closed socket.
+    drop(a);
+    let mut got = [0u8; 1];
+    let _ = b.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = b.read_exact(&mut got);
+    Some(Mode::Sequential)
+}
