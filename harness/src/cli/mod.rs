@@ -174,7 +174,27 @@ pub fn check(args: CheckArgs) -> Result<bool> {
     };
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
     let opts = RunOpts { step_timeout: args.timeout, ..Default::default() };
-    let outcomes = engine::check_servers(&scenarios, spec, opts, &mut reporter)?;
+    let mut outcomes = engine::check_servers(&scenarios, spec, opts, &mut reporter)?;
+    for o in &mut outcomes {
+        let mut cmd = String::from("sockcheck check");
+        if let Some(spawn) = &args.addr.spawn {
+            cmd += &format!(" --spawn {}", shell_quote(spawn));
+        } else if let Some(endpoint) = args.addr.tcp.as_ref().or(args.addr.unix.as_ref()) {
+            let flag = if endpoint.transport() == Transport::Tcp { "--tcp" } else { "--unix" };
+            cmd += &format!(" {flag} {}", shell_quote(&endpoint.to_string()));
+        }
+        cmd += &format!(" --filter {}", o.scenario);
+        if args.addr.tcp.is_none() && args.addr.unix.is_none() {
+            cmd += &format!(" --transport {}", o.transport);
+        }
+        if let Some(m) = args.model.or(o.model.filter(|_| args.addr.spawn.is_none())) {
+            cmd += &format!(" --model {m}");
+        }
+        if args.transform != crate::Transform::Upper {
+            cmd += &format!(" --transform {}", args.transform);
+        }
+        o.repro = Some(cmd);
+    }
     reporter.finish(&outcomes)
 }
 
@@ -232,8 +252,22 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     exit_130_on_interrupt("the client was stopped")?;
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
     let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone() };
-    let outcomes = engine::check_clients(&scenarios, command, &transports, opts, &mut reporter)?;
+    let mut outcomes = engine::check_clients(&scenarios, command, &transports, opts, &mut reporter)?;
+    for o in &mut outcomes {
+        let spawn = args.spawn.as_ref().map(|c| format!(" --spawn {}", shell_quote(c))).unwrap_or_default();
+        let prompt = args.prompt.as_ref().map(|p| format!(" --prompt {}", shell_quote(p))).unwrap_or_default();
+        o.repro =
+            Some(format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport));
+    }
     reporter.finish(&outcomes)
+}
+
+/// `'...'` for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:@=,+".contains(&b)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// `sockcheck proxy`.

@@ -126,6 +126,10 @@ impl Default for Transcript {
 pub trait Play {
     fn scenario(&self) -> (&str, &str);
     fn transport(&self) -> Transport;
+    /// The serving model of the subject, when it has a known one.
+    fn model(&self) -> Option<Mode> {
+        None
+    }
     /// The subject in one line, e.g. `built-in server (sequential, upper)`.
     fn subject(&self) -> String;
     /// Why this play cannot run here, if it cannot.
@@ -162,6 +166,7 @@ impl Engine {
     pub fn run(&self, play: &mut dyn Play) -> Outcome {
         let (name, about) = play.scenario();
         let mut outcome = Outcome::new(name, about, play.transport(), play.subject());
+        outcome.model = play.model();
         if let Some(why) = play.skip_reason() {
             outcome.verdict = Verdict::Skip(why);
             return outcome;

@@ -42,6 +42,10 @@ impl Play for ServerPlay<'_> {
         self.target.endpoint().transport()
     }
 
+    fn model(&self) -> Option<crate::server::Mode> {
+        self.target.model()
+    }
+
     fn subject(&self) -> String {
         self.target.describe()
     }

@@ -47,6 +47,7 @@ impl<W: Write> HumanReport<W> {
         let result = match &o.verdict {
             Verdict::Pass => self.paint("32", "pass  "),
             Verdict::Fail => self.paint("31;1", "FAIL  "),
+            Verdict::Flaky => self.paint("33;1", "flaky "),
             Verdict::Skip(_) => self.paint("33", "skip  "),
         };
         let time = if matches!(o.verdict, Verdict::Skip(_)) { "-".to_string() } else { format_duration(o.duration) };
@@ -71,7 +72,7 @@ impl<W: Write> HumanReport<W> {
     }
 
     pub fn finish(&mut self, outcomes: &[Outcome]) -> io::Result<()> {
-        for o in outcomes.iter().filter(|o| o.failed()) {
+        for o in outcomes.iter().filter(|o| o.failed() || o.flaky()) {
             writeln!(self.out)?;
             write!(self.out, "{}", o.report())?;
         }

@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::addr::Transport;
+use crate::server::Mode;
 
 pub mod compare;
 pub mod human;
@@ -33,7 +34,22 @@ pub use session::{Observer, ReportOpts, Reporter};
 pub enum Verdict {
     Pass,
     Fail,
+    /// Failed, then passed when run again against a fresh target (`--retries`): the failure is
+    /// kept in [`Outcome::failure`].
+    Flaky,
     Skip(String),
+}
+
+impl Verdict {
+    /// `pass`, `fail`, `flaky` or `skip`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Flaky => "flaky",
+            Verdict::Skip(_) => "skip",
+        }
+    }
 }
 
 /// Where and why a scenario failed.
@@ -65,11 +81,20 @@ pub struct Outcome {
     pub scenario: String,
     pub about: String,
     pub transport: Transport,
+    /// The serving model of the server, when known (several may run against the built-in one).
+    pub model: Option<Mode>,
     pub target: String,
     pub verdict: Verdict,
     pub failure: Option<Failure>,
     pub duration: Duration,
     pub transcript: Vec<Event>,
+    /// How many times it ran (more than 1 with `--retries`).
+    pub attempts: u32,
+    /// A command that runs this scenario alone, as it ran here.
+    pub repro: Option<String>,
+    /// What the program under test wrote (stderr, then stdout) during this scenario, when that
+    /// explains a failure: whole lines, the start and the end of a long excerpt.
+    pub program_output: Vec<String>,
 }
 
 impl Outcome {
@@ -79,11 +104,15 @@ impl Outcome {
             scenario: scenario.to_string(),
             about: about.to_string(),
             transport,
+            model: None,
             target,
             verdict: Verdict::Pass,
             failure: None,
             duration: Duration::ZERO,
             transcript: vec![],
+            attempts: 1,
+            repro: None,
+            program_output: vec![],
         }
     }
 
@@ -92,6 +121,9 @@ impl Outcome {
     }
     pub fn failed(&self) -> bool {
         self.verdict == Verdict::Fail
+    }
+    pub fn flaky(&self) -> bool {
+        self.verdict == Verdict::Flaky
     }
 
     /// What failed, in one line.
@@ -102,18 +134,18 @@ impl Outcome {
             (Verdict::Fail, Some(f)) => {
                 format!("client `{}`, step {} `{}`: {}", f.client, f.step_index, f.step, f.message)
             }
-            (Verdict::Fail, None) => "failed".into(),
+            (Verdict::Flaky, Some(f)) => format!(
+                "flaky: passed on attempt {}; an earlier attempt failed at client `{}`, step {} `{}`: {}",
+                self.attempts, f.client, f.step_index, f.step, f.message
+            ),
+            (Verdict::Fail | Verdict::Flaky, None) => self.verdict.name().into(),
         }
     }
 
     /// The full report: verdict, failure and transcript.
     pub fn report(&self) -> String {
         let mut s = String::new();
-        let verdict = match &self.verdict {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::Skip(_) => "SKIP",
-        };
+        let verdict = self.verdict.name().to_uppercase();
         let _ = writeln!(s, "{verdict} {} over {} against {}", self.scenario, self.transport, self.target);
         if !self.about.is_empty() {
             let _ = writeln!(s, "  checks: {}", self.about);
@@ -136,16 +168,48 @@ impl Outcome {
                 );
             }
         }
+        if self.verdict != Verdict::Pass && !self.program_output.is_empty() {
+            let _ = writeln!(s, "  the program wrote:");
+            for line in &self.program_output {
+                let _ = writeln!(s, "    | {line}");
+            }
+        }
+        if let (true, Some(repro)) = (self.verdict != Verdict::Pass, &self.repro) {
+            let _ = writeln!(s, "  run it alone: {repro}");
+        }
         s
     }
 }
 
-/// `N passed, N failed, N skipped`.
+/// How many outcomes of each verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub passed: usize,
+    pub failed: usize,
+    pub flaky: usize,
+    pub skipped: usize,
+}
+
+impl Totals {
+    pub fn of(outcomes: &[Outcome]) -> Totals {
+        let mut t = Totals::default();
+        for o in outcomes {
+            match o.verdict {
+                Verdict::Pass => t.passed += 1,
+                Verdict::Fail => t.failed += 1,
+                Verdict::Flaky => t.flaky += 1,
+                Verdict::Skip(_) => t.skipped += 1,
+            }
+        }
+        t
+    }
+}
+
+/// `N passed, N failed, N skipped` (`, N flaky` when some were).
 pub fn summary_line(outcomes: &[Outcome]) -> String {
-    let passed = outcomes.iter().filter(|o| o.passed()).count();
-    let failed = outcomes.iter().filter(|o| o.failed()).count();
-    let skipped = outcomes.len() - passed - failed;
-    format!("{passed} passed, {failed} failed, {skipped} skipped")
+    let t = Totals::of(outcomes);
+    let flaky = if t.flaky > 0 { format!(", {} flaky", t.flaky) } else { String::new() };
+    format!("{} passed, {} failed, {} skipped{flaky}", t.passed, t.failed, t.skipped)
 }
 
 /// `1.2ms`, `340µs`, `2.50s`.

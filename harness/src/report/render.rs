@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{HumanReport, Outcome, Verdict};
+use super::{HumanReport, Outcome, Totals, Verdict};
 
 /// The format of a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +62,7 @@ fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 struct JsonReport<'a> {
     passed: usize,
     failed: usize,
+    flaky: usize,
     skipped: usize,
     outcomes: Vec<JsonOutcome<'a>>,
 }
@@ -71,12 +72,19 @@ struct JsonOutcome<'a> {
     scenario: &'a str,
     about: &'a str,
     transport: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'static str>,
     target: &'a str,
-    /// `pass`, `fail` or `skip`.
+    /// `pass`, `fail`, `flaky` or `skip`.
     result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     skip_reason: Option<&'a str>,
     duration_ms: f64,
+    attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repro: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    program_output: &'a [String],
     failure: Option<JsonFailure<'a>>,
     transcript: Vec<JsonEvent<'a>>,
 }
@@ -104,29 +112,29 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn json_report(outcomes: &[Outcome]) -> JsonReport<'_> {
-    let passed = outcomes.iter().filter(|o| o.passed()).count();
-    let failed = outcomes.iter().filter(|o| o.failed()).count();
+    let t = Totals::of(outcomes);
     JsonReport {
-        passed,
-        failed,
-        skipped: outcomes.len() - passed - failed,
+        passed: t.passed,
+        failed: t.failed,
+        flaky: t.flaky,
+        skipped: t.skipped,
         outcomes: outcomes
             .iter()
             .map(|o| JsonOutcome {
                 scenario: &o.scenario,
                 about: &o.about,
                 transport: o.transport.name(),
+                model: o.model.map(|m| m.name()),
                 target: &o.target,
-                result: match o.verdict {
-                    Verdict::Pass => "pass",
-                    Verdict::Fail => "fail",
-                    Verdict::Skip(_) => "skip",
-                },
+                result: o.verdict.name(),
                 skip_reason: match &o.verdict {
                     Verdict::Skip(why) => Some(why),
                     _ => None,
                 },
                 duration_ms: ms(o.duration),
+                attempts: o.attempts,
+                repro: o.repro.as_deref(),
+                program_output: &o.program_output,
                 failure: o.failure.as_ref().map(|f| JsonFailure {
                     client: &f.client,
                     step_index: f.step_index,
@@ -163,6 +171,14 @@ fn junit_report(outcomes: &[Outcome]) -> quick_junit::Report {
                 Verdict::Fail => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     s.set_message(o.summary()).set_type("scenario failed").set_description(o.report());
+                    s
+                }
+                Verdict::Flaky => {
+                    // As cargo-nextest writes it: a success with the failed runs as <flakyFailure>.
+                    let mut s = TestCaseStatus::success();
+                    let mut rerun = quick_junit::TestRerun::new(NonSuccessKind::Failure);
+                    rerun.set_message(o.summary()).set_type("scenario failed").set_description(o.report());
+                    s.add_rerun(rerun);
                     s
                 }
                 Verdict::Skip(why) => {
