@@ -423,24 +423,28 @@ fn connect_unix_std(endpoint: &Endpoint, deadline: Instant) -> Result<StdUnixStr
     let sockaddr = unix_sockaddr(endpoint)?;
     let mut pause = Duration::from_micros(200);
     loop {
-        let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(connect_err(endpoint))?;
-        socket.set_cloexec(true).map_err(connect_err(endpoint))?;
-        socket.set_nonblocking(true).map_err(connect_err(endpoint))?;
-        match socket.connect(&sockaddr) {
-            Ok(()) => return Ok(socket.into()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                // No readiness event exists for "backlog has room": back off and retry.
-                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Err(Error::Connect {
-                    addr: endpoint.to_string(),
-                    reason: io::Error::new(io::ErrorKind::TimedOut, "backlog full until the deadline"),
-                })
-            }
-            Err(e) => return Err(connect_err(endpoint)(e)),
+        if let Some(s) = connect_unix_once(endpoint, &sockaddr, deadline)? {
+            return Ok(s);
         }
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// One non-blocking `connect()`: `None` when the listener's backlog is full (retry after a pause:
+/// no readiness event exists for "backlog has room"), an error once that lasts past `deadline`.
+fn connect_unix_once(endpoint: &Endpoint, sockaddr: &SockAddr, deadline: Instant) -> Result<Option<StdUnixStream>> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(connect_err(endpoint))?;
+    socket.set_cloexec(true).map_err(connect_err(endpoint))?;
+    socket.set_nonblocking(true).map_err(connect_err(endpoint))?;
+    match socket.connect(sockaddr) {
+        Ok(()) => Ok(Some(socket.into())),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(Error::Connect {
+            addr: endpoint.to_string(),
+            reason: io::Error::new(io::ErrorKind::TimedOut, "backlog full until the deadline"),
+        }),
+        Err(e) => Err(connect_err(endpoint)(e)),
     }
 }
 
@@ -457,10 +461,16 @@ pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Conn> {
             Ok(Conn::Tcp(stream))
         }
         _ => {
-            let ep = endpoint.clone();
-            let std = tokio::task::spawn_blocking(move || connect_unix_std(&ep, deadline))
-                .await
-                .map_err(|e| connect_err(endpoint)(io::Error::other(e)))??;
+            // The same attempts as the blocking connect, with the pauses on the event loop.
+            let sockaddr = unix_sockaddr(endpoint)?;
+            let mut pause = Duration::from_micros(200);
+            let std = loop {
+                if let Some(s) = connect_unix_once(endpoint, &sockaddr, deadline)? {
+                    break s;
+                }
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+                pause = (pause * 2).min(Duration::from_millis(20));
+            };
             Ok(Conn::Unix(tokio::net::UnixStream::from_std(std).map_err(connect_err(endpoint))?))
         }
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 
-use super::{Play, RunOpts, StepResult, Transcript};
+use super::{Engine, Play, StepResult, Transcript};
 use crate::addr::{Endpoint, Transport};
 use crate::faults::{Pacing, WriteProgress, Writer};
 use crate::net::{self, AsyncListener, Conn, ListenOpts};
@@ -133,7 +133,7 @@ impl Play for ClientPlay<'_> {
         self.cmd.label.clone()
     }
 
-    fn play(&mut self, rt: &tokio::runtime::Runtime, _: &RunOpts, log: &mut Transcript) -> Result<(), Failure> {
+    fn play(&mut self, engine: &Engine, log: &mut Transcript) -> Result<(), Failure> {
         let (scenario, transport) = (self.scenario, self.transport);
         let setup_failure =
             |message: String| Failure { client: "sockcheck".into(), step_index: 0, step: "start".into(), message };
@@ -157,6 +157,7 @@ impl Play for ClientPlay<'_> {
         let command = placeholders::expand(&self.cmd.template, &values).map_err(|e| setup_failure(e.to_string()))?;
 
         let server_log = Arc::new(Mutex::new(ServerLog::default()));
+        let rt = engine.background().map_err(|e| setup_failure(e.to_string()))?;
         let server = {
             let _guard = rt.enter();
             let accept = AsyncListener::from_std(listener.socket).map_err(|e| setup_failure(e.to_string()))?;

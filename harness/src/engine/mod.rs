@@ -137,7 +137,7 @@ pub trait Play {
         None
     }
     /// Start the subject and play every step, recording each in `log`.
-    fn play(&mut self, rt: &tokio::runtime::Runtime, opts: &RunOpts, log: &mut Transcript) -> Result<(), Failure>;
+    fn play(&mut self, engine: &Engine, log: &mut Transcript) -> Result<(), Failure>;
     /// After the play, with everything it opened closed: `Err` with what happened if the subject
     /// died. `after_failure`: the play failed, perhaps because the subject is dying right now.
     fn health(&mut self, after_failure: bool) -> Result<(), String> {
@@ -146,20 +146,38 @@ pub trait Play {
     }
 }
 
-/// Plays scenarios on a runtime of its own.
+/// Plays scenarios on runtimes of its own.
 pub struct Engine {
+    /// The played clients of a scenario, all on the thread that runs it: a step hands bytes to a
+    /// writer task without waking another thread, which costs more than the step on a VM.
     rt: tokio::runtime::Runtime,
+    /// What must run while that thread blocks (the server played for a client check).
+    background: std::sync::OnceLock<tokio::runtime::Runtime>,
     opts: RunOpts,
 }
 
 impl Engine {
     pub fn new(opts: RunOpts) -> io::Result<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        Ok(Engine { rt, opts })
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(Engine { rt, background: std::sync::OnceLock::new(), opts })
     }
 
     pub fn opts(&self) -> &RunOpts {
         &self.opts
+    }
+
+    /// Run a future to completion on the engine's thread.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// A runtime whose tasks go on while the engine's thread blocks.
+    pub fn background(&self) -> io::Result<&tokio::runtime::Runtime> {
+        if let Some(rt) = self.background.get() {
+            return Ok(rt);
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        Ok(self.background.get_or_init(|| rt))
     }
 
     /// Play one scenario; the only place an [`Outcome`] is made.
@@ -172,7 +190,7 @@ impl Engine {
             return outcome;
         }
         let mut log = Transcript::new();
-        let result = play.play(&self.rt, &self.opts, &mut log);
+        let result = play.play(self, &mut log);
         let health = play.health(result.is_err());
         outcome.duration = log.started().elapsed();
         let events = log.len();

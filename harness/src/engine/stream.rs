@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, ReadHalf};
 
-use super::{Play, RunOpts, StepResult, Transcript};
+use super::{Engine, Play, RunOpts, StepResult, Transcript};
 use crate::addr::{Endpoint, Transport};
 use crate::faults::{Pacing, Writer};
 use crate::net::{self, Conn};
@@ -54,7 +54,8 @@ impl Play for ServerPlay<'_> {
         self.scenario.skip_reason(self.transport(), self.target.model(), self.target.controllable())
     }
 
-    fn play(&mut self, rt: &tokio::runtime::Runtime, opts: &RunOpts, log: &mut Transcript) -> Result<(), Failure> {
+    fn play(&mut self, engine: &Engine, log: &mut Transcript) -> Result<(), Failure> {
+        let opts = engine.opts();
         if let Err(e) = self.target.start() {
             return Err(Failure {
                 client: "target".into(),
@@ -66,7 +67,7 @@ impl Play for ServerPlay<'_> {
         let transform = self.target.transform();
         let mut ctx = Ctx { target: &mut *self.target, opts, log, clients: HashMap::new(), transform };
         let deadline = self.scenario.deadline;
-        let result = rt.block_on(async {
+        let result = engine.block_on(async {
             match tokio::time::timeout(deadline, ctx.run_actions(&self.scenario.actions)).await {
                 Ok(r) => r,
                 Err(_) => Err(Failure {
@@ -78,7 +79,7 @@ impl Play for ServerPlay<'_> {
             }
         });
         // Close every client before the target is asked how it is.
-        rt.block_on(ctx.close_all());
+        engine.block_on(ctx.close_all());
         result
     }
 
