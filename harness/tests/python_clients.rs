@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use sockcheck::engine::{check_clients, ClientCommand, ClientOpts};
+use sockcheck::engine::{check_clients, CheckOpts, ClientCommand, ClientOpts};
 use sockcheck::Transport;
 
 /// Run the whole client catalogue against `client` (`examples/tutorial_client.py`, a path relative to
@@ -27,6 +27,7 @@ fn failed_scenarios(client: &str, transport: Transport) -> (BTreeSet<String>, St
         |_| cmd.clone(),
         &[transport],
         ClientOpts::default(),
+        CheckOpts::default(),
         &mut (),
     )
     .expect("runner starts");

@@ -60,6 +60,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub timeout: Duration,
     #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
     pub report: ReportArgs,
 }
 
@@ -173,6 +175,22 @@ pub struct ClientArgs {
     pub timeout: Option<Duration>,
 }
 
+/// `--jobs`, `--retries`, `--flaky-fails`: how `check` and `check-client` run their scenarios.
+#[derive(Args)]
+pub struct RunArgs {
+    /// Scenarios run at once, each against a server (or client) of its own [default: the number of
+    /// CPUs; 1 against a running --tcp/--unix server]. --jobs 1 runs them one by one, in order
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+    /// Run a failed scenario again up to N times against a fresh target; one that then passes is
+    /// reported as flaky
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub retries: u32,
+    /// Exit 1 when a scenario was flaky (by default only failures do)
+    #[arg(long)]
+    pub flaky_fails: bool,
+}
+
 /// `--format`, `--output` and `--verbose`: how `check` and `check-client` report.
 #[derive(Args)]
 pub struct ReportArgs {
@@ -215,7 +233,9 @@ pub struct CheckClientArgs {
     #[arg(long)]
     pub list: bool,
     #[command(flatten)]
-    pub report: super::ReportArgs,
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {

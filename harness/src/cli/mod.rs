@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::engine::{self, ClientCommand, ClientOpts, RunOpts, TargetSpec};
+use crate::engine::{self, CheckOpts, ClientCommand, ClientOpts, RunOpts, TargetSpec};
 use crate::error::{Error, Result};
 use crate::net::{self, ListenOpts};
 use crate::proxy::{self, Faults};
@@ -128,39 +128,45 @@ pub fn check(args: CheckArgs) -> Result<bool> {
     let report = args.report.opts();
     let output = report.create_output()?;
     let (spec, what) = if let Some(command) = &args.addr.spawn {
-        let opts = SpawnOpts {
+        let mut opts = SpawnOpts {
             transport: args.transport,
             ready_timeout: args.ready_timeout,
             model: args.model,
             transform: args.transform,
             ..SpawnOpts::new(command.clone())
         };
-        let mut target = SpawnTarget::new(opts)?;
         exit_130_on_interrupt("the spawned server was stopped")?;
-        // Started once here: a command that does not come up fails the check at once (not once
-        // per scenario), and the model can be probed. The first scenario reuses this process.
-        target.start().map_err(|e| Error::Io(std::io::Error::other(format!("the server did not start: {e}"))))?;
+        // Started once first: a command that does not come up fails the check at once (not once
+        // per scenario), and the model is probed. Every scenario then starts its own.
+        let mut probe = SpawnTarget::new(opts.clone())?;
+        probe.start().map_err(|e| Error::Io(std::io::Error::other(format!("the server did not start: {e}"))))?;
         let model = match args.model {
             Some(m) => format!("{m}"),
             None => {
-                let detected = target::detect_model(&target.endpoint(), Duration::from_millis(500));
-                target.set_model(detected);
-                match detected {
+                opts.model = target::detect_model(&probe.endpoint(), Duration::from_millis(500));
+                match opts.model {
                     Some(m) => format!("{m}, detected"),
                     None => "model unknown: the first client got no reply".to_string(),
                 }
             }
         };
-        let what = format!(
+        let mut what = format!(
             "{} scenarios against `{}` ({model}) over {}",
             scenarios.len(),
-            target.command_line(),
-            target.endpoint().transport()
+            probe.command_line(),
+            probe.endpoint().transport()
         );
-        (TargetSpec::Given(Box::new(target)), what)
+        if let Err(e) = probe.health(true) {
+            what += &format!(
+                "\nnote: the server stopped after the model probe's connections closed ({e}): it serves one \
+                 client, or one at a time, and exits; every scenario gets a fresh one"
+            );
+        }
+        let _ = probe.stop();
+        (TargetSpec::Spawn(opts), what)
     } else if let Some(endpoint) = args.addr.tcp.clone().or_else(|| args.addr.unix.clone()) {
         let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
-        (TargetSpec::Given(Box::new(AddressTarget { endpoint, model: args.model, transform: args.transform })), what)
+        (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
     } else {
         let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
         let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
@@ -173,7 +179,17 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         (TargetSpec::Reference { transports, models, transform: args.transform }, what)
     };
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
-    let opts = RunOpts { step_timeout: args.timeout, ..Default::default() };
+    // A running server is one: its scenarios run one at a time unless --jobs says otherwise.
+    let jobs = match (&spec, args.run.jobs) {
+        (_, Some(n)) => n as usize,
+        (TargetSpec::Address(_), None) => 1,
+        (_, None) => engine::default_jobs(),
+    };
+    let opts = CheckOpts {
+        run: RunOpts { step_timeout: args.timeout, ..Default::default() },
+        jobs,
+        retries: args.run.retries,
+    };
     let mut outcomes = engine::check_servers(&scenarios, spec, opts, &mut reporter)?;
     for o in &mut outcomes {
         let mut cmd = String::from("sockcheck check");
@@ -195,7 +211,14 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         }
         o.repro = Some(cmd);
     }
-    reporter.finish(&outcomes)
+    finish(reporter, &outcomes, &args.run)
+}
+
+/// The end of a run: the report, and whether it succeeded (no failure; no flaky one either
+/// with `--flaky-fails`).
+fn finish(reporter: Reporter, outcomes: &[crate::report::Outcome], run: &RunArgs) -> Result<bool> {
+    let ok = reporter.finish(outcomes)?;
+    Ok(ok && !(run.flaky_fails && outcomes.iter().any(|o| o.flaky())))
 }
 
 /// `sockcheck list`.
@@ -252,14 +275,19 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     exit_130_on_interrupt("the client was stopped")?;
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
     let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone() };
-    let mut outcomes = engine::check_clients(&scenarios, command, &transports, opts, &mut reporter)?;
+    let check = CheckOpts {
+        run: RunOpts { step_timeout: args.timeout, ..Default::default() },
+        jobs: args.run.jobs.map_or_else(engine::default_jobs, |n| n as usize),
+        retries: args.run.retries,
+    };
+    let mut outcomes = engine::check_clients(&scenarios, command, &transports, opts, check, &mut reporter)?;
     for o in &mut outcomes {
         let spawn = args.spawn.as_ref().map(|c| format!(" --spawn {}", shell_quote(c))).unwrap_or_default();
         let prompt = args.prompt.as_ref().map(|p| format!(" --prompt {}", shell_quote(p))).unwrap_or_default();
         o.repro =
             Some(format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport));
     }
-    reporter.finish(&outcomes)
+    finish(reporter, &outcomes, &args.run)
 }
 
 /// `'...'` for a POSIX shell.

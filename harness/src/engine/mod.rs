@@ -21,7 +21,7 @@ use crate::addr::Transport;
 use crate::proto::Transform;
 use crate::report::{Event, Failure, Observer, Outcome, Verdict};
 use crate::scenario::{Mode, Scenario};
-use crate::target::{ReferenceTarget, Target};
+use crate::target::{AddressTarget, ReferenceTarget, SpawnOpts, SpawnTarget, Target};
 
 pub mod client;
 pub mod stream;
@@ -256,47 +256,93 @@ pub fn select<T>(items: Vec<T>, filters: &[String], name: impl Fn(&T) -> &str) -
 pub enum TargetSpec {
     /// The built-in server, fresh for every scenario, for each transport and model listed.
     Reference { transports: Vec<Transport>, models: Vec<Mode>, transform: Transform },
-    /// One target shared by all scenarios (a running address, a spawned command).
-    Given(Box<dyn Target>),
+    /// A command, started afresh on a port or path of its own for every scenario: whatever one
+    /// scenario did to it (or a port it could not bind again) is not the next one's problem.
+    Spawn(SpawnOpts),
+    /// A server that is already running, shared by every scenario.
+    Address(AddressTarget),
+}
+
+/// How a check runs.
+#[derive(Clone, Debug)]
+pub struct CheckOpts {
+    pub run: RunOpts,
+    /// Scenarios run at once, each against a target of its own (1: one after another, in order).
+    pub jobs: usize,
+    /// A failed scenario runs again up to this many times, against a fresh target; one that then
+    /// passes is [`Verdict::Flaky`].
+    pub retries: u32,
+}
+
+impl Default for CheckOpts {
+    fn default() -> Self {
+        CheckOpts { run: RunOpts::default(), jobs: 1, retries: 0 }
+    }
+}
+
+/// The number of CPUs: the default of `--jobs`.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// One scenario over one transport (and model) to run.
+struct Job<'a, S> {
+    scenario: &'a S,
+    transport: Transport,
+    model: Option<Mode>,
 }
 
 /// Run every server scenario against the targets.
 pub fn check_servers(
     scenarios: &[Scenario],
     spec: TargetSpec,
-    opts: RunOpts,
+    opts: CheckOpts,
     observer: &mut dyn Observer,
 ) -> io::Result<Vec<Outcome>> {
-    let engine = Engine::new(opts)?;
-    let mut outcomes = vec![];
-    match spec {
-        TargetSpec::Reference { transports, models, transform } => {
-            for &transport in &transports {
-                for &model in &models {
-                    // The built-in server is run in every model it has: a scenario for the other
-                    // model (or transport) is covered there, not skipped here.
-                    for s in scenarios.iter().filter(|s| s.skip_reason(transport, Some(model), true).is_none()) {
-                        let mut target = ReferenceTarget::new(transport, model, transform)?;
-                        let mut play = ServerPlay::new(s, &mut target);
-                        outcomes.push(engine.run_observed(&mut play, observer));
-                    }
-                }
-            }
+    let jobs: Vec<Job<'_, Scenario>> = match &spec {
+        TargetSpec::Reference { transports, models, .. } => transports
+            .iter()
+            .flat_map(|&transport| models.iter().map(move |&model| (transport, model)))
+            .flat_map(|(transport, model)| {
+                // The built-in server is run in every model it has: a scenario for the other
+                // model (or transport) is covered there, not skipped here.
+                scenarios
+                    .iter()
+                    .filter(move |s| s.skip_reason(transport, Some(model), true).is_none())
+                    .map(move |scenario| Job { scenario, transport, model: Some(model) })
+            })
+            .collect(),
+        TargetSpec::Spawn(o) => {
+            let transport =
+                crate::target::placeholders::transport_of(&o.command, o.transport).map_err(io::Error::other)?;
+            scenarios.iter().map(|scenario| Job { scenario, transport, model: o.model }).collect()
         }
-        TargetSpec::Given(mut target) => {
-            for s in scenarios {
-                let outcome = engine.run_observed(&mut ServerPlay::new(s, target.as_mut()), observer);
-                // After a failure the next scenario gets a fresh server: whatever state the
-                // failure left (a stuck connection, a half-dead process) is not its problem.
-                if outcome.failed() && target.controllable() {
-                    let _ = target.stop();
-                }
-                outcomes.push(outcome);
-            }
-            let _ = target.stop();
+        TargetSpec::Address(a) => {
+            let transport = a.endpoint.transport();
+            scenarios.iter().map(|scenario| Job { scenario, transport, model: a.model }).collect()
         }
-    }
-    Ok(outcomes)
+    };
+    let target = |job: &Job<'_, Scenario>| -> Result<Box<dyn Target>, String> {
+        Ok(match &spec {
+            TargetSpec::Reference { transform, .. } => Box::new(
+                ReferenceTarget::new(job.transport, job.model.unwrap_or_default(), *transform)
+                    .map_err(|e| e.to_string())?,
+            ),
+            TargetSpec::Spawn(o) => Box::new(SpawnTarget::new(o.clone()).map_err(|e| e.to_string())?),
+            TargetSpec::Address(a) => Box::new(a.clone()),
+        })
+    };
+    let play = |engine: &Engine, job: &Job<'_, Scenario>| match target(job) {
+        Ok(mut t) => engine.check(job.scenario, t.as_mut()),
+        Err(e) => {
+            let (name, about) = (job.scenario.name(), job.scenario.description());
+            let mut o = Outcome::new(name, about, job.transport, "target".into());
+            o.verdict = Verdict::Fail;
+            o.failure = Some(Failure { client: "sockcheck".into(), step_index: 0, step: "start".into(), message: e });
+            o
+        }
+    };
+    run_jobs(&jobs, &opts, observer, |s| s.name(), play)
 }
 
 /// Run every client scenario with the client over each transport.
@@ -304,17 +350,97 @@ pub fn check_clients(
     scenarios: &[client::ClientScenario],
     command: impl Fn(Transport) -> ClientCommand,
     transports: &[Transport],
-    opts: ClientOpts,
+    client_opts: ClientOpts,
+    opts: CheckOpts,
     observer: &mut dyn Observer,
 ) -> io::Result<Vec<Outcome>> {
-    let engine = Engine::new(RunOpts { step_timeout: opts.step_timeout, ..RunOpts::default() })?;
-    let mut outcomes = vec![];
-    for &transport in transports {
-        let cmd = command(transport);
-        for s in scenarios {
-            let mut play = ClientPlay::new(s, &cmd, transport, &opts);
-            outcomes.push(engine.run_observed(&mut play, observer));
+    let jobs: Vec<Job<'_, client::ClientScenario>> = transports
+        .iter()
+        .flat_map(|&transport| scenarios.iter().map(move |scenario| Job { scenario, transport, model: None }))
+        .collect();
+    let commands: Vec<(Transport, ClientCommand)> = transports.iter().map(|&t| (t, command(t))).collect();
+    let play = |engine: &Engine, job: &Job<'_, client::ClientScenario>| {
+        let cmd = &commands.iter().find(|(t, _)| *t == job.transport).expect("a command per transport").1;
+        engine.check_client(job.scenario, cmd, job.transport, &client_opts)
+    };
+    run_jobs(&jobs, &opts, observer, |s| s.name(), play)
+}
+
+/// Run `job`, and again up to `retries` times while it fails.
+fn with_retries(retries: u32, mut attempt: impl FnMut() -> Outcome) -> Outcome {
+    let first = attempt();
+    if !first.failed() {
+        return first;
+    }
+    for n in 2..=retries + 1 {
+        let mut again = attempt();
+        if !again.failed() {
+            again.verdict = Verdict::Flaky;
+            again.failure = first.failure;
+            again.attempts = n;
+            return again;
         }
     }
-    Ok(outcomes)
+    Outcome { attempts: retries + 1, ..first }
+}
+
+/// Run the jobs on `opts.jobs` threads, each with an engine of its own; the observer hears of
+/// them in order (a job's end is reported once every job before it has ended).
+fn run_jobs<S: Sync>(
+    jobs: &[Job<'_, S>],
+    opts: &CheckOpts,
+    observer: &mut dyn Observer,
+    name: impl Fn(&S) -> &str,
+    play: impl Fn(&Engine, &Job<'_, S>) -> Outcome + Sync,
+) -> io::Result<Vec<Outcome>> {
+    let workers = opts.jobs.clamp(1, jobs.len().max(1));
+    if workers == 1 {
+        let engine = Engine::new(opts.run.clone())?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            observer.started(name(job.scenario), job.transport);
+            let outcome = with_retries(opts.retries, || play(&engine, job));
+            observer.finished(&outcome);
+            outcomes.push(outcome);
+        }
+        return Ok(outcomes);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, io::Result<Outcome>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (tx, next, play) = (tx.clone(), &next, &play);
+            scope.spawn(move || {
+                let engine = Engine::new(opts.run.clone());
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { return };
+                    let outcome = match &engine {
+                        Ok(engine) => Ok(with_retries(opts.retries, || play(engine, job))),
+                        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                    };
+                    if tx.send((i, outcome)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut done: Vec<Option<Outcome>> = (0..jobs.len()).map(|_| None).collect();
+        let mut reported = 0;
+        if let Some(job) = jobs.first() {
+            observer.started(name(job.scenario), job.transport);
+        }
+        for (i, outcome) in rx {
+            done[i] = Some(outcome?);
+            while let Some(Some(o)) = done.get(reported) {
+                observer.finished(o);
+                reported += 1;
+                if let Some(job) = jobs.get(reported) {
+                    observer.started(name(job.scenario), job.transport);
+                }
+            }
+        }
+        Ok(done.into_iter().map(|o| o.expect("every job ran")).collect())
+    })
 }

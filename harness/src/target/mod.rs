@@ -114,6 +114,7 @@ impl Target for ReferenceTarget {
 }
 
 /// A server that is already running somewhere.
+#[derive(Clone, Debug)]
 pub struct AddressTarget {
     pub endpoint: Endpoint,
     pub model: Option<Mode>,
