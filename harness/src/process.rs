@@ -126,6 +126,29 @@ pub fn last_lines(bytes: &[u8], n: usize, width: usize) -> Vec<String> {
     lines
 }
 
+/// The lines of `bytes` for a report: all of them when there are at most `head + tail`, else the
+/// first `head` (where a traceback says what happened) and the last `tail` (where it says where),
+/// with a line saying how many were left out; each line cut to `width` bytes.
+pub fn excerpt(bytes: &[u8], head: usize, tail: usize, width: usize) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match l.char_indices().nth(width) {
+            Some((i, _)) => format!("{}…", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect();
+    if lines.len() <= head + tail {
+        return lines;
+    }
+    let mut out = lines[..head].to_vec();
+    out.push(format!("… ({} lines left out)", lines.len() - head - tail));
+    out.extend_from_slice(&lines[lines.len() - tail..]);
+    out
+}
+
 /// Process groups of running programs and temp dirs of their sockets, for [`kill_all`].
 static LIVE: Mutex<(Vec<i32>, Vec<PathBuf>)> = Mutex::new((Vec::new(), Vec::new()));
 

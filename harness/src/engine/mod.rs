@@ -144,6 +144,10 @@ pub trait Play {
         let _ = after_failure;
         Ok(())
     }
+    /// What the program under test wrote during the play (stderr, then stdout), as report lines.
+    fn program_output(&self) -> Vec<String> {
+        vec![]
+    }
 }
 
 /// Plays scenarios on runtimes of its own.
@@ -211,9 +215,15 @@ impl Engine {
                 Some(f)
             }
         };
-        if failure.is_some() {
+        if let Some(mut f) = failure {
+            outcome.program_output = play.program_output();
+            if let Some(line) = telling_line(&outcome.program_output) {
+                if !f.message.contains(line) {
+                    f.message.push_str(&format!("; meanwhile the program wrote: {line}"));
+                }
+            }
             outcome.verdict = Verdict::Fail;
-            outcome.failure = failure;
+            outcome.failure = Some(f);
         }
         outcome
     }
@@ -242,6 +252,13 @@ impl Engine {
         observer.finished(&outcome);
         outcome
     }
+}
+
+/// The line of a program's output that best says what went wrong: the last that names an error
+/// (`UnicodeDecodeError: ...`, `Error: read ECONNRESET`), else none.
+fn telling_line(lines: &[String]) -> Option<&str> {
+    const MARKS: [&str; 6] = ["Error", "Exception", "error:", "panicked", "Traceback", "fatal"];
+    lines.iter().rev().map(String::as_str).find(|l| MARKS.iter().any(|m| l.contains(m)))
 }
 
 /// Keep the items whose names contain any of `filters` (all when empty).

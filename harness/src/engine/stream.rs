@@ -25,11 +25,13 @@ use crate::target::Target;
 pub struct ServerPlay<'a> {
     scenario: &'a Scenario,
     target: &'a mut dyn Target,
+    /// Where the target's output stood when the play began.
+    output_mark: (u64, u64),
 }
 
 impl<'a> ServerPlay<'a> {
     pub fn new(scenario: &'a Scenario, target: &'a mut dyn Target) -> Self {
-        ServerPlay { scenario, target }
+        ServerPlay { scenario, target, output_mark: (0, 0) }
     }
 }
 
@@ -64,6 +66,7 @@ impl Play for ServerPlay<'_> {
                 message: format!("the target did not start: {e}"),
             });
         }
+        self.output_mark = self.target.output_mark();
         let transform = self.target.transform();
         let mut ctx = Ctx { target: &mut *self.target, opts, log, clients: HashMap::new(), transform };
         let deadline = self.scenario.deadline;
@@ -85,6 +88,10 @@ impl Play for ServerPlay<'_> {
 
     fn health(&mut self, after_failure: bool) -> Result<(), String> {
         self.target.health(after_failure)
+    }
+
+    fn program_output(&self) -> Vec<String> {
+        self.target.output_since(self.output_mark)
     }
 }
 
@@ -304,6 +311,16 @@ fn describe_io(e: &io::Error) -> String {
     }
 }
 
+/// The failure for unsolicited bytes at the start of a connection.
+fn greeting(bytes: &[u8]) -> String {
+    format!(
+        "the server sent {} bytes before being asked: {} (a greeting or banner; in this protocol the first bytes \
+         a client gets are the reply to what it sent)",
+        bytes.len(),
+        excerpt(bytes)
+    )
+}
+
 /// A connected client: reader here, writer on a task.
 struct Client {
     name: String,
@@ -327,6 +344,11 @@ impl Client {
             received: 0,
             buf: vec![],
         }
+    }
+
+    /// Nothing was sent and nothing received on this connection yet.
+    fn asked_nothing(&self) -> bool {
+        self.received == 0 && self.writer.as_ref().is_some_and(|w| w.queued() == 0)
     }
 
     fn writer_error(&self) -> Option<String> {
@@ -467,6 +489,15 @@ impl Client {
             let rd = self.reader.as_mut().expect("connected");
             if let Ok(Ok(n)) = tokio::time::timeout(Duration::ZERO, rd.read(&mut self.buf)).await {
                 if n > 0 {
+                    // The first reply on the connection, then more: was the "reply" a greeting
+                    // that the real reply followed? (`hello` sent, `hello\r\n` + `hello` back.)
+                    if self.received == expected.len() as u64 {
+                        let mut stream = expected.to_vec();
+                        stream.extend_from_slice(&self.buf[..n]);
+                        if stream[n..].starts_with(expected) {
+                            return Err(greeting(&stream[..n]));
+                        }
+                    }
                     return Err(format!(
                         "{n} bytes more than the reply of {} bytes: {}",
                         expected.len(),
@@ -522,6 +553,12 @@ impl Client {
             let want_bytes = &expected[got..got + n];
             if &self.buf[..n] != want_bytes {
                 let at = base + got as u64;
+                if at == 0 {
+                    let first = self.buf[..n].to_vec();
+                    if let Some(msg) = self.banner(first, expected, until).await {
+                        return Err(msg);
+                    }
+                }
                 return Err(format!("wrong reply: {}", mismatch(&expected[got..], &self.buf[..n], at)));
             }
             got += n;
@@ -535,12 +572,37 @@ impl Client {
         Ok(())
     }
 
+    /// The first bytes of the connection (`first`) are not the reply: if the reply follows them
+    /// (read on for a moment to see), they were a greeting the server sent before being asked.
+    async fn banner(&mut self, mut stream: Vec<u8>, expected: &[u8], until: tokio::time::Instant) -> Option<String> {
+        let probe = &expected[..expected.len().min(16)];
+        let limit = (tokio::time::Instant::now() + Duration::from_millis(200)).min(until);
+        loop {
+            if let Some(k) = (1..stream.len()).find(|&k| stream[k..].starts_with(&probe[..probe.len().min(stream.len() - k)])) {
+                if stream.len() - k >= probe.len() || stream[..k].ends_with(b"\n") {
+                    return Some(greeting(&stream[..k]));
+                }
+            }
+            if stream.len() > expected.len() + 4096 {
+                return None;
+            }
+            let rd = self.reader.as_mut().expect("connected");
+            match tokio::time::timeout_at(limit, rd.read(&mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => stream.extend_from_slice(&self.buf[..n]),
+                // Nothing follows: a greeting that ends its line is still one.
+                _ if stream.ends_with(b"\n") && !expected.ends_with(b"\n") => return Some(greeting(&stream)),
+                _ => return None,
+            }
+        }
+    }
+
     async fn expect_silence(&mut self, d: Duration) -> StepResult {
         let started = Instant::now();
         let rd = self.reader.as_mut().expect("connected");
         match tokio::time::timeout(d, rd.read(&mut self.buf)).await {
             Err(_) => Ok(format!("nothing for {}", format_duration(d))),
             Ok(Ok(0)) => Err(format!("the server closed the connection after {}", format_duration(started.elapsed()))),
+            Ok(Ok(n)) if self.asked_nothing() => Err(greeting(&self.buf[..n])),
             Ok(Ok(n)) => Err(format!(
                 "got {n} bytes after {} while this client should get nothing: {}",
                 format_duration(started.elapsed()),
@@ -562,6 +624,7 @@ impl Client {
         match tokio::time::timeout(deadline, rd.read(&mut self.buf)).await {
             Err(_) => Err(format!("the server did not close the connection within {}", format_duration(deadline))),
             Ok(Ok(0)) => Ok(format!("closed by the server after {}", format_duration(started.elapsed()))),
+            Ok(Ok(n)) if self.asked_nothing() => Err(greeting(&self.buf[..n])),
             Ok(Ok(n)) => {
                 Err(format!("expected the connection to close, got {n} more bytes: {}", excerpt(&self.buf[..n])))
             }

@@ -43,6 +43,15 @@ pub trait Target: Send {
         let _ = after_failure;
         Ok(())
     }
+    /// A mark in the target's output (a program's stdout and stderr), for [`Target::output_since`].
+    fn output_mark(&self) -> (u64, u64) {
+        (0, 0)
+    }
+    /// What the target wrote since `mark`, as lines for a report (none when it is not a program).
+    fn output_since(&self, mark: (u64, u64)) -> Vec<String> {
+        let _ = mark;
+        vec![]
+    }
 }
 
 /// The built-in reference server, run in-process.

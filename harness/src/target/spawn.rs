@@ -248,8 +248,29 @@ impl Target for SpawnTarget {
         };
         program.stop(self.opts.grace).map_err(|e| format!("`{}`: {e}", self.command_line))?;
         self.last = Some(program);
+        // A process whose main thread is a zombie may still have a thread closing its sockets: the
+        // address is free once the socket table no longer shows it listening.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while listening(&self.endpoint) == Some(true) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         self.remove_socket_file();
         Ok(())
+    }
+
+    fn output_mark(&self) -> (u64, u64) {
+        self.running.as_ref().map_or((0, 0), |p| (p.stdout.mark(), p.stderr.mark()))
+    }
+
+    fn output_since(&self, (out, err): (u64, u64)) -> Vec<String> {
+        let Some(p) = self.running.as_ref().or(self.last.as_ref()) else { return vec![] };
+        let mut lines = crate::process::excerpt(&p.stderr.since(err), 8, 12, TAIL_WIDTH);
+        let stdout = crate::process::excerpt(&p.stdout.since(out), 4, 6, TAIL_WIDTH);
+        if !stdout.is_empty() {
+            lines.push("(stdout:)".into());
+            lines.extend(stdout);
+        }
+        lines
     }
     fn health(&mut self, after_failure: bool) -> std::result::Result<(), String> {
         if self.running.is_none() {
