@@ -276,34 +276,48 @@ impl Target for SpawnTarget {
         if self.running.is_none() {
             return Ok(());
         }
-        // A scenario that failed because the program is crashing ends as soon as the program
-        // closes its connection, which may be a little before the process is gone: wait for it.
-        let patience = if after_failure { Duration::from_millis(300) } else { Duration::ZERO };
+        let exited = |e: String| {
+            if !after_failure && e.starts_with("exited (status 0)") {
+                // Every step passed and then it left: the tutorial's accept() without its loop.
+                format!(
+                    "the server {e} once this scenario's clients had closed: it serves one client and stops \
+                     (accept() must be in a loop)"
+                )
+            } else {
+                format!("the server process {e}")
+            }
+        };
+        // A program that stops after its client closes is gone (or no longer listening) a moment
+        // later: watch for that for a while, through the socket table, so that the verdict does not
+        // depend on how quickly it exits.
+        let patience = Duration::from_millis(if after_failure { 300 } else { 100 });
         let deadline = Instant::now() + patience;
         loop {
             if let Some(e) = self.exited() {
-                return Err(format!("the server process {e}"));
+                return Err(exited(e));
+            }
+            let gone = match listening(&self.endpoint) {
+                Some(listening) => !listening,
+                // No socket table: ask the address itself, once.
+                None => matches!(
+                    StdConn::connect(&self.endpoint, Duration::from_millis(200)),
+                    Err(Error::Connect { reason, .. })
+                        if matches!(reason.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound)
+                ),
+            };
+            if gone {
+                break;
             }
             if Instant::now() >= deadline {
-                break;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        // A program that is dying may not be reaped yet: if its address refuses connections,
-        // give it a moment to exit, so that the report names its exit status.
-        let refused = match StdConn::connect(&self.endpoint, Duration::from_millis(200)) {
-            Err(Error::Connect { reason, .. }) => {
-                matches!(reason.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound)
-            }
-            _ => false,
-        };
-        if !refused {
-            return Ok(());
-        }
+        // It no longer listens: give it a moment to exit, so that the report names its status.
         let deadline = Instant::now() + Duration::from_secs(1);
         while Instant::now() < deadline {
             if let Some(e) = self.exited() {
-                return Err(format!("the server process {e}"));
+                return Err(exited(e));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
