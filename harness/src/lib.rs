@@ -2,8 +2,8 @@
 //! over TCP and Unix sockets, in any language.
 //!
 //! # Layout
-//! - [`proto`]: the protocol without I/O: the transform, the server's communication loop as a
-//!   state machine with blocking and tokio drivers, and client reply assembly.
+//! - [`proto`]: the protocol: the I/O-free core of the `sockcheck-proto` crate (the transform, the
+//!   server's communication loop as a state machine, client reply assembly), plus its tokio drivers.
 //! - [`addr`]: endpoints (`HOST:PORT`, Unix paths, `@abstract` names) and their parsing.
 //! - [`net`]: binding listeners and connecting with deadlines; Unix socket file safety.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
