@@ -21,7 +21,6 @@
 //! - [`client_catalogue`]: the client catalogue (`scenarios/src/client_catalogue.rs`).
 //! - [`bench`](mod@bench): the `sockcheck bench` load generator.
 //! - [`error`]: the library's error type.
-//! - [`testkit`]: a scripted in-memory stream and the echo oracle, for the property tests and `fuzz/`.
 
 // Lets the catalogue, compiled into this crate, say `sockcheck::` like any other user of it.
 extern crate self as sockcheck;
@@ -42,7 +41,6 @@ pub mod scenario;
 pub mod server;
 pub mod spawn;
 pub mod target;
-pub mod testkit;
 
 /// The conformance catalogue. Its source is in the `scenarios/` directory, next to the test
 /// harness that runs it; it is compiled into this crate so that `sockcheck check` carries it.
