@@ -1,4 +1,4 @@
-//! The server's real communication loop (`sockcheck::proto::serve` + `EchoConn`) over a scripted
+//! The server's real communication loop (`sockcheck_proto::serve` + `EchoConn`) over a scripted
 //! in-memory stream: output == transform(input delivered), no write or queue beyond the buffer.
 #![no_main]
 
@@ -7,7 +7,7 @@ use sockcheck_fuzz::Conn;
 
 fuzz_target!(|conn: Conn<'_>| {
     let Some(script) = conn.script() else { return };
-    if let Err(e) = sockcheck::testkit::check_echo(&script) {
+    if let Err(e) = sockcheck_support::check_echo(&script) {
         panic!("{e}\nreplay: {}", script.to_rust());
     }
 });

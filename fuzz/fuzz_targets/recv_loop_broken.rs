@@ -7,7 +7,7 @@ use sockcheck_fuzz::{serve_dropping_short_write_tail, Conn};
 
 fuzz_target!(|conn: Conn<'_>| {
     let Some(script) = conn.script() else { return };
-    if let Err(e) = sockcheck::testkit::check_echo_with(&script, |s, c| serve_dropping_short_write_tail(s, c)) {
+    if let Err(e) = sockcheck_support::check_echo_with(&script, |s, c| serve_dropping_short_write_tail(s, c)) {
         panic!("{e}\nreplay: {}", script.to_rust());
     }
 });

@@ -15,7 +15,7 @@ struct Input<'a> {
 
 fuzz_target!(|input: Input<'_>| {
     let bufsize = 1 + input.bufsize as usize % 4096;
-    if let Err(e) = sockcheck::testkit::check_reply(input.reply, input.next, input.reads, bufsize) {
+    if let Err(e) = sockcheck_support::check_reply(input.reply, input.next, input.reads, bufsize) {
         panic!("{e}\n{input:?}");
     }
 });

@@ -1,11 +1,11 @@
 //! Fuzz inputs shared by the targets in `fuzz_targets/`.
 //!
-//! The oracle itself lives in `sockcheck::testkit`, so the property tests check the same thing.
+//! The oracles live in `sockcheck-support`, so the property tests check the same things.
 
 use arbitrary::Arbitrary;
-pub use sockcheck::testkit::serve_dropping_short_write_tail;
-use sockcheck::testkit::Script;
-use sockcheck::Transform;
+use sockcheck_proto::Transform;
+pub use sockcheck_support::serve_dropping_short_write_tail;
+use sockcheck_support::Script;
 
 /// The largest receive buffer tried; small ones split more.
 pub const MAX_BUFSIZE: usize = 4096;
@@ -13,7 +13,7 @@ pub const MAX_BUFSIZE: usize = 4096;
 pub const MAX_INPUT: usize = 64 * 1024;
 
 /// One connection, structure-aware: the bytes the peer sends, the server's buffer size, and how
-/// each read and write call goes ([`sockcheck::testkit::Step`] codes: sizes, `Interrupted`,
+/// each read and write call goes ([`sockcheck_support::Step`] codes: sizes, `Interrupted`,
 /// `WouldBlock`, reset). Everything is borrowed from the fuzzer's input: no allocation.
 #[derive(Arbitrary, Debug)]
 pub struct Conn<'a> {

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The two transports a scenario runs over (defined in `sockcheck-proto`, which needs no harness).
+pub use sockcheck_proto::Transport;
+
 /// Where a server listens or a client connects.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -15,41 +18,6 @@ pub enum Endpoint {
     Unix(PathBuf),
     /// A Linux abstract-namespace Unix socket (`@name`): no file, gone when the listener closes.
     Abstract(Vec<u8>),
-}
-
-/// The two transports a scenario runs over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Transport {
-    Tcp,
-    Unix,
-}
-
-impl Transport {
-    pub const ALL: [Transport; 2] = [Transport::Tcp, Transport::Unix];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Unix => "unix",
-        }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Transport {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "tcp" => Ok(Transport::Tcp),
-            "unix" => Ok(Transport::Unix),
-            other => Err(format!("unknown transport `{other}` (expected `tcp` or `unix`)")),
-        }
-    }
 }
 
 /// The longest Unix socket path the platform takes (`sizeof(sun_path) - 1` for the NUL).

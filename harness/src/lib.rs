@@ -2,8 +2,8 @@
 //! over TCP and Unix sockets, in any language.
 //!
 //! # Layout
-//! - [`proto`]: the protocol without I/O: the transform, the server's communication loop as a
-//!   state machine with blocking and tokio drivers, and client reply assembly.
+//! - [`proto`]: the protocol: the I/O-free core of the `sockcheck-proto` crate (the transform, the
+//!   server's communication loop as a state machine, client reply assembly), plus its tokio drivers.
 //! - [`addr`]: endpoints (`HOST:PORT`, Unix paths, `@abstract` names) and their parsing.
 //! - [`net`]: sockets: listeners, connections with deadlines, Unix socket file safety; the only
 //!   module that touches a raw descriptor.
@@ -43,7 +43,6 @@ pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod target;
-pub mod testkit;
 
 /// The conformance catalogue. Its source is in the `scenarios/` directory, next to the test
 /// harness that runs it; it is compiled into this crate so that `sockcheck check` carries it.

@@ -28,41 +28,8 @@ use crate::error::{Error, Result};
 use crate::net::{self, ListenOpts, Listener, StdListener};
 use crate::proto::{serve_async_lean, EchoConn, PollReadReady, Transform};
 
-/// How connections are served.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// One client at a time, like the tutorial.
-    #[default]
-    Sequential,
-    /// Every client at once.
-    Concurrent,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Sequential => "sequential",
-            Mode::Concurrent => "concurrent",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sequential" => Ok(Mode::Sequential),
-            "concurrent" => Ok(Mode::Concurrent),
-            other => Err(format!("unknown mode `{other}` (expected `sequential` or `concurrent`)")),
-        }
-    }
-}
+/// How connections are served (defined in `sockcheck-proto`, which needs no harness).
+pub use sockcheck_proto::Mode;
 
 /// What the server does with each connection.
 #[derive(Clone, Debug)]

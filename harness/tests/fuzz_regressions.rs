@@ -7,11 +7,11 @@
 //! So far the real targets (`recv_loop`, `addr_parse`, `reply_assembly`) have found nothing; the one
 //! find below is `recv_loop_broken`'s, kept to show the format and to pin that the real loop handles it.
 
-use sockcheck::testkit::{check_echo, Outcome, Script};
 use sockcheck::Transform;
+use sockcheck_support::{check_echo, Outcome, Script};
 
 /// `cargo fuzz run recv_loop_broken`, first crash (0.5 s): a 2-byte read answered by a 1-byte
-/// write. The broken loop (`fuzz/src/lib.rs`) then forgot the second byte ("the loop finished
+/// write. The broken loop (`sockcheck_support::serve_dropping_short_write_tail`) then forgot the second byte ("the loop finished
 /// having written 1 of 2 bytes"); `serve` must write it on the next call.
 #[test]
 fn a_short_write_of_a_two_byte_read_still_writes_both() {

@@ -1,6 +1,6 @@
 //! Property tests of the protocol core: the transform, the server's communication loop (blocking
 //! and tokio drivers) under any read/write chunking and `Interrupted`/`WouldBlock`/reset injection,
-//! and client reply reassembly. The oracles are `sockcheck::testkit`'s, shared with `fuzz/`.
+//! and client reply reassembly. The oracles are `sockcheck-support`'s, shared with `fuzz/`.
 //!
 //! Case counts are proptest's default (256; 24 for the one over real sockets), a few seconds in all;
 //! `PROPTEST_CASES=100000 cargo test --test properties` runs longer. Deliberately broken loops are
@@ -12,10 +12,11 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use sockcheck::proto::{serve, ConnStats, EchoConn, NextIo, ReplyAssembler};
-use sockcheck::testkit::{
-    check_echo, check_echo_async, check_echo_with, check_reply, serve_dropping_short_write_tail, Outcome, Script, Step,
-};
 use sockcheck::Transform;
+use sockcheck_support::{
+    check_echo, check_echo_async, check_echo_with, check_reply, serve_dropping_short_write_tail, Outcome, Script,
+    ScriptedStream, Step,
+};
 
 /// `bytes(range(256)).upper().hex()` printed by CPython 3: the tutorial's `data.upper()`.
 const PYTHON_UPPER_TABLE: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\
@@ -249,7 +250,7 @@ fn serve_failing_on_eintr<S: Read + Write>(stream: &mut S, conn: &mut EchoConn) 
 /// default, 256, so `PROPTEST_CASES` cannot weaken this check) and return the shrunk failure.
 fn shrunk_failure<F>(drive: F) -> (String, Case)
 where
-    F: Fn(&mut sockcheck::testkit::ScriptedStream<'_>, &mut EchoConn) -> io::Result<ConnStats>,
+    F: Fn(&mut ScriptedStream<'_>, &mut EchoConn) -> io::Result<ConnStats>,
 {
     let mut runner =
         TestRunner::new(Config { cases: 256, max_shrink_iters: 4096, failure_persistence: None, ..Config::default() });
