@@ -14,8 +14,8 @@
 //! - [`client`]: the reference client.
 //! - [`proxy`]: a fault-injecting proxy between a client and a server.
 //! - [`background`]: a server or proxy on a thread of its own, stopped when its handle drops.
-//! - [`scenario`]: the scenario DSL, server and client directions.
-//! - [`catalogue`], [`client_catalogue`]: the catalogues (source in `scenarios/`).
+//! - [`scenario`], [`catalogue`], [`client_catalogue`]: the DSL and the catalogues, from the
+//!   `sockcheck-scenarios` crate (`scenarios/`).
 //! - [`target`]: what server scenarios run against: the built-in server, a running address, a
 //!   command ([`target::spawn`]), a closure.
 //! - [`engine`]: plays scenarios of either direction with deadlines and transcripts.
@@ -23,9 +23,6 @@
 //! - [`cli`]: the command line's arguments and one function per subcommand.
 //! - [`bench`](mod@bench): the `sockcheck bench` load generator.
 //! - [`error`]: the library's error type.
-
-// Lets the catalogue, compiled into this crate, say `sockcheck::` like any other user of it.
-extern crate self as sockcheck;
 
 pub mod addr;
 pub mod background;
@@ -40,18 +37,14 @@ pub mod process;
 pub mod proto;
 pub mod proxy;
 pub mod report;
-pub mod scenario;
 pub mod server;
 pub mod target;
 
-/// The conformance catalogue. Its source is in the `scenarios/` directory, next to the test
-/// harness that runs it; it is compiled into this crate so that `sockcheck check` carries it.
-#[path = "../../scenarios/src/catalogue.rs"]
-pub mod catalogue;
-
-/// The client catalogue, run by `sockcheck check-client`; its source is in `scenarios/`.
-#[path = "../../scenarios/src/client_catalogue.rs"]
-pub mod client_catalogue;
+/// The scenario DSL (crate `sockcheck-scenarios`): [`scenario::Scenario`] for servers,
+/// [`scenario::client::ClientScenario`] for clients.
+pub use sockcheck_scenarios::dsl as scenario;
+/// The catalogues (crate `sockcheck-scenarios`).
+pub use sockcheck_scenarios::{catalogue, client_catalogue};
 
 pub use addr::{Endpoint, Transport};
 pub use error::{Error, Result};

@@ -383,6 +383,15 @@ impl std::os::fd::AsRawFd for Conn {
     }
 }
 
+impl crate::proto::PollReadReady for Conn {
+    fn poll_read_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        match self {
+            Conn::Tcp(s) => s.poll_read_ready(cx),
+            Conn::Unix(s) => s.poll_read_ready(cx),
+        }
+    }
+}
+
 impl AsyncRead for Conn {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {

@@ -8,7 +8,7 @@
 //! by `cargo test` through `scenarios/tests/conformance.rs`, one named test per scenario,
 //! transport and model.
 
-use sockcheck::scenario::*;
+use crate::dsl::*;
 
 /// Every scenario, in the order `sockcheck check` runs them.
 pub fn all() -> Vec<Scenario> {

@@ -5,8 +5,8 @@
 //! by `cargo test` through `harness/tests/client_catalogue.rs` against the reference client, over
 //! TCP and Unix sockets.
 
-use sockcheck::engine::client::*;
-use sockcheck::scenario::{ms, pattern, secs};
+use crate::dsl::client::*;
+use crate::dsl::{ms, pattern, secs};
 
 /// How long a client may take to notice that the server went away.
 const EXIT_DEADLINE: u64 = 2;
@@ -84,4 +84,26 @@ pub fn all() -> Vec<ClientScenario> {
 /// The scenario called `name`.
 pub fn find(name: &str) -> Option<ClientScenario> {
     all().into_iter().find(|s| s.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_catalogue_names_are_unique_and_print_as_code() {
+        let all = all();
+        let names: std::collections::BTreeSet<&str> = all.iter().map(|s| s.name()).collect();
+        assert_eq!(names.len(), all.len());
+        for s in &all {
+            assert!(!s.description().is_empty(), "{} has no description", s.name());
+            let code = s.to_code();
+            assert!(code.starts_with(&format!("ClientScenario::new({:?})", s.name())), "{code}");
+        }
+        let code = find("server_close_ends_the_client").unwrap().to_code();
+        assert!(
+            code.contains(".serve(close_after(1))") && code.contains("expect_exit(Exit::Failure).within(ms(2000))"),
+            "{code}"
+        );
+    }
 }

@@ -1,16 +1,18 @@
-//! The sockcheck conformance catalogue.
+//! The sockcheck scenarios: the DSL a check is written in, and the catalogues written in it.
 //!
-//! The scenarios are written in `src/catalogue.rs` with the DSL of [`sockcheck::scenario`]; that
-//! file is compiled into the `sockcheck` crate, so the `sockcheck check` command carries the same
-//! catalogue that `cargo test` runs here (`tests/conformance.rs`: one named test per scenario,
-//! transport and serving model, against the built-in reference server).
+//! A scenario is a value: the conversation a check has with a server (sockcheck plays the
+//! clients) or with a client (sockcheck plays the server). This crate only describes them; the
+//! `sockcheck` crate plays them (`sockcheck check`, `sockcheck check-client`, and `cargo test`,
+//! where `harness/tests/conformance.rs` makes one named test per scenario, transport and model).
 //!
 //! # Layout
-//! - `src/catalogue.rs`: the scenarios.
-//! - `src/client_catalogue.rs`: the client scenarios (`sockcheck check-client`), also compiled into
-//!   `sockcheck` and run against the reference client by `harness/tests/client_catalogue.rs`.
-//! - `tests/conformance.rs`: the catalogue as named tests (`cargo test large_send`, `-- --list`).
-//! - `tests/broken_servers.rs`: deliberately broken servers, each caught by the scenarios meant for it.
+//! - [`dsl`]: the server-scenario DSL ([`dsl::Scenario`]) and, in [`dsl::client`], the
+//!   client-scenario DSL ([`dsl::client::ClientScenario`]).
+//! - [`catalogue`]: the server catalogue.
+//! - [`client_catalogue`]: the client catalogue.
 
-pub use sockcheck::catalogue::{all, find};
-pub use sockcheck::client_catalogue;
+pub mod catalogue;
+pub mod client_catalogue;
+pub mod dsl;
+
+pub use catalogue::{all, find};

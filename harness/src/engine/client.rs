@@ -545,21 +545,4 @@ mod tests {
             "exec '/opt/sock check/bin' client --unix /tmp/s.sock"
         );
     }
-
-    #[test]
-    fn client_catalogue_names_are_unique_and_print_as_code() {
-        let all = crate::client_catalogue::all();
-        let names: std::collections::BTreeSet<&str> = all.iter().map(|s| s.name()).collect();
-        assert_eq!(names.len(), all.len());
-        for s in &all {
-            assert!(!s.description().is_empty(), "{} has no description", s.name());
-            let code = s.to_code();
-            assert!(code.starts_with(&format!("ClientScenario::new({:?})", s.name())), "{code}");
-        }
-        let code = crate::client_catalogue::find("server_close_ends_the_client").unwrap().to_code();
-        assert!(
-            code.contains(".serve(close_after(1))") && code.contains("expect_exit(Exit::Failure).within(ms(2000))"),
-            "{code}"
-        );
-    }
 }

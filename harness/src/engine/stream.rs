@@ -578,7 +578,9 @@ impl Client {
         let probe = &expected[..expected.len().min(16)];
         let limit = (tokio::time::Instant::now() + Duration::from_millis(200)).min(until);
         loop {
-            if let Some(k) = (1..stream.len()).find(|&k| stream[k..].starts_with(&probe[..probe.len().min(stream.len() - k)])) {
+            if let Some(k) =
+                (1..stream.len()).find(|&k| stream[k..].starts_with(&probe[..probe.len().min(stream.len() - k)]))
+            {
                 if stream.len() - k >= probe.len() || stream[..k].ends_with(b"\n") {
                     return Some(greeting(&stream[..k]));
                 }

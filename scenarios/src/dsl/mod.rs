@@ -1,7 +1,7 @@
 //! The scenario DSL: a conformance check written as the conversation it checks.
 //!
 //! ```
-//! use sockcheck::scenario::*;
+//! use sockcheck_scenarios::dsl::*;
 //!
 //! let s = Scenario::new("large_send_is_echoed_whole")
 //!     .about("a send 1000x the server's buffer comes back complete and in order")
@@ -13,15 +13,14 @@
 //! steps for one named client (blocks of different clients interleave in the order written);
 //! `together` runs the same steps on several clients at once; `repeat` opens many short-lived
 //! connections in a row; target actions stop, start and restart the server under test.
-//! Scenarios can be listed, filtered, run over either transport ([`crate::runner`]) and printed
+//! Scenarios can be listed, filtered, run over either transport (the `sockcheck` engine) and printed
 //! back as code ([`Scenario::to_code`]).
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::addr::Transport;
-pub use crate::server::Mode;
+pub use sockcheck_proto::{Mode, Transport};
 
 pub mod client;
 

@@ -7,7 +7,7 @@
 //! A failure is shrunk and printed as Rust scenario code, ready to paste into the catalogue.
 //! `PROPTEST_CASES=500 cargo test -p sockcheck-scenarios --test random_scenarios` runs longer.
 
-mod support;
+mod scenario_support;
 
 use std::time::Duration;
 
@@ -216,7 +216,7 @@ fn random_scenarios_catch_a_server_that_answers_only_the_first_recv() {
     let result = check(Mode::Sequential, config, opts, || {
         Box::new(
             FnTarget::new("first recv only", Transport::Tcp, Some(Mode::Sequential), |ep| {
-                support::start(ep, support::bind_safely, support::first_recv_only, false)
+                scenario_support::start(ep, scenario_support::bind_safely, scenario_support::first_recv_only, false)
             })
             .expect("target"),
         )
