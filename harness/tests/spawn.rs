@@ -16,6 +16,7 @@ use sockcheck::report::{write_report, Format};
 use sockcheck::scenario::{Mode, Scenario};
 use sockcheck::target::Target;
 use sockcheck::target::{detect_model, SpawnOpts, SpawnTarget};
+use sockcheck::Transform;
 
 fn here(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
@@ -212,8 +213,8 @@ fn the_model_is_detected() {
     let mut conc = target(&variant("threads", "{path}"), None);
     seq.start().unwrap();
     conc.start().unwrap();
-    assert_eq!(detect_model(&seq.endpoint(), Duration::from_millis(500)), Some(Mode::Sequential));
-    assert_eq!(detect_model(&conc.endpoint(), Duration::from_millis(500)), Some(Mode::Concurrent));
+    assert_eq!(detect_model(&seq.endpoint(), Duration::from_millis(500), Transform::Upper), Some(Mode::Sequential));
+    assert_eq!(detect_model(&conc.endpoint(), Duration::from_millis(500), Transform::Upper), Some(Mode::Concurrent));
     // The probe leaves the sequential server able to serve.
     let outcomes = run(&mut seq, &["short_message_is_echoed_upper"]);
     assert_fails(&outcomes, &[], &[]);

@@ -143,7 +143,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let model = match args.model {
             Some(m) => format!("{m}"),
             None => {
-                opts.model = target::detect_model(&probe.endpoint(), Duration::from_millis(500));
+                opts.model = target::detect_model(&probe.endpoint(), Duration::from_millis(500), args.transform);
                 match opts.model {
                     Some(m) => format!("{m}, detected"),
                     None => "model unknown: the first client got no reply".to_string(),

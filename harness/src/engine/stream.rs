@@ -494,8 +494,9 @@ impl Client {
                     if self.received == expected.len() as u64 {
                         let mut stream = expected.to_vec();
                         stream.extend_from_slice(&self.buf[..n]);
-                        if stream[n..].starts_with(expected) {
-                            return Err(greeting(&stream[..n]));
+                        let until = tokio::time::Instant::now() + deadline;
+                        if let Some(msg) = self.banner(stream, expected, until).await {
+                            return Err(msg);
                         }
                     }
                     return Err(format!(

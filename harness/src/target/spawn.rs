@@ -334,32 +334,36 @@ impl Drop for SpawnTarget {
     }
 }
 
-/// Guess the serving model: a first client connects and is answered; while it stays connected a
-/// second one sends a byte. Answered within `patience` means concurrent, else sequential.
-/// `None` when even the first client is not answered.
-pub fn detect_model(endpoint: &Endpoint, patience: Duration) -> Option<Mode> {
-    fn exchange(conn: &mut StdConn, byte: u8, within: Duration) -> bool {
-        let _ = conn.set_read_timeout(Some(within));
-        let _ = conn.set_write_timeout(Some(within));
-        let mut got = [0u8; 1];
-        conn.write_all(&[byte]).is_ok() && conn.read_exact(&mut got).is_ok()
-    }
-    let mut a = StdConn::connect(endpoint, Duration::from_secs(2)).ok()?;
-    if !exchange(&mut a, b'a', Duration::from_secs(2)) {
-        return None;
-    }
-    let Ok(mut b) = StdConn::connect(endpoint, patience) else {
-        return Some(Mode::Sequential);
+/// Guess the serving model: a first client connects and sends nothing; while it stays connected
+/// a second one sends a byte. Answered within `patience` means concurrent (a sequential server is
+/// busy waiting for the first client's message); answered once the first has left means
+/// sequential. `None` when the second client is never answered. Bytes before the answer (a
+/// greeting) are read past: the answer is the byte's transform.
+pub fn detect_model(endpoint: &Endpoint, patience: Duration, transform: Transform) -> Option<Mode> {
+    let answered = |conn: &mut StdConn, within: Duration| {
+        let want = transform.to_vec(b"b")[0];
+        let deadline = Instant::now() + within;
+        let mut got = [0u8; 64];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
+                return false;
+            }
+            match conn.read(&mut got) {
+                Ok(n) if n > 0 && got[..n].ends_with(&[want]) => return true,
+                Ok(n) if n > 0 => continue,
+                _ => return false,
+            }
+        }
     };
-    if exchange(&mut b, b'b', patience) {
-        // Served while the first is connected: concurrent, unless the server has closed the first
-        // after its one reply (a handler per request), which is no proof of anything.
-        return Some(if exchange(&mut a, b'c', Duration::from_secs(2)) { Mode::Concurrent } else { Mode::Sequential });
+    let first = StdConn::connect(endpoint, Duration::from_secs(2)).ok()?;
+    let mut second = StdConn::connect(endpoint, Duration::from_secs(2)).ok()?;
+    let _ = second.set_write_timeout(Some(Duration::from_secs(2)));
+    second.write_all(b"b").ok()?;
+    if answered(&mut second, patience) {
+        return Some(Mode::Concurrent);
     }
-    // Let the queued client be served before it leaves, so that no reply goes to a closed socket.
-    drop(a);
-    let mut got = [0u8; 1];
-    let _ = b.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = b.read_exact(&mut got);
-    Some(Mode::Sequential)
+    drop(first);
+    answered(&mut second, Duration::from_secs(2)).then_some(Mode::Sequential)
 }
+
