@@ -432,7 +432,7 @@ fn connect_unix_std(endpoint: &Endpoint, deadline: Instant) -> Result<StdUnixStr
     let sockaddr = unix_sockaddr(endpoint)?;
     let mut pause = Duration::from_micros(200);
     loop {
-        if let Some(s) = connect_unix_once(endpoint, &sockaddr, deadline)? {
+        if let Some(s) = connect_unix_once(endpoint, &sockaddr, deadline, None)? {
             return Ok(s);
         }
         std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
@@ -442,8 +442,16 @@ fn connect_unix_std(endpoint: &Endpoint, deadline: Instant) -> Result<StdUnixStr
 
 /// One non-blocking `connect()`: `None` when the listener's backlog is full (retry after a pause:
 /// no readiness event exists for "backlog has room"), an error once that lasts past `deadline`.
-fn connect_unix_once(endpoint: &Endpoint, sockaddr: &SockAddr, deadline: Instant) -> Result<Option<StdUnixStream>> {
+fn connect_unix_once(
+    endpoint: &Endpoint,
+    sockaddr: &SockAddr,
+    deadline: Instant,
+    recv_buffer: Option<usize>,
+) -> Result<Option<StdUnixStream>> {
     let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(connect_err(endpoint))?;
+    if let Some(n) = recv_buffer {
+        socket.set_recv_buffer_size(n).map_err(connect_err(endpoint))?;
+    }
     socket.set_cloexec(true).map_err(connect_err(endpoint))?;
     socket.set_nonblocking(true).map_err(connect_err(endpoint))?;
     match socket.connect(sockaddr) {
@@ -459,10 +467,20 @@ fn connect_unix_once(endpoint: &Endpoint, sockaddr: &SockAddr, deadline: Instant
 
 /// Connect with a deadline (tokio). TCP gets `TCP_NODELAY`: replies are small and latency matters.
 pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Conn> {
+    connect_with(endpoint, None, timeout).await
+}
+
+/// [`connect`], with the socket's receive buffer (`SO_RCVBUF`) set first when `recv_buffer` says.
+pub async fn connect_with(endpoint: &Endpoint, recv_buffer: Option<usize>, timeout: Duration) -> Result<Conn> {
     let deadline = Instant::now() + timeout;
     match endpoint {
         Endpoint::Tcp(addr) => {
-            let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
+            let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+                .map_err(connect_err(endpoint))?;
+            if let Some(n) = recv_buffer {
+                socket.set_recv_buffer_size(n as u32).map_err(connect_err(endpoint))?;
+            }
+            let stream = tokio::time::timeout(timeout, socket.connect(*addr))
                 .await
                 .map_err(|_| connect_err(endpoint)(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))?
                 .map_err(connect_err(endpoint))?;
@@ -474,7 +492,7 @@ pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Conn> {
             let sockaddr = unix_sockaddr(endpoint)?;
             let mut pause = Duration::from_micros(200);
             let std = loop {
-                if let Some(s) = connect_unix_once(endpoint, &sockaddr, deadline)? {
+                if let Some(s) = connect_unix_once(endpoint, &sockaddr, deadline, recv_buffer)? {
                     break s;
                 }
                 tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;

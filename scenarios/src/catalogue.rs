@@ -74,9 +74,15 @@ pub fn all() -> Vec<Scenario> {
             .client("a", |c| c.connect().send(pattern(256 << 10)).half_close().expect_reply().expect_eof()),
         // 7. Slow readers.
         Scenario::new("slow_reader_loses_nothing")
-            .about("a client that sends 32 MiB and reads slowly gets every byte in order (writes that would block are not dropped)")
+            .about("a client with a small receive buffer that sends 8 MiB and reads slowly gets every byte in order (writes that would block are not dropped)")
             .client("a", |c| {
-                c.connect().send(random(32 << 20, 7)).wait(ms(300)).expect_reply_slowly(64 << 10, ms(1)).close()
+                // 4 KiB of receive buffer: what the server's send buffer (4 MiB at most by
+                // default) cannot hold must wait in the server, whatever the kernel's autotuning.
+                c.connect_with_recv_buffer(4 << 10)
+                    .send(random(8 << 20, 7))
+                    .wait(ms(100))
+                    .expect_reply_slowly(64 << 10, ms(1))
+                    .close()
             }),
         // 8. The backlog.
         Scenario::new("queued_clients_are_served_in_arrival_order")

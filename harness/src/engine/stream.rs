@@ -356,11 +356,14 @@ impl Client {
     }
 
     async fn step(&mut self, t: &TimedStep, endpoint: &Endpoint, transform: Transform, opts: &RunOpts) -> StepResult {
-        if !matches!(t.step, Step::Connect | Step::Wait(_)) && self.reader.is_none() {
+        if !matches!(t.step, Step::Connect | Step::ConnectWithRecvBuffer(_) | Step::Wait(_)) && self.reader.is_none() {
             return Err("not connected (add .connect() first)".into());
         }
         match &t.step {
-            Step::Connect => self.connect(endpoint, t.within.unwrap_or(opts.connect_timeout)).await,
+            Step::Connect => self.connect(endpoint, None, t.within.unwrap_or(opts.connect_timeout)).await,
+            Step::ConnectWithRecvBuffer(n) => {
+                self.connect(endpoint, Some(*n), t.within.unwrap_or(opts.connect_timeout)).await
+            }
             Step::Send(p) => self.send(p),
             Step::Flush => self.flush(t.within.unwrap_or(opts.reply_deadline(self.unchecked.len()))).await,
             Step::ExpectReply { of, slowly } => {
@@ -436,11 +439,11 @@ impl Client {
         Ok(take)
     }
 
-    async fn connect(&mut self, endpoint: &Endpoint, timeout: Duration) -> StepResult {
+    async fn connect(&mut self, endpoint: &Endpoint, recv_buffer: Option<usize>, timeout: Duration) -> StepResult {
         if self.reader.is_some() {
             return Err("already connected".into());
         }
-        let conn = net::connect(endpoint, timeout).await.map_err(|e| e.to_string())?;
+        let conn = net::connect_with(endpoint, recv_buffer, timeout).await.map_err(|e| e.to_string())?;
         let linger = conn.linger_handle();
         let (rd, wr) = tokio::io::split(conn);
         self.reader = Some(rd);
@@ -495,7 +498,8 @@ impl Client {
                         let mut stream = expected.to_vec();
                         stream.extend_from_slice(&self.buf[..n]);
                         let until = tokio::time::Instant::now() + deadline;
-                        if let Some(msg) = self.banner(stream, expected, until).await {
+                        // Only when the reply follows: a line ending after the reply is a broken reply.
+                        if let Some(msg) = self.banner(stream, expected, until, false).await {
                             return Err(msg);
                         }
                     }
@@ -556,7 +560,7 @@ impl Client {
                 let at = base + got as u64;
                 if at == 0 {
                     let first = self.buf[..n].to_vec();
-                    if let Some(msg) = self.banner(first, expected, until).await {
+                    if let Some(msg) = self.banner(first, expected, until, true).await {
                         return Err(msg);
                     }
                 }
@@ -573,9 +577,16 @@ impl Client {
         Ok(())
     }
 
-    /// The first bytes of the connection (`first`) are not the reply: if the reply follows them
-    /// (read on for a moment to see), they were a greeting the server sent before being asked.
-    async fn banner(&mut self, mut stream: Vec<u8>, expected: &[u8], until: tokio::time::Instant) -> Option<String> {
+    /// The first bytes of the connection (`stream`) are not the reply: if the reply follows them
+    /// (read on for a moment to see), they were a greeting the server sent before being asked;
+    /// with `whole_line`, so are bytes that end a line and are followed by nothing.
+    async fn banner(
+        &mut self,
+        mut stream: Vec<u8>,
+        expected: &[u8],
+        until: tokio::time::Instant,
+        whole_line: bool,
+    ) -> Option<String> {
         let probe = &expected[..expected.len().min(16)];
         let limit = (tokio::time::Instant::now() + Duration::from_millis(200)).min(until);
         loop {
@@ -593,7 +604,9 @@ impl Client {
             match tokio::time::timeout_at(limit, rd.read(&mut self.buf)).await {
                 Ok(Ok(n)) if n > 0 => stream.extend_from_slice(&self.buf[..n]),
                 // Nothing follows: a greeting that ends its line is still one.
-                _ if stream.ends_with(b"\n") && !expected.ends_with(b"\n") => return Some(greeting(&stream)),
+                _ if whole_line && stream.ends_with(b"\n") && !expected.ends_with(b"\n") => {
+                    return Some(greeting(&stream))
+                }
                 _ => return None,
             }
         }

@@ -366,4 +366,3 @@ pub fn detect_model(endpoint: &Endpoint, patience: Duration, transform: Transfor
     drop(first);
     answered(&mut second, Duration::from_secs(2)).then_some(Mode::Sequential)
 }
-

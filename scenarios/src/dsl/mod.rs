@@ -162,6 +162,9 @@ pub fn secs(n: u64) -> Duration {
 pub enum Step {
     /// Open the connection.
     Connect,
+    /// Open the connection with a receive buffer (`SO_RCVBUF`, set before `connect()`) of about
+    /// this many bytes: the kernel holds little for this client, so a server's writes block soon.
+    ConnectWithRecvBuffer(usize),
     /// Queue bytes for sending; a writer sends them while the client goes on with its next steps.
     Send(Payload),
     /// Wait until everything queued has been handed to the kernel.
@@ -192,6 +195,7 @@ impl Step {
     pub fn to_code(&self) -> String {
         match self {
             Step::Connect => "connect()".into(),
+            Step::ConnectWithRecvBuffer(n) => format!("connect_with_recv_buffer({})", size_code(*n)),
             Step::Send(p) => format!("send({})", p.to_code()),
             Step::Flush => "flush()".into(),
             Step::ExpectReply { of: None, slowly: None } => "expect_reply()".into(),
@@ -236,6 +240,10 @@ impl Steps {
 
     pub fn connect(self) -> Self {
         self.push(Step::Connect)
+    }
+    /// `connect()` with a small receive buffer: see [`Step::ConnectWithRecvBuffer`].
+    pub fn connect_with_recv_buffer(self, bytes: usize) -> Self {
+        self.push(Step::ConnectWithRecvBuffer(bytes))
     }
     pub fn send(self, payload: impl Into<Payload>) -> Self {
         self.push(Step::Send(payload.into()))
