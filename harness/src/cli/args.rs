@@ -32,6 +32,21 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Load a server: N connections, each sending a message and waiting for its whole reply
     Bench(BenchArgs),
+    /// Render a saved JSON report (from --format json) again: as JUnit XML or the human text
+    Report(ReportFileArgs),
+}
+
+#[derive(Args)]
+pub struct ReportFileArgs {
+    /// A report written by `check` or `check-client` with --format json
+    #[arg(value_name = "FILE.json")]
+    pub file: PathBuf,
+    /// The format to render: human, json or junit
+    #[arg(long, value_name = "FORMAT", default_value = "human")]
+    pub format: Format,
+    /// Write it to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -189,7 +204,12 @@ pub struct ReportArgs {
 
 impl ReportArgs {
     pub fn opts(&self) -> ReportOpts {
-        ReportOpts { format: self.format, output: self.output.clone(), verbose: self.verbose }
+        ReportOpts {
+            format: self.format,
+            output: self.output.clone(),
+            verbose: self.verbose,
+            command_line: Some(super::command_line()),
+        }
     }
 }
 
