@@ -32,7 +32,7 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Load a server: N connections, each sending a message and waiting for its whole reply
     Bench(BenchArgs),
-    /// Render a saved JSON report (from --format json) again: as JUnit XML or the human text
+    /// Render a saved JSON report (from --format json) again: as HTML, JUnit XML or the human text
     Report(ReportFileArgs),
 }
 
@@ -41,7 +41,7 @@ pub struct ReportFileArgs {
     /// A report written by `check` or `check-client` with --format json
     #[arg(value_name = "FILE.json")]
     pub file: PathBuf,
-    /// The format to render: human, json or junit
+    /// The format to render: human, json, junit or html
     #[arg(long, value_name = "FORMAT", default_value = "human")]
     pub format: Format,
     /// Write it to FILE instead of stdout
@@ -191,7 +191,8 @@ pub struct ClientArgs {
 /// `--format`, `--output` and `--verbose`: how `check` and `check-client` report.
 #[derive(Args)]
 pub struct ReportArgs {
-    /// Report format written to --output (or to stdout without --output): human, json or junit
+    /// Report format written to --output (or to stdout without --output): human, json, junit or
+    /// html (one page with a sequence diagram per scenario)
     #[arg(long, value_name = "FORMAT", default_value = "human")]
     pub format: Format,
     /// Write the report in --format to FILE (the human table still goes to the terminal)

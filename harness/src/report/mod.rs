@@ -7,8 +7,10 @@
 //! - this file: [`Outcome`], [`Verdict`], [`Failure`], [`Event`], the one-line and full texts.
 //! - [`compare`]: expected-vs-actual bytes in words (offset of the first difference, excerpts).
 //! - [`human`]: the table printed as outcomes arrive, then each failure with its transcript.
-//! - [`render`]: whole reports in a [`Format`] (human, JSON, JUnit XML), and [`ReportMeta`].
+//! - [`render`]: whole reports in a [`Format`] (human, JSON, JUnit XML, HTML), and [`ReportMeta`].
 //! - [`json`]: the JSON report both ways: written, and read back into the model ([`read_json`]).
+//! - [`html`]: the HTML page: totals, a grid of runs, a section per run; [`diagram`] draws each
+//!   transcript as a sequence diagram (inline SVG).
 //! - [`progress`]: the "running ... 3.2s" line on a terminal.
 //! - [`session`]: the table, progress line and report file around one run ([`Reporter`]).
 
@@ -19,6 +21,8 @@ use crate::addr::Transport;
 use crate::server::Mode;
 
 pub mod compare;
+pub mod diagram;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod progress;

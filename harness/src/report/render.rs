@@ -1,10 +1,10 @@
-//! Whole reports of a run in one [`Format`]: human (a table and the failures' transcripts), JSON
-//! and JUnit XML. JSON is the one source of truth: every field of the model is in it, and
+//! Whole reports of a run in one [`Format`]: human (a table and the failures' transcripts), JSON,
+//! JUnit XML and HTML. JSON is the one source of truth: every field of the model is in it, and
 //! [`super::read_json`] reads it back for any other format.
 
 use std::io::{self, Write};
 
-use super::{json, HumanReport, Outcome, Verdict};
+use super::{html, json, HumanReport, Outcome, Verdict};
 
 /// The format of a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +12,8 @@ pub enum Format {
     Human,
     Json,
     Junit,
+    /// One self-contained page: totals, a grid of runs, a sequence diagram per run.
+    Html,
 }
 
 /// What a report says about the run as a whole (JSON and HTML show it).
@@ -30,7 +32,8 @@ impl std::str::FromStr for Format {
             "human" => Ok(Format::Human),
             "json" => Ok(Format::Json),
             "junit" => Ok(Format::Junit),
-            _ => Err(format!("`{s}` is not a report format (human, json or junit)")),
+            "html" => Ok(Format::Html),
+            _ => Err(format!("`{s}` is not a report format (human, json, junit or html)")),
         }
     }
 }
@@ -59,6 +62,7 @@ pub fn write_report_with(
         }
         Format::Json => json::write_json(outcomes, meta, out),
         Format::Junit => junit_report(outcomes).serialize(&mut *out).map_err(io::Error::other),
+        Format::Html => out.write_all(html::page(outcomes, meta).as_bytes()),
     }
 }
 
