@@ -67,7 +67,14 @@ pub fn page(outcomes: &[Outcome], meta: &ReportMeta) -> String {
     failures(&mut h, outcomes);
     grid(&mut h, outcomes);
     h.push_str("<main>\n");
-    for (i, o) in outcomes.iter().enumerate() {
+    // Failures first: they are what a reader came for. The grid keeps the order of the run.
+    let mut order: Vec<(usize, &Outcome)> = outcomes.iter().enumerate().collect();
+    order.sort_by_key(|(_, o)| match o.verdict {
+        Verdict::Fail => 0,
+        Verdict::Flaky => 1,
+        _ => 2,
+    });
+    for (i, o) in order {
         section(&mut h, i, o);
     }
     let _ = write!(
