@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::CheckClient(args) => cli::check_client(args),
         Command::Proxy(args) => cli::proxy(args),
         Command::Bench(args) => cli::bench(args),
+        Command::Report(args) => cli::report(args),
     };
     if cli::INTERRUPTED.load(Ordering::SeqCst) {
         // The run ended because its program was killed by the interrupt watcher, which exits 130

@@ -32,6 +32,21 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Load a server: N connections, each sending a message and waiting for its whole reply
     Bench(BenchArgs),
+    /// Render a saved JSON report (from --format json) again: as HTML, JUnit XML or the human text
+    Report(ReportFileArgs),
+}
+
+#[derive(Args)]
+pub struct ReportFileArgs {
+    /// A report written by `check` or `check-client` with --format json
+    #[arg(value_name = "FILE.json")]
+    pub file: PathBuf,
+    /// The format to render: human, json, junit or html
+    #[arg(long, value_name = "FORMAT", default_value = "human")]
+    pub format: Format,
+    /// Write it to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -194,7 +209,8 @@ pub struct RunArgs {
 /// `--format`, `--output` and `--verbose`: how `check` and `check-client` report.
 #[derive(Args)]
 pub struct ReportArgs {
-    /// Report format written to --output (or to stdout without --output): human, json or junit
+    /// Report format written to --output (or to stdout without --output): human, json, junit or
+    /// html (one page with a sequence diagram per scenario)
     #[arg(long, value_name = "FORMAT", default_value = "human")]
     pub format: Format,
     /// Write the report in --format to FILE (the human table still goes to the terminal)
@@ -207,7 +223,12 @@ pub struct ReportArgs {
 
 impl ReportArgs {
     pub fn opts(&self) -> ReportOpts {
-        ReportOpts { format: self.format, output: self.output.clone(), verbose: self.verbose }
+        ReportOpts {
+            format: self.format,
+            output: self.output.clone(),
+            verbose: self.verbose,
+            command_line: Some(super::command_line()),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::engine::{self, CheckOpts, ClientCommand, ClientOpts, RunOpts, TargetS
 use crate::error::{Error, Result};
 use crate::net::{self, ListenOpts};
 use crate::proxy::{self, Faults};
-use crate::report::Reporter;
+use crate::report::{ReportOpts, Reporter};
 use crate::target::{self, placeholders, AddressTarget, SpawnOpts, SpawnTarget, Target};
 use crate::{bench, catalogue, client, client_catalogue, process, server, Mode, ServerConfig, Transport};
 
@@ -288,6 +288,31 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
             Some(format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport));
     }
     finish(reporter, &outcomes, &args.run)
+}
+
+/// This process's command line as it could be typed again (the program by its file name).
+pub fn command_line() -> String {
+    let mut args = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let program = args.next().unwrap_or_default();
+    let program = std::path::Path::new(&program).file_name().map_or(program.clone(), |f| f.to_string_lossy().into());
+    std::iter::once(shell_quote(&program)).chain(args.map(|a| shell_quote(&a))).collect::<Vec<_>>().join(" ")
+}
+
+/// `sockcheck report`: a saved JSON report rendered again. Rendering is the job: it succeeds
+/// whatever the report's verdicts were.
+pub fn report(args: ReportFileArgs) -> Result<bool> {
+    let file = args.file.display();
+    let bytes = std::fs::read(&args.file).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
+    let saved = crate::report::read_json(&bytes)
+        .map_err(|e| Error::Usage(format!("{file} is not a sockcheck JSON report: {e}")))?;
+    let opts = ReportOpts { format: args.format, output: args.output, verbose: false, command_line: None };
+    let mut out: Box<dyn Write> = match opts.create_output()? {
+        Some(f) => Box::new(std::io::BufWriter::new(f)),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    crate::report::write_report_with(args.format, &saved.outcomes, &saved.meta, &mut out)?;
+    out.flush()?;
+    Ok(true)
 }
 
 /// `'...'` for a POSIX shell.

@@ -7,7 +7,10 @@
 //! - this file: [`Outcome`], [`Verdict`], [`Failure`], [`Event`], the one-line and full texts.
 //! - [`compare`]: expected-vs-actual bytes in words (offset of the first difference, excerpts).
 //! - [`human`]: the table printed as outcomes arrive, then each failure with its transcript.
-//! - [`render`]: whole reports in a [`Format`] (human, JSON, JUnit XML).
+//! - [`render`]: whole reports in a [`Format`] (human, JSON, JUnit XML, HTML), and [`ReportMeta`].
+//! - [`json`]: the JSON report both ways: written, and read back into the model ([`read_json`]).
+//! - [`html`]: the HTML page: totals, a grid of runs, a section per run; [`diagram`] draws each
+//!   transcript as a sequence diagram (inline SVG).
 //! - [`progress`]: the "running ... 3.2s" line on a terminal.
 //! - [`session`]: the table, progress line and report file around one run ([`Reporter`]).
 
@@ -18,15 +21,19 @@ use crate::addr::Transport;
 use crate::server::Mode;
 
 pub mod compare;
+pub mod diagram;
+pub mod html;
 pub mod human;
+pub mod json;
 pub mod progress;
 pub mod render;
 pub mod session;
 
 pub use compare::{excerpt, mismatch};
 pub use human::HumanReport;
+pub use json::{read_json, SavedReport};
 pub use progress::Progress;
-pub use render::{write_report, Format};
+pub use render::{write_report, write_report_with, Format, ReportMeta};
 pub use session::{Observer, ReportOpts, Reporter};
 
 /// The result of one scenario run.
@@ -53,7 +60,7 @@ impl Verdict {
 }
 
 /// Where and why a scenario failed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     /// The client (or `target`, `stdout`, ...) whose step failed.
     pub client: String,
@@ -64,7 +71,7 @@ pub struct Failure {
 }
 
 /// One line of a transcript.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// Since the scenario started.
     pub at: Duration,
@@ -76,7 +83,7 @@ pub struct Event {
 }
 
 /// One scenario over one transport against one target (a server, or a client under test).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub scenario: String,
     pub about: String,

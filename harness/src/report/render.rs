@@ -1,12 +1,10 @@
-//! Whole reports of a run in one [`Format`]: human (a table and the failures' transcripts), JSON
-//! and JUnit XML. JSON is the one source of truth: every field of the model is in it.
+//! Whole reports of a run in one [`Format`]: human (a table and the failures' transcripts), JSON,
+//! JUnit XML and HTML. JSON is the one source of truth: every field of the model is in it, and
+//! [`super::read_json`] reads it back for any other format.
 
 use std::io::{self, Write};
-use std::time::Duration;
 
-use serde::Serialize;
-
-use super::{HumanReport, Outcome, Totals, Verdict};
+use super::{html, json, HumanReport, Outcome, Verdict};
 
 /// The format of a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +12,17 @@ pub enum Format {
     Human,
     Json,
     Junit,
+    /// One self-contained page: totals, a grid of runs, a sequence diagram per run.
+    Html,
+}
+
+/// What a report says about the run as a whole (JSON and HTML show it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportMeta {
+    /// What ran, e.g. `16 scenarios against the built-in server (sequential) over tcp`.
+    pub title: Option<String>,
+    /// The command line that ran it.
+    pub command_line: Option<String>,
 }
 
 impl std::str::FromStr for Format {
@@ -23,13 +32,24 @@ impl std::str::FromStr for Format {
             "human" => Ok(Format::Human),
             "json" => Ok(Format::Json),
             "junit" => Ok(Format::Junit),
-            _ => Err(format!("`{s}` is not a report format (human, json or junit)")),
+            "html" => Ok(Format::Html),
+            _ => Err(format!("`{s}` is not a report format (human, json, junit or html)")),
         }
     }
 }
 
 /// Write the report of these outcomes in this format (human: plain, without colour).
 pub fn write_report(format: Format, outcomes: &[Outcome], out: &mut dyn Write) -> io::Result<()> {
+    write_report_with(format, outcomes, &ReportMeta::default(), out)
+}
+
+/// [`write_report`] with what is known of the run as a whole.
+pub fn write_report_with(
+    format: Format,
+    outcomes: &[Outcome],
+    meta: &ReportMeta,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Human => {
             let mut report = HumanReport::with_names(&mut *out, false, outcomes.iter().map(|o| o.scenario.as_str()));
@@ -40,15 +60,13 @@ pub fn write_report(format: Format, outcomes: &[Outcome], out: &mut dyn Write) -
             }
             report.finish(outcomes)
         }
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &json_report(outcomes)).map_err(io::Error::other)?;
-            writeln!(out)
-        }
+        Format::Json => json::write_json(outcomes, meta, out),
         Format::Junit => junit_report(outcomes).serialize(&mut *out).map_err(io::Error::other),
+        Format::Html => out.write_all(html::page(outcomes, meta).as_bytes()),
     }
 }
 
-fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+pub(super) fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut seen: Vec<&str> = vec![];
     for i in items {
         if !seen.contains(&i) {
@@ -56,106 +74,6 @@ fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
         }
     }
     seen
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    passed: usize,
-    failed: usize,
-    flaky: usize,
-    skipped: usize,
-    outcomes: Vec<JsonOutcome<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonOutcome<'a> {
-    scenario: &'a str,
-    about: &'a str,
-    transport: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    model: Option<&'static str>,
-    target: &'a str,
-    /// `pass`, `fail`, `flaky` or `skip`.
-    result: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    skip_reason: Option<&'a str>,
-    duration_ms: f64,
-    attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repro: Option<&'a str>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    program_output: &'a [String],
-    failure: Option<JsonFailure<'a>>,
-    transcript: Vec<JsonEvent<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonFailure<'a> {
-    client: &'a str,
-    step_index: usize,
-    step: &'a str,
-    message: &'a str,
-}
-
-#[derive(Serialize)]
-struct JsonEvent<'a> {
-    at_ms: f64,
-    took_ms: f64,
-    client: &'a str,
-    step: &'a str,
-    ok: bool,
-    note: &'a str,
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
-}
-
-fn json_report(outcomes: &[Outcome]) -> JsonReport<'_> {
-    let t = Totals::of(outcomes);
-    JsonReport {
-        passed: t.passed,
-        failed: t.failed,
-        flaky: t.flaky,
-        skipped: t.skipped,
-        outcomes: outcomes
-            .iter()
-            .map(|o| JsonOutcome {
-                scenario: &o.scenario,
-                about: &o.about,
-                transport: o.transport.name(),
-                model: o.model.map(|m| m.name()),
-                target: &o.target,
-                result: o.verdict.name(),
-                skip_reason: match &o.verdict {
-                    Verdict::Skip(why) => Some(why),
-                    _ => None,
-                },
-                duration_ms: ms(o.duration),
-                attempts: o.attempts,
-                repro: o.repro.as_deref(),
-                program_output: &o.program_output,
-                failure: o.failure.as_ref().map(|f| JsonFailure {
-                    client: &f.client,
-                    step_index: f.step_index,
-                    step: &f.step,
-                    message: &f.message,
-                }),
-                transcript: o
-                    .transcript
-                    .iter()
-                    .map(|e| JsonEvent {
-                        at_ms: ms(e.at),
-                        took_ms: ms(e.took),
-                        client: &e.client,
-                        step: &e.step,
-                        ok: e.ok,
-                        note: &e.note,
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
 }
 
 /// One testsuite per target, one testcase per scenario x transport (named `scenario over tcp`).

@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
-use super::{write_report, Format, HumanReport, Outcome, Progress};
+use super::{write_report_with, Format, HumanReport, Outcome, Progress, ReportMeta};
 use crate::addr::Transport;
 use crate::error::{Error, Result};
 
@@ -24,6 +24,8 @@ pub struct ReportOpts {
     pub output: Option<PathBuf>,
     /// Print every scenario's transcript, not only the failures'.
     pub verbose: bool,
+    /// The command line that ran, for the reports that show it (JSON, HTML).
+    pub command_line: Option<String>,
 }
 
 impl ReportOpts {
@@ -46,6 +48,7 @@ pub struct Reporter {
     human: HumanReport<io::StdoutLock<'static>>,
     progress: Option<Progress>,
     write_err: Option<io::Error>,
+    meta: ReportMeta,
 }
 
 impl Reporter {
@@ -64,7 +67,8 @@ impl Reporter {
             human.header(what)?;
         }
         let progress = io::stderr().is_terminal().then(Progress::start);
-        Ok(Reporter { opts, output, table, human, progress, write_err: None })
+        let meta = ReportMeta { title: Some(what.to_string()), command_line: opts.command_line.clone() };
+        Ok(Reporter { opts, output, table, human, progress, write_err: None, meta })
     }
 
     /// The end of the run: failures' transcripts, the summary, the report file. True when every
@@ -87,12 +91,12 @@ impl Reporter {
         drop(self.human);
         match self.output.take() {
             Some(mut file) => {
-                write_report(self.opts.format, outcomes, &mut file)?;
+                write_report_with(self.opts.format, outcomes, &self.meta, &mut file)?;
                 file.flush()?;
             }
             None if self.opts.format != Format::Human => {
                 let mut out = io::stdout().lock();
-                write_report(self.opts.format, outcomes, &mut out)?;
+                write_report_with(self.opts.format, outcomes, &self.meta, &mut out)?;
                 out.flush()?;
             }
             None => {}

@@ -1,0 +1,346 @@
+//! A transcript drawn as a sequence diagram (inline SVG).
+//!
+//! One lifeline per client and one for the server under test; for a client check, stdin, stdout
+//! (stderr when looked at), the client under test and the server sockcheck plays. Each step is an
+//! arrow (connect, send, reply, FIN, RST, EOF) or a box on a lifeline (waits, silence, target
+//! stop/start, exit), with its time offset on the left and its code and note in columns on the
+//! right. Sizes are read from the notes, so a 16 MiB transfer is one arrow like any other, and a
+//! long transcript is cut in the middle: drawing costs the same for every scenario.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::html::Esc;
+use super::json::to_micros;
+use super::{Event, Outcome, Verdict};
+
+const ROW: usize = 26;
+const HEAD: usize = 40;
+const GUTTER: usize = 64;
+/// Space between lifelines: narrower when there are many.
+const COL: usize = 128;
+const COL_MANY: usize = 108;
+/// Longer transcripts show their first and last steps.
+const MAX_ROWS: usize = 240;
+
+enum Shape {
+    /// From lane, to lane, the label on the arrow, its kind (a CSS class).
+    Arrow(usize, usize, String, &'static str),
+    /// A box on one lane.
+    Box(usize, String),
+    /// Across every lane (a wait of the whole scenario, steps not drawn).
+    Band(String),
+}
+
+struct Row {
+    at: Option<Duration>,
+    shape: Shape,
+    fail: bool,
+    code: String,
+    note: String,
+}
+
+/// The lanes: their names, and which one is under test.
+struct Lanes {
+    names: Vec<String>,
+    subject: usize,
+}
+
+impl Lanes {
+    fn of(events: &[Event], client_check: bool) -> Lanes {
+        if client_check {
+            let mut names: Vec<String> = vec!["stdin".into(), "stdout".into()];
+            if events.iter().any(|e| e.client == "stderr") {
+                names.push("stderr".into());
+            }
+            names.extend(["client".into(), "server".into()]);
+            return Lanes { subject: names.len() - 2, names };
+        }
+        let mut names: Vec<String> = vec![];
+        for e in events {
+            if !matches!(e.client.as_str(), "-" | "target" | "scenario" | "sockcheck") && !names.contains(&e.client) {
+                names.push(e.client.clone());
+            }
+        }
+        names.push("server".into());
+        Lanes { subject: names.len() - 1, names }
+    }
+
+    fn index(&self, name: &str) -> usize {
+        self.names.iter().position(|n| n == name).unwrap_or(self.subject)
+    }
+}
+
+/// The diagram of an outcome's transcript; empty when there is nothing to draw.
+pub fn svg(o: &Outcome) -> String {
+    let events = &o.transcript;
+    let failed_in_transcript = events.iter().any(|e| !e.ok);
+    if events.is_empty() && o.failure.is_none() {
+        return String::new();
+    }
+    let client_check = events.iter().any(|e| matches!(e.client.as_str(), "stdin" | "stdout" | "stderr" | "process"))
+        || events.first().is_some_and(|e| e.client == "sockcheck");
+    let lanes = Lanes::of(events, client_check);
+    let mut rows: Vec<Row> = vec![];
+    let drawn: Vec<&Event> = if events.len() > MAX_ROWS {
+        let tail = MAX_ROWS / 3;
+        events[..MAX_ROWS - tail].iter().chain(&events[events.len() - tail..]).collect()
+    } else {
+        events.iter().collect()
+    };
+    for (i, e) in drawn.iter().enumerate() {
+        if events.len() > MAX_ROWS && i == MAX_ROWS - MAX_ROWS / 3 {
+            let label = format!("{} steps not drawn", events.len() - MAX_ROWS);
+            let note = "every step is in the JSON report".to_string();
+            rows.push(Row { at: None, shape: Shape::Band(label), fail: false, code: String::new(), note });
+        }
+        let shape = if client_check { client_shape(e, &lanes) } else { server_shape(e, &lanes) };
+        rows.push(Row { at: Some(e.at), shape, fail: !e.ok, code: e.step.clone(), note: e.note.clone() });
+    }
+    // A failure outside the transcript: the target died afterwards, the scenario ran out of time.
+    if let (Some(f), false, Verdict::Fail | Verdict::Flaky) = (&o.failure, failed_in_transcript, &o.verdict) {
+        let on = lanes.index(&f.client);
+        rows.push(Row {
+            at: None,
+            shape: Shape::Box(on, "✗".into()),
+            fail: true,
+            code: f.step.clone(),
+            note: f.message.clone(),
+        });
+    }
+    draw(&lanes, &rows, &o.scenario)
+}
+
+fn server_shape(e: &Event, lanes: &Lanes) -> Shape {
+    let (c, s) = (lanes.index(&e.client), lanes.subject);
+    let name = e.step.split('(').next().unwrap_or("");
+    match (e.client.as_str(), name) {
+        ("-", _) => Shape::Band(format!("wait {}", millis(&e.step))),
+        ("target", n) => Shape::Box(
+            s,
+            match n {
+                "stop_target" => "stop",
+                "start_target" | "start" => "start",
+                "expect_start_failure" => "start?",
+                "put_at_path" => "put file",
+                "expect_at_path" => "check path",
+                "clear_path" => "clear path",
+                other => other,
+            }
+            .into(),
+        ),
+        _ if e.step.contains(").") => {
+            Shape::Arrow(c, s, number_before(&e.note, " more").map_or("…".into(), |n| format!("{n} more")), "ctl")
+        }
+        (_, "connect") => Shape::Arrow(c, s, "connect".into(), "ctl"),
+        (_, "send") => Shape::Arrow(c, s, bytes_label(&e.note, " bytes"), "send"),
+        (_, "flush") => Shape::Arrow(c, s, "flush".into(), "send"),
+        (
+            _,
+            "expect_reply" | "expect_reply_of" | "expect_reply_slowly" | "expect_partial_reply" | "vanish_mid_reply",
+        ) => Shape::Arrow(s, c, reply_label(e), "reply"),
+        (_, "expect_eof") => Shape::Arrow(s, c, "EOF".into(), "ctl"),
+        (_, "half_close") => Shape::Arrow(c, s, "FIN".into(), "ctl"),
+        (_, "close") => Shape::Arrow(c, s, "close".into(), "ctl"),
+        (_, "reset") => Shape::Arrow(c, s, "RST".into(), "rst"),
+        (_, "expect_silence") => Shape::Box(c, format!("silent {}", millis(&e.step))),
+        (_, "wait") => Shape::Box(c, format!("wait {}", millis(&e.step))),
+        (_, other) => Shape::Box(c, other.into()),
+    }
+}
+
+fn client_shape(e: &Event, lanes: &Lanes) -> Shape {
+    let p = lanes.subject;
+    let name = e.step.split('(').next().unwrap_or("");
+    let lane = |n: &str| lanes.index(n);
+    match (e.client.as_str(), name) {
+        ("stdin", "end_input") => Shape::Arrow(lane("stdin"), p, "EOF".into(), "ctl"),
+        ("stdin", _) => Shape::Arrow(lane("stdin"), p, bytes_label(&e.note, " bytes"), "send"),
+        ("stdout", _) => {
+            let label = match number_before(&e.note, " lines") {
+                Some(n) if e.ok => format!("{n} line{}", if n == 1 { "" } else { "s" }),
+                _ => "✗".into(),
+            };
+            Shape::Arrow(p, lane("stdout"), label, "reply")
+        }
+        ("stderr", _) => Shape::Arrow(p, lane("stderr"), bytes_label(&e.note, " bytes on stderr"), "reply"),
+        ("server", "serve") => Shape::Arrow(lane("server"), p, bytes_label(&e.note, " bytes replied"), "reply"),
+        ("server", _) => Shape::Arrow(p, lane("server"), bytes_label(&e.note, " bytes"), "send"),
+        ("process", "expect_idle") => Shape::Box(p, format!("idle {}", millis(&e.step))),
+        ("process", "expect_exit") => Shape::Box(p, "exit".into()),
+        ("sockcheck", "start") => Shape::Box(p, "start".into()),
+        (_, other) => Shape::Box(p, other.into()),
+    }
+}
+
+/// `12 B`, `64 KiB`, `1.5 MiB`.
+pub fn size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v.fract() == 0.0 {
+        format!("{v} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The number just before `unit` in `note` (`12` in `got 12 bytes`).
+fn number_before(note: &str, unit: &str) -> Option<u64> {
+    let i = note.find(unit)?;
+    let digits = note[..i].rsplit(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
+}
+
+fn bytes_label(note: &str, unit: &str) -> String {
+    number_before(note, unit).map_or_else(|| "…".into(), size)
+}
+
+/// `1 MiB` for a whole reply, `1 KiB of 1 MiB` for a cut one, `✗` for wrong bytes.
+fn reply_label(e: &Event) -> String {
+    if e.ok {
+        return bytes_label(&e.note, " bytes");
+    }
+    let of = |s: &str| -> Option<String> {
+        let rest = &e.note[e.note.find(s)? + s.len()..];
+        let (got, rest) = rest.split_once(" of ")?;
+        let total: u64 = rest.split(' ').next()?.parse().ok()?;
+        Some(format!("{} of {}", size(got.parse().ok()?), size(total)))
+    };
+    of("got ").or_else(|| of("after ")).unwrap_or_else(|| "✗".into())
+}
+
+/// `300ms` from `wait(ms(300))`.
+fn millis(code: &str) -> String {
+    code.split_once("ms(").and_then(|(_, rest)| rest.split(')').next()).map_or_else(|| "…".into(), |n| format!("{n}ms"))
+}
+
+/// At most `n` characters, `…` when cut.
+fn cut(s: &str, n: usize) -> (String, bool) {
+    match s.char_indices().nth(n) {
+        None => (s.to_string(), false),
+        Some((i, _)) => (format!("{}…", &s[..i]), true),
+    }
+}
+
+/// `<text>` with a tooltip holding the whole text when it had to be cut.
+fn text(svg: &mut String, class: &str, x: usize, s: &str, max: usize) {
+    let (shown, was_cut) = cut(s, max);
+    let _ = write!(svg, r#"<text class="{class}" x="{x}" y="17">{}"#, Esc(&shown));
+    if was_cut {
+        let _ = write!(svg, "<title>{}</title>", Esc(s));
+    }
+    svg.push_str("</text>");
+}
+
+const CODE_CHARS: usize = 44;
+/// Notes fit a diagram this wide when they can (a page's width); never fewer characters than
+/// [`MIN_NOTE_CHARS`].
+const FIT_WIDTH: usize = 1140;
+const MIN_NOTE_CHARS: usize = 32;
+
+fn draw(lanes: &Lanes, rows: &[Row], scenario: &str) -> String {
+    let col = if lanes.names.len() > 3 { COL_MANY } else { COL };
+    let x = |lane: usize| GUTTER + col / 2 + lane * col;
+    let code_chars = rows.iter().map(|r| r.code.chars().count()).max().unwrap_or(0).min(CODE_CHARS);
+    let code_x = GUTTER + lanes.names.len() * col + 12;
+    let note_x = code_x + code_chars * 7 + 24;
+    let note_max = (FIT_WIDTH.saturating_sub(note_x + 16) * 10 / 66).max(MIN_NOTE_CHARS);
+    let note_chars = rows.iter().map(|r| r.note.chars().count()).max().unwrap_or(0).min(note_max);
+    let width = note_x + note_chars * 66 / 10 + 16;
+    let height = HEAD + 8 + rows.len() * ROW + 8;
+    let mut svg = String::with_capacity(1024 + rows.len() * 400);
+    let _ = write!(
+        svg,
+        r#"<svg class="seq" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="sequence diagram of {}">"#,
+        Esc(scenario)
+    );
+    for (i, name) in lanes.names.iter().enumerate() {
+        let (x, class) = (x(i), if i == lanes.subject { "hd subject" } else { "hd" });
+        let _ = write!(
+            svg,
+            r#"<line class="ll" x1="{x}" y1="{HEAD}" x2="{x}" y2="{}"/><g class="{class}"><rect x="{}" y="6" width="{}" height="26" rx="5"/>"#,
+            height - 6,
+            x - col / 2 + 8,
+            col - 16
+        );
+        let (shown, _) = cut(name, (col - 20) / 8);
+        let _ = write!(svg, r#"<text x="{x}" y="23">{}</text></g>"#, Esc(&shown));
+    }
+    let _ = write!(
+        svg,
+        r#"<text class="colhd end" x="{}" y="23">time</text><text class="colhd" x="{code_x}" y="23">step</text><text class="colhd" x="{note_x}" y="23">what happened</text>"#,
+        GUTTER - 8
+    );
+    for (r, row) in rows.iter().enumerate() {
+        let y = HEAD + 8 + r * ROW;
+        let class = if row.fail { "row step-fail" } else { "row" };
+        let _ = write!(svg, r#"<g class="{class}" transform="translate(0,{y})">"#);
+        if row.fail {
+            let _ = write!(svg, r#"<rect class="bg" x="0" y="1" width="{width}" height="{}" rx="3"/>"#, ROW - 2);
+        }
+        if let Some(at) = row.at {
+            let _ =
+                write!(svg, r#"<text class="t" x="{}" y="17">{:.3}s</text>"#, GUTTER - 8, to_micros(at).as_secs_f64());
+        }
+        match &row.shape {
+            Shape::Arrow(from, to, label, kind) => {
+                let (x1, x2) = (x(*from), x(*to));
+                let dir: isize = if x2 >= x1 { 1 } else { -1 };
+                let tip = x2 as isize - dir * 2;
+                let _ = write!(
+                    svg,
+                    r#"<line class="a {kind}" x1="{x1}" y1="19" x2="{tip}" y2="19"/><path class="h {kind}" d="M{tip} 19l{} -4v8z"/>"#,
+                    -dir * 8
+                );
+                let (shown, _) = cut(label, 18);
+                let _ = write!(svg, r#"<text class="l" x="{}" y="14">{}</text>"#, (x1 + x2) / 2, Esc(&shown));
+            }
+            Shape::Box(on, label) => {
+                let (shown, _) = cut(label, 12);
+                let _ = write!(
+                    svg,
+                    r#"<rect class="bx" x="{}" y="5" width="{}" height="17" rx="3"/><text class="bl" x="{}" y="17">{}</text>"#,
+                    x(*on) - col / 2 + 14,
+                    col - 28,
+                    x(*on),
+                    Esc(&shown)
+                );
+            }
+            Shape::Band(label) => {
+                let (left, right) = (x(0) - 20, x(lanes.names.len() - 1) + 20);
+                let _ = write!(
+                    svg,
+                    r#"<line class="band" x1="{left}" y1="13" x2="{right}" y2="13"/><text class="bl band" x="{}" y="17">{}</text>"#,
+                    (left + right) / 2,
+                    Esc(label)
+                );
+            }
+        }
+        text(&mut svg, "c", code_x, &row.code, CODE_CHARS);
+        text(&mut svg, "n", note_x, &row.note, note_chars);
+        svg.push_str("</g>");
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size(12), "12 B");
+        assert_eq!(size(1 << 16), "64 KiB");
+        assert_eq!(size(1 << 24), "16 MiB");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(number_before("33554432 bytes queued", " bytes"), Some(33554432));
+        assert_eq!(number_before("1 connection(s), 12 bytes received, 7 bytes replied", " bytes replied"), Some(7));
+        assert_eq!(millis("wait(ms(300))"), "300ms");
+    }
+}

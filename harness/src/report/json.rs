@@ -1,0 +1,243 @@
+//! The JSON report both ways. Written from the model, and read back into the same model
+//! (`sockcheck report`), so every other format can be rendered from a saved run: JSON is the one
+//! source of truth. Times are whole microseconds (milliseconds with three decimals), so model ->
+//! JSON -> model -> JSON gives the same bytes.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Event, Failure, Outcome, ReportMeta, Totals, Verdict};
+
+/// A report read back from JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavedReport {
+    pub meta: ReportMeta,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Write the JSON report (pretty, with a final newline).
+pub fn write_json(outcomes: &[Outcome], meta: &ReportMeta, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &json_report(outcomes, meta)).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// Read a JSON report back into the model. The error is one line: what is wrong and where.
+/// Fields a newer sockcheck may add are ignored; the totals are recounted from the outcomes.
+pub fn read_json(bytes: &[u8]) -> Result<SavedReport, String> {
+    let report: JsonReport = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let meta =
+        ReportMeta { title: report.title.map(Cow::into_owned), command_line: report.command_line.map(Cow::into_owned) };
+    let outcomes = report
+        .outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let name = o.scenario.to_string();
+            outcome(o).map_err(|e| format!("outcome {} (`{name}`): {e}", i + 1))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(SavedReport { meta, outcomes })
+}
+
+#[derive(Serialize, Deserialize)]
+struct JsonReport<'a> {
+    #[serde(default)]
+    passed: usize,
+    #[serde(default)]
+    failed: usize,
+    #[serde(default)]
+    flaky: usize,
+    #[serde(default)]
+    skipped: usize,
+    /// What ran, e.g. `16 scenarios against the built-in server (sequential) over tcp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    title: Option<Cow<'a, str>>,
+    /// The command line that made this report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    command_line: Option<Cow<'a, str>>,
+    outcomes: Vec<JsonOutcome<'a>>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Serialize, Deserialize)]
+struct JsonOutcome<'a> {
+    scenario: Cow<'a, str>,
+    #[serde(default)]
+    about: Cow<'a, str>,
+    transport: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    target: Cow<'a, str>,
+    /// `pass`, `fail`, `flaky` or `skip`.
+    result: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    skip_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    duration_ms: f64,
+    #[serde(default = "one")]
+    attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    repro: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    program_output: Cow<'a, [String]>,
+    #[serde(default)]
+    failure: Option<JsonFailure<'a>>,
+    #[serde(default)]
+    transcript: Vec<JsonEvent<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JsonFailure<'a> {
+    client: Cow<'a, str>,
+    step_index: usize,
+    step: Cow<'a, str>,
+    message: Cow<'a, str>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JsonEvent<'a> {
+    at_ms: f64,
+    #[serde(default)]
+    took_ms: f64,
+    client: Cow<'a, str>,
+    step: Cow<'a, str>,
+    ok: bool,
+    #[serde(default)]
+    note: Cow<'a, str>,
+}
+
+/// Milliseconds with three decimals: whole microseconds.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// A duration as every report shows it: rounded to the microsecond, as JSON keeps it.
+pub fn to_micros(d: Duration) -> Duration {
+    Duration::from_micros((d.as_secs_f64() * 1e6).round() as u64)
+}
+
+fn duration(ms: f64, what: &str) -> Result<Duration, String> {
+    if !ms.is_finite() || !(0.0..1e12).contains(&ms) {
+        return Err(format!("{what} is {ms}, not a number of milliseconds"));
+    }
+    Ok(Duration::from_micros((ms * 1e3).round() as u64))
+}
+
+fn json_report<'a>(outcomes: &'a [Outcome], meta: &'a ReportMeta) -> JsonReport<'a> {
+    let t = Totals::of(outcomes);
+    let b = |s: &'a str| Cow::Borrowed(s);
+    JsonReport {
+        passed: t.passed,
+        failed: t.failed,
+        flaky: t.flaky,
+        skipped: t.skipped,
+        title: meta.title.as_deref().map(b),
+        command_line: meta.command_line.as_deref().map(b),
+        outcomes: outcomes
+            .iter()
+            .map(|o| JsonOutcome {
+                scenario: b(&o.scenario),
+                about: b(&o.about),
+                transport: b(o.transport.name()),
+                model: o.model.map(|m| b(m.name())),
+                target: b(&o.target),
+                result: b(o.verdict.name()),
+                skip_reason: match &o.verdict {
+                    Verdict::Skip(why) => Some(b(why)),
+                    _ => None,
+                },
+                duration_ms: ms(o.duration),
+                attempts: o.attempts,
+                repro: o.repro.as_deref().map(b),
+                program_output: Cow::Borrowed(&o.program_output),
+                failure: o.failure.as_ref().map(|f| JsonFailure {
+                    client: b(&f.client),
+                    step_index: f.step_index,
+                    step: b(&f.step),
+                    message: b(&f.message),
+                }),
+                transcript: o
+                    .transcript
+                    .iter()
+                    .map(|e| JsonEvent {
+                        at_ms: ms(e.at),
+                        took_ms: ms(e.took),
+                        client: b(&e.client),
+                        step: b(&e.step),
+                        ok: e.ok,
+                        note: b(&e.note),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn outcome(o: JsonOutcome) -> Result<Outcome, String> {
+    let verdict = match &*o.result {
+        "pass" => Verdict::Pass,
+        "fail" => Verdict::Fail,
+        "flaky" => Verdict::Flaky,
+        "skip" => Verdict::Skip(o.skip_reason.map(Cow::into_owned).unwrap_or_default()),
+        other => return Err(format!("result `{other}` is not pass, fail, flaky or skip")),
+    };
+    let transcript = o
+        .transcript
+        .into_iter()
+        .map(|e| {
+            Ok(Event {
+                at: duration(e.at_ms, "at_ms")?,
+                took: duration(e.took_ms, "took_ms")?,
+                client: e.client.into_owned(),
+                step: e.step.into_owned(),
+                ok: e.ok,
+                note: e.note.into_owned(),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Outcome {
+        scenario: o.scenario.into_owned(),
+        about: o.about.into_owned(),
+        transport: o.transport.parse()?,
+        model: o.model.map(|m| m.parse()).transpose()?,
+        target: o.target.into_owned(),
+        verdict,
+        failure: o.failure.map(|f| Failure {
+            client: f.client.into_owned(),
+            step_index: f.step_index,
+            step: f.step.into_owned(),
+            message: f.message.into_owned(),
+        }),
+        duration: duration(o.duration_ms, "duration_ms")?,
+        transcript,
+        attempts: o.attempts,
+        repro: o.repro.map(Cow::into_owned),
+        program_output: o.program_output.into_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_shapes_are_one_line_errors() {
+        for (input, want) in [
+            (&b"not json"[..], "expected ident"),
+            (br#"{"outcomes": 3}"#, "invalid type"),
+            (br#"{"outcomes": [{"scenario": "x", "transport": "udp", "result": "pass"}]}"#, "unknown transport"),
+            (br#"{"outcomes": [{"scenario": "x", "transport": "tcp", "result": "won"}]}"#, "result `won`"),
+            (br#"{"outcomes": [{"scenario": "x", "transport": "tcp", "result": "pass", "duration_ms": -1}]}"#, "-1"),
+        ] {
+            let e = read_json(input).unwrap_err();
+            assert!(e.contains(want) && !e.contains('\n'), "{e}");
+        }
+    }
+}

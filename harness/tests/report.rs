@@ -1,0 +1,357 @@
+//! Reports rendered again from their JSON (`sockcheck report`), and the HTML report: the same page
+//! from the run and from its JSON, every text escaped, and drawn by a real browser (chromium,
+//! headless) when one is installed; CI must install it.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sockcheck::report::json::to_micros;
+use sockcheck::report::{mismatch, read_json, write_report_with, Event, Failure, Format, Outcome, ReportMeta, Verdict};
+use sockcheck::scenario::Mode;
+use sockcheck::Transport;
+use support::run;
+
+fn event(at_us: u64, client: &str, step: &str, ok: bool, note: &str) -> Event {
+    // Nanoseconds on purpose: reports keep microseconds, and must agree however they were made.
+    Event {
+        at: Duration::from_nanos(at_us * 1000 + 417),
+        took: Duration::from_nanos(1_234_567),
+        client: client.into(),
+        step: step.into(),
+        ok,
+        note: note.into(),
+    }
+}
+
+/// A run over both transports and both models: passes, a failure with a byte mismatch, a flaky
+/// one, a skip, a client check, and text a hostile program could have written.
+fn sample() -> (Vec<Outcome>, ReportMeta) {
+    let target = "python3 server.py {port} # \"<b>bold</b>'".to_string();
+    let mk = |name: &str, t: Transport, m: Option<Mode>| {
+        let mut o = Outcome::new(name, "a short message comes back in upper case", t, target.clone());
+        o.model = m;
+        o.duration = Duration::from_nanos(2_345_678_901);
+        o
+    };
+    let mut outcomes = vec![];
+    for t in Transport::ALL {
+        for m in [Mode::Sequential, Mode::Concurrent] {
+            let mut o = mk("short_message_is_echoed_upper", t, Some(m));
+            o.transcript = vec![
+                event(0, "a", "connect()", true, "connected to tcp://127.0.0.1:4000"),
+                event(310, "a", "send(\"hello, world\")", true, "12 bytes queued"),
+                event(420, "a", "expect_reply()", true, "12 bytes in 1.3ms"),
+            ];
+            outcomes.push(o);
+        }
+    }
+    let msg = format!("wrong reply: {}", mismatch(b"HELLO, WORLD", b"HELLO, world", 0));
+    outcomes[1].verdict = Verdict::Fail;
+    outcomes[1].transcript[2] = event(420, "a", "expect_reply()", false, &msg);
+    outcomes[1].failure =
+        Some(Failure { client: "a".into(), step_index: 3, step: "expect_reply()".into(), message: msg });
+    outcomes[1].repro = Some("sockcheck check --filter short_message_is_echoed_upper --transport tcp".into());
+    outcomes[1].program_output =
+        vec!["</pre><script>alert(1)</script>".into(), "<img src=x onerror=alert(2)> \x1b[31mred\x1b[0m".into()];
+    outcomes[2].verdict = Verdict::Flaky;
+    outcomes[2].attempts = 2;
+    outcomes[2].failure = outcomes[1].failure.clone();
+    outcomes[3].verdict = Verdict::Skip("needs a <concurrent> server".into());
+    outcomes[3].transcript.clear();
+    let mut big = mk("send_of_16m_comes_back_whole", Transport::Tcp, Some(Mode::Sequential));
+    big.transcript = vec![
+        event(0, "a", "connect()", true, "connected"),
+        event(5, "a", "send(random(1 << 24, 16))", true, "16777216 bytes queued"),
+        event(9, "a", "expect_reply()", true, "16777216 bytes in 40.2ms"),
+        event(50_000, "target", "stop_target()", true, "stopped"),
+        event(60_000, "-", "wait(ms(200))", true, ""),
+    ];
+    outcomes.push(big);
+    let mut client = mk("reply_in_small_pieces_is_printed_whole", Transport::Unix, None);
+    client.target = "python3 client.py {path}".into();
+    client.transcript = vec![
+        event(0, "sockcheck", "start", true, "listening on /tmp/x/echo.sock"),
+        event(10, "stdin", "type_line(\"the quick brown fox\")", true, "20 bytes"),
+        event(20, "stdout", "expect_replies()", false, "printed line 1 is wrong"),
+        event(
+            300,
+            "server",
+            "serve(reply_in_pieces(3, ms(15)))",
+            true,
+            "1 connection(s), 19 bytes received, 3 bytes replied",
+        ),
+    ];
+    client.verdict = Verdict::Fail;
+    client.failure = Some(Failure {
+        client: "stdout".into(),
+        step_index: 3,
+        step: "expect_replies()".into(),
+        message: "printed line 1 is wrong".into(),
+    });
+    outcomes.push(client);
+    let meta = ReportMeta {
+        title: Some("7 scenario runs against `python3 server.py` <b>".into()),
+        command_line: Some("sockcheck check --spawn 'python3 server.py {port} # \"<b>' --format html".into()),
+    };
+    (outcomes, meta)
+}
+
+fn render(format: Format, outcomes: &[Outcome], meta: &ReportMeta) -> String {
+    let mut out = vec![];
+    write_report_with(format, outcomes, meta, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn every_format_renders_the_same_from_the_run_and_from_its_json() {
+    let (outcomes, meta) = sample();
+    let json = render(Format::Json, &outcomes, &meta);
+    let saved = read_json(json.as_bytes()).expect("the JSON report reads back");
+    assert_eq!(saved.meta, meta);
+    // The model comes back whole, times in microseconds.
+    let rounded: Vec<Outcome> = outcomes
+        .iter()
+        .cloned()
+        .map(|mut o| {
+            o.duration = to_micros(o.duration);
+            for e in &mut o.transcript {
+                (e.at, e.took) = (to_micros(e.at), to_micros(e.took));
+            }
+            o
+        })
+        .collect();
+    assert_eq!(saved.outcomes, rounded);
+    assert_eq!(render(Format::Json, &saved.outcomes, &saved.meta), json, "JSON -> model -> JSON changed");
+    assert_eq!(render(Format::Html, &saved.outcomes, &saved.meta), render(Format::Html, &outcomes, &meta));
+    assert_eq!(render(Format::Junit, &saved.outcomes, &saved.meta), render(Format::Junit, &outcomes, &meta));
+}
+
+#[test]
+fn html_grid_has_a_cell_per_run_and_every_failure_its_repro() {
+    let (outcomes, meta) = sample();
+    let html = render(Format::Html, &outcomes, &meta);
+    // 2 transports x 2 models, plus a column for the client check's unknown model.
+    assert_eq!(html.matches("<td class=\"cell ").count(), outcomes.len(), "{html}");
+    assert_eq!(html.matches("<td class=\"none\">").count(), 3 * 5 - outcomes.len());
+    assert!(html.contains("<th colspan=\"2\">tcp</th>") && html.contains("<th colspan=\"3\">unix</th>"));
+    assert!(html.contains("title=\"skipped: needs a &lt;concurrent&gt; server\""));
+    assert_eq!(html.matches("<section class=\"run ").count(), outcomes.len());
+    assert!(html
+        .contains("run it alone: <code>sockcheck check --filter short_message_is_echoed_upper --transport tcp</code>"));
+    // The failing step is drawn in red; the 16 MiB transfer is one arrow.
+    let failing = section(&html, 1);
+    assert!(failing.contains("<g class=\"row step-fail\""), "{failing}");
+    assert!(failing.contains("first difference at byte 7 of the stream"));
+    assert!(failing.contains("<span class=\"at\">57</span>") && failing.contains("<span class=\"at\">77</span>"));
+    assert!(section(&html, 4).contains(">16 MiB</text>"));
+    assert!(section(&html, 5).contains(">stdin</text>") && section(&html, 5).contains(">client</text>"));
+}
+
+/// The section of run `i`.
+fn section(html: &str, i: usize) -> &str {
+    let start = html.find(&format!("id=\"r{i}\"")).expect("the section");
+    &html[start..start + html[start..].find("</section>").unwrap()]
+}
+
+#[test]
+fn html_escapes_everything_a_program_or_a_user_wrote() {
+    let (outcomes, meta) = sample();
+    let html = render(Format::Html, &outcomes, &meta);
+    for raw in ["<script", "<img", "<b>bold", "\x1b"] {
+        assert!(!html.contains(raw), "{raw:?} got into the page unescaped");
+    }
+    assert!(html.contains("&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("\\u{1b}[31mred"));
+    assert!(html.contains("# &quot;&lt;b&gt;bold&lt;/b&gt;&#39;"));
+    assert!(html.contains("Content-Security-Policy"), "scripts are forbidden even if escaping failed");
+}
+
+#[test]
+fn report_rejects_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let cases = [
+        (dir.path().join("missing.json").display().to_string(), "cannot read"),
+        (write("text.json", "PASS short_message\n"), "is not a sockcheck JSON report"),
+        (write("shape.json", r#"{"outcomes": {"scenario": 1}}"#), "is not a sockcheck JSON report"),
+        (
+            write(
+                "time.json",
+                r#"{"outcomes": [{"scenario": "x", "transport": "tcp", "result": "pass", "duration_ms": -5}]}"#,
+            ),
+            "duration_ms",
+        ),
+    ];
+    for (file, want) in cases {
+        let r = run(&["report", &file, "--format", "html"], b"");
+        assert_eq!(r.code(), Some(2), "{file}: {}", r.stderr);
+        assert_eq!(r.stderr_lines().len(), 1, "{}", r.stderr);
+        assert!(r.stderr.starts_with("sockcheck: error: ") && r.stderr.contains(want), "{}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+    let r = run(&["report", &write("ok.json", r#"{"outcomes": []}"#), "--format", "pdf"], b"");
+    assert_eq!(r.code(), Some(2), "{}", r.stderr);
+}
+
+fn here(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
+}
+
+/// `check --spawn` of the server that answers only the first recv of a connection: one scenario
+/// passes, two fail, one is skipped (Unix only).
+fn check_once_server(format: &str, output: &Path) -> support::Run {
+    let spawn = format!("python3 {} once {{port}}", here("tests/servers/variants.py"));
+    let out = output.to_str().unwrap();
+    run(
+        &[
+            "check",
+            "--spawn",
+            &spawn,
+            "--model",
+            "sequential",
+            "--timeout",
+            "1",
+            "--filter",
+            "short_message",
+            "--filter",
+            "several_messages",
+            "--filter",
+            "send_of_64k",
+            "--filter",
+            "stale_socket",
+            "--format",
+            format,
+            "--output",
+            out,
+        ],
+        b"",
+    )
+}
+
+#[test]
+fn a_saved_json_report_renders_as_html_junit_human_and_the_same_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let r = check_once_server("json", &json);
+    assert_eq!(r.code(), Some(1), "{}", String::from_utf8_lossy(&r.stdout));
+    let report = |format: &str| {
+        let r = run(&["report", json.to_str().unwrap(), "--format", format], b"");
+        assert_eq!(r.code(), Some(0), "{format}: {}", r.stderr);
+        String::from_utf8(r.stdout).unwrap()
+    };
+    assert_eq!(report("json"), std::fs::read_to_string(&json).unwrap());
+    let html = report("html");
+    assert_eq!(html.matches("<td class=\"cell ").count(), 4);
+    assert!(html.contains("sockcheck check --spawn") && html.contains("--format json"), "the command line is shown");
+    let human = report("human");
+    assert!(human.contains("FAIL several_messages_on_one_connection over tcp"), "{human}");
+    assert!(human.contains("run it alone: sockcheck check --spawn"), "{human}");
+    assert!(human.contains("1 passed, 2 failed, 1 skipped"), "{human}");
+    let xml = report("junit");
+    let doc = roxmltree::Document::parse(&xml).expect("valid JUnit XML");
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("testcase")).count(), 4);
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 2);
+    let out = dir.path().join("again.html");
+    let r = run(&["report", json.to_str().unwrap(), "--format", "html", "--output", out.to_str().unwrap()], b"");
+    assert_eq!((r.code(), r.stdout.len()), (Some(0), 0), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(out).unwrap(), html);
+}
+
+#[test]
+fn check_client_writes_html_to_stdout() {
+    let r = run(&["check-client", "--filter", "line_is_sent", "--transport", "unix", "--format", "html"], b"");
+    let html = String::from_utf8(r.stdout.clone()).unwrap();
+    assert_eq!(r.code(), Some(0), "{html}\n{}", r.stderr);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"), "only the page on stdout");
+    assert_eq!(html.matches("<td class=\"cell pass\"").count(), 1);
+    assert!(html.contains(">stdin</text>") && html.contains(">stdout</text>") && html.contains(">server</text>"));
+}
+
+/// `chromium`, or why there is none: CI must have it (`.ci/run` installs it), elsewhere the
+/// browser checks are skipped.
+fn chromium() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is not on the PATH: CI must install it (apt-get install chromium) for the browser test"
+        );
+        eprintln!("note: chromium is not on the PATH; the browser checks are skipped (apt-get install chromium)");
+    }
+    found
+}
+
+/// Run headless chromium on `page` with `args`; its stdout.
+fn browse(chromium: &Path, page: &Path, args: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish with {page:?} within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reader.join().unwrap()
+}
+
+#[test]
+fn a_browser_draws_the_grid_and_the_failing_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let r = check_once_server("html", &page);
+    assert_eq!(r.code(), Some(1), "{}", String::from_utf8_lossy(&r.stdout));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("run it alone: <code>sockcheck check --spawn"), "every failure ends with its repro");
+    let Some(chromium) = chromium() else { return };
+
+    // What the browser built from the page, not the page's text.
+    let dom = browse(&chromium, &page, &["--dump-dom"]);
+    assert_eq!(dom.matches("<td class=\"cell ").count(), 4, "one cell per run:\n{dom}");
+    assert_eq!(dom.matches("<td class=\"cell fail\"").count(), 2);
+    let failing = dom
+        .split("<section class=\"run ")
+        .find(|s| s.contains(">several_messages_on_one_connection</span>"))
+        .expect("the failing scenario's section");
+    assert!(failing.starts_with("fail\""), "{failing}");
+    let step = &failing[failing.find("class=\"row step-fail\"").expect("a failing step in the diagram")..];
+    let step = &step[..step.find("</g>").unwrap()];
+    assert!(step.contains(">expect_reply()</text>") && step.contains("no complete reply"), "{step}");
+
+    let png = dir.path().join("report.png");
+    browse(&chromium, &page, &[&format!("--screenshot={}", png.display()), "--window-size=1400,2000"]);
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{} bytes", bytes.len());
+
+    // Hostile output stays text in the browser too.
+    let (outcomes, meta) = sample();
+    let nasty = dir.path().join("nasty.html");
+    std::fs::write(&nasty, render(Format::Html, &outcomes, &meta)).unwrap();
+    let dom = browse(&chromium, &nasty, &["--dump-dom"]);
+    assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{dom}");
+    assert!(!dom.contains("<script") && !dom.contains("<img") && !dom.contains("<b>bold"), "{dom}");
+}
