@@ -241,7 +241,7 @@ impl Run<'_> {
                 Ok(format!("{n} bytes"))
             }
             ClientStep::EndInput => {
-                self.proc.close_stdin();
+                self.proc.end_input();
                 Ok("stdin closed".into())
             }
             ClientStep::ExpectReplies => {
