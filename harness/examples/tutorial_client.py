@@ -4,9 +4,10 @@
     python3 tutorial_client.py PORT     # TCP to 127.0.0.1:PORT
     python3 tutorial_client.py PATH     # Unix socket at PATH
 
-Reads lines from stdin, strips them, skips empty ones, sends each with sendall() and prints the
-whole reply: the reply to N bytes is N bytes, so it reads until it has N (one recv(1024) is not
-the reply). Exits 0 at the end of stdin; if the server goes away, says so and exits 1.
+As in the tutorial: `msg = input('>>: ').strip()`, empty lines skipped, the reply printed with
+print(). Fixed: it sends with sendall() and reads the whole reply (the reply to N bytes is N
+bytes, so it reads until it has N: one recv(1024) is not the reply); it exits 0 at the end of
+input, and if the server is not there or goes away it says so and exits 1, without a traceback.
 """
 import socket
 import sys
@@ -39,17 +40,20 @@ def main():
     except OSError as e:
         sys.exit(f"tutorial_client: cannot connect to {sys.argv[1]}: {e}")
     with conn:
-        for line in sys.stdin.buffer:
-            msg = line.strip()
+        while True:
+            try:
+                msg = input(">>: ").strip()
+            except EOFError:
+                return
             if not msg:
                 continue
+            data = msg.encode("utf-8")
             try:
-                conn.sendall(msg)
-                reply = recv_exactly(conn, len(msg))
+                conn.sendall(data)
+                reply = recv_exactly(conn, len(data))
             except OSError as e:
                 sys.exit(f"tutorial_client: {e}")
-            sys.stdout.buffer.write(reply + b"\n")
-            sys.stdout.buffer.flush()
+            print(reply.decode("utf-8", errors="replace"))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
 //!   module that touches a raw descriptor.
 //! - [`faults`]: paced writes (slices, pauses, split characters), FIN and RST: the one writer of
 //!   every played connection and of the proxy.
-//! - [`process`]: programs under test: spawn, output, exit status, stop, Ctrl-C cleanup.
+//! - [`process`]: programs under test: spawn (on pipes or a pseudo-terminal), output, exit status,
+//!   stop, Ctrl-C cleanup.
 //! - [`server`]: the reference server, sequential (the tutorial) or concurrent.
 //! - [`client`]: the reference client.
 //! - [`proxy`]: a fault-injecting proxy between a client and a server.

@@ -281,6 +281,47 @@ pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
     }
 }
 
+/// An address where nothing listens: connects to it are refused, and while this is held nobody
+/// else can take the address.
+pub struct Refusing {
+    pub endpoint: Endpoint,
+    /// TCP: bound, never listening.
+    _socket: Option<Socket>,
+    /// Unix: the file of a socket that was bound and closed (removed on drop).
+    _socket_file: Option<SocketFile>,
+}
+
+/// Hold `endpoint` without listening (port 0: a free port), so that a connect to it is refused
+/// (`ECONNREFUSED`) at once: a TCP socket bound but never listening; over Unix sockets, a socket
+/// file whose socket is closed.
+pub fn bind_refusing(endpoint: &Endpoint) -> Result<Refusing> {
+    let bind_err = |source: io::Error| Error::Bind { addr: endpoint.to_string(), reason: source };
+    let domain = match endpoint {
+        Endpoint::Tcp(addr) => Domain::for_address(*addr),
+        _ => Domain::UNIX,
+    };
+    let socket = Socket::new(domain, Type::STREAM, None).map_err(bind_err)?;
+    socket.set_cloexec(true).map_err(bind_err)?;
+    match endpoint {
+        Endpoint::Tcp(addr) => {
+            socket.bind(&(*addr).into()).map_err(bind_err)?;
+            let local = socket.local_addr()?.as_socket().ok_or_else(|| bind_err(io::ErrorKind::InvalidInput.into()))?;
+            Ok(Refusing { endpoint: Endpoint::Tcp(local), _socket: Some(socket), _socket_file: None })
+        }
+        Endpoint::Unix(path) => {
+            check_unix_path(path)?;
+            clear_stale_socket(path)?;
+            socket.bind(&unix_sockaddr(endpoint)?).map_err(bind_err)?;
+            drop(socket);
+            let meta = std::fs::symlink_metadata(path)?;
+            let socket_file = SocketFile { path: path.clone(), dev: meta.dev(), ino: meta.ino() };
+            Ok(Refusing { endpoint: endpoint.clone(), _socket: None, _socket_file: Some(socket_file) })
+        }
+        // A closed abstract socket leaves no name behind: connects to it are refused.
+        Endpoint::Abstract(_) => Ok(Refusing { endpoint: endpoint.clone(), _socket: None, _socket_file: None }),
+    }
+}
+
 /// What to do after `accept()` failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcceptFailure {

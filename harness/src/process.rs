@@ -4,8 +4,13 @@
 //!
 //! Both directions use it: [`crate::target::SpawnTarget`] for servers, the client check for
 //! clients. Nothing else starts a process.
+//!
+//! A client can be run on a pseudo-terminal ([`Stdin::Pty`]), as a person runs it: its stdio
+//! library then flushes every line, and `input()` prompts as it does in a terminal.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -47,7 +52,9 @@ impl Output {
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
+                // A pty's master reads EIO, not 0, once the program and its children have exited.
                 let n = match pipe.read(&mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Ok(0) | Err(_) => 0,
                     Ok(n) => n,
                 };
@@ -189,6 +196,104 @@ pub enum Stdin {
     /// A pipe that sockcheck writes lines to (a thread writes, so a program that does not read
     /// its stdin never blocks sockcheck).
     Piped,
+    /// A pseudo-terminal, as when a person runs the program: stdin and stdout are the terminal
+    /// (its controlling terminal, in a session of its own), stderr stays a pipe. What is typed
+    /// arrives exactly as typed (see [`TtyKeys`]); nothing is echoed; what the program prints is
+    /// read unchanged (no `\n` to `\r\n`).
+    Pty,
+}
+
+/// What the stdin writer is asked to do.
+enum Input {
+    Bytes(Vec<u8>),
+    /// End of input: close the pipe, or type Ctrl-D on a terminal.
+    End,
+}
+
+/// Ctrl-D: at the start of a line, end of input; within one, hands over what was typed so far.
+const VEOF: u8 = 0x04;
+/// Ctrl-V: the next byte is taken literally (as typed, not as an editing or signal key).
+const VLNEXT: u8 = 0x16;
+
+/// Turns bytes to type into the keys that make a terminal in canonical mode deliver exactly those
+/// bytes: every control character but tab and newline is preceded by Ctrl-V, and a line longer
+/// than the terminal's line buffer (4095 bytes on Linux; the rest would be dropped) is typed in
+/// pieces, each handed over with Ctrl-D, as a person can do.
+#[derive(Default)]
+pub struct TtyKeys {
+    /// Bytes typed since the last newline or Ctrl-D.
+    in_line: usize,
+}
+
+impl TtyKeys {
+    /// Well under the line buffer, whatever the program has not read yet.
+    const PIECE: usize = 1024;
+
+    pub fn keys(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len() + bytes.len() / Self::PIECE + 1);
+        for &b in bytes {
+            if b == b'\n' {
+                out.push(b);
+                self.in_line = 0;
+                continue;
+            }
+            if self.in_line == Self::PIECE {
+                out.push(VEOF);
+                self.in_line = 0;
+            }
+            if (b < 0x20 && b != b'\t') || b == 0x7f {
+                out.push(VLNEXT);
+            }
+            out.push(b);
+            self.in_line += 1;
+        }
+        out
+    }
+
+    /// End of input: Ctrl-D at the start of a line (a second one if a line is unfinished).
+    pub fn end(&mut self) -> Vec<u8> {
+        let keys = if self.in_line > 0 { vec![VEOF, VEOF] } else { vec![VEOF] };
+        self.in_line = 0;
+        keys
+    }
+}
+
+/// A pseudo-terminal pair, set up so that typed lines arrive exactly and printed bytes are read
+/// unchanged: canonical mode (line by line, Ctrl-D ends input), no echo, no output processing,
+/// no XON/XOFF. Both ends close on exec, so no other program started meanwhile inherits them.
+struct Pty {
+    master: File,
+    slave: OwnedFd,
+}
+
+impl Pty {
+    fn open() -> io::Result<Pty> {
+        use nix::fcntl::OFlag;
+        use nix::sys::termios::{self, InputFlags, LocalFlags, OutputFlags, SetArg, SpecialCharacterIndices as Cc};
+        let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+        let master = nix::pty::posix_openpt(flags)?;
+        nix::pty::grantpt(&master)?;
+        nix::pty::unlockpt(&master)?;
+        let name = nix::pty::ptsname_r(&master)?;
+        let slave = nix::fcntl::open(name.as_str(), flags, nix::sys::stat::Mode::empty())?;
+        let mut t = termios::tcgetattr(&slave)?;
+        t.local_flags.remove(
+            LocalFlags::ECHO
+                | LocalFlags::ECHOE
+                | LocalFlags::ECHOK
+                | LocalFlags::ECHONL
+                | LocalFlags::ECHOCTL
+                | LocalFlags::ECHOKE
+                | LocalFlags::ECHOPRT,
+        );
+        t.local_flags.insert(LocalFlags::ICANON | LocalFlags::IEXTEN);
+        t.input_flags.remove(InputFlags::IXON | InputFlags::IXOFF);
+        t.output_flags.remove(OutputFlags::OPOST);
+        t.control_chars[Cc::VEOF as usize] = VEOF;
+        t.control_chars[Cc::VLNEXT as usize] = VLNEXT;
+        termios::tcsetattr(&slave, SetArg::TCSANOW, &t)?;
+        Ok(Pty { master: File::from(OwnedFd::from(master)), slave })
+    }
 }
 
 /// How much of each output pipe is kept.
@@ -203,7 +308,7 @@ pub struct Keep {
 pub struct Spawned {
     child: Child,
     pgid: i32,
-    stdin: Option<mpsc::Sender<Vec<u8>>>,
+    stdin: Option<mpsc::Sender<Input>>,
     pub stdout: Arc<Output>,
     pub stderr: Arc<Output>,
     stopped: bool,
@@ -212,17 +317,37 @@ pub struct Spawned {
 impl Spawned {
     /// Run `command_line` with `sh -c`.
     pub fn start(command_line: &str, stdin: Stdin, keep: Keep) -> io::Result<Spawned> {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(command_line)
-            .stdin(match stdin {
-                Stdin::Null => Stdio::null(),
-                Stdin::Piped => Stdio::piped(),
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()?;
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(command_line).stderr(Stdio::piped());
+        let mut master = None;
+        match stdin {
+            Stdin::Null | Stdin::Piped => {
+                let input = if stdin == Stdin::Null { Stdio::null() } else { Stdio::piped() };
+                cmd.stdin(input).stdout(Stdio::piped()).process_group(0);
+            }
+            Stdin::Pty => {
+                let pty = Pty::open()?;
+                cmd.stdin(Stdio::from(pty.slave.try_clone()?)).stdout(Stdio::from(pty.slave.try_clone()?));
+                let slave = pty.slave;
+                // A session of its own (so also a process group of its own, whose id is its pid),
+                // with the terminal as its controlling terminal, as a login shell has.
+                // SAFETY: the closure runs in the child between fork and exec; it makes two
+                // system calls and neither allocates nor takes a lock.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        rustix::process::setsid()?;
+                        rustix::process::ioctl_tiocsctty(&slave)?;
+                        Ok(())
+                    });
+                }
+                master = Some(pty.master);
+            }
+        }
+        let spawned = cmd.spawn();
+        // Close our copies of the terminal's slave: the master then reads EIO once the program
+        // (and whatever it started) is gone, as a pipe reads its end.
+        drop(cmd);
+        let mut child = spawned?;
         let pgid = child.id() as i32;
         live().0.push(pgid);
         let (stdout, stderr) = (Arc::new(Output::default()), Arc::new(Output::default()));
@@ -232,17 +357,21 @@ impl Spawned {
         if let Some(pipe) = child.stderr.take() {
             stderr.clone().drain(pipe, keep.stderr);
         }
-        let stdin = child.stdin.take().map(|mut pipe| {
-            let (tx, rx) = mpsc::channel::<Vec<u8>>();
-            std::thread::spawn(move || {
-                for chunk in rx {
-                    if pipe.write_all(&chunk).and_then(|()| pipe.flush()).is_err() {
-                        return;
-                    }
-                }
-            });
-            tx
-        });
+        let stdin = match (master, child.stdin.take()) {
+            (Some(master), _) => {
+                stdout.clone().drain(master.try_clone()?, keep.stdout);
+                let mut keys = TtyKeys::default();
+                Some(write_input(master, move |input| match input {
+                    Input::Bytes(b) => keys.keys(&b),
+                    Input::End => keys.end(),
+                }))
+            }
+            (None, Some(pipe)) => Some(write_input(pipe, |input| match input {
+                Input::Bytes(b) => b,
+                Input::End => vec![],
+            })),
+            (None, None) => None,
+        };
         Ok(Spawned { child, pgid, stdin, stdout, stderr, stopped: false })
     }
 
@@ -254,14 +383,25 @@ impl Spawned {
     /// Queue bytes for the program's stdin.
     pub fn type_in(&self, bytes: Vec<u8>) -> Result<(), String> {
         match &self.stdin {
-            Some(tx) => tx.send(bytes).map_err(|_| "stdin is closed (the client stopped reading)".to_string()),
+            Some(tx) => {
+                tx.send(Input::Bytes(bytes)).map_err(|_| "stdin is closed (the client stopped reading)".to_string())
+            }
             None => Err("stdin was closed already".into()),
         }
     }
 
-    /// Close its stdin (end of input).
-    pub fn close_stdin(&mut self) {
-        self.stdin = None;
+    /// End of input, after what was queued: the pipe is closed, or Ctrl-D is typed on the
+    /// terminal (which stays open: it is also the program's stdout).
+    pub fn end_input(&mut self) {
+        if let Some(tx) = self.stdin.take() {
+            let _ = tx.send(Input::End);
+        }
+    }
+
+    /// Whether every process of its group is asleep (blocked: reading its input, waiting for a
+    /// socket or a timer), rather than running or in disk wait.
+    pub fn asleep(&self) -> bool {
+        group_asleep(self.pgid)
     }
 
     /// Its exit status once it has exited (the shell, which exits with the command).
@@ -327,6 +467,26 @@ impl Drop for Spawned {
     }
 }
 
+/// A thread that writes what `keys` makes of each input to `sink`, so a program that does not
+/// read its stdin never blocks sockcheck. It ends at end of input, or when the sink fails (the
+/// program is gone).
+fn write_input(
+    mut sink: impl Write + Send + 'static,
+    mut keys: impl FnMut(Input) -> Vec<u8> + Send + 'static,
+) -> mpsc::Sender<Input> {
+    let (tx, rx) = mpsc::channel::<Input>();
+    std::thread::spawn(move || {
+        for input in rx {
+            let end = matches!(input, Input::End);
+            let bytes = keys(input);
+            if sink.write_all(&bytes).and_then(|()| sink.flush()).is_err() || end {
+                return;
+            }
+        }
+    });
+    tx
+}
+
 /// `status 1`, `killed by SIGSEGV`.
 pub fn describe_status(status: ExitStatus) -> String {
     if let Some(code) = status.code() {
@@ -363,6 +523,23 @@ pub fn group_alive(pgid: i32) -> bool {
         let f: Vec<&str> = rest.split_whitespace().take(3).collect();
         f.len() == 3 && f[0] != "Z" && f[0] != "X" && f[2].parse() == Ok(pgid)
     })
+}
+
+/// Whether the group has a process and every one of them is asleep (state `S`: blocked in a
+/// read, a poll, a sleep), none running (`R`) or in disk wait (`D`). Zombies do not count.
+pub fn group_asleep(pgid: i32) -> bool {
+    let mut any = false;
+    for rest in proc_stats() {
+        let f: Vec<&str> = rest.split_whitespace().take(3).collect();
+        if f.len() < 3 || f[2].parse() != Ok(pgid) || f[0] == "Z" || f[0] == "X" {
+            continue;
+        }
+        if f[0] != "S" {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// Wait (at most `limit`) until no process of the group runs.
@@ -446,5 +623,97 @@ mod tests {
         let mark = out.mark();
         out.lock().bytes.extend_from_slice(b"after\n");
         assert_eq!(out.since(mark), b"after\n");
+    }
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    /// Wait (at most [`DEADLINE`]) until `out` holds `n` bytes or is closed; its bytes.
+    fn wait_for(out: &Output, n: usize) -> Vec<u8> {
+        let until = Instant::now() + DEADLINE;
+        let mut st = out.lock();
+        while st.bytes.len() < n && !st.closed && Instant::now() < until {
+            st = out.wait(st, Duration::from_millis(50));
+        }
+        st.bytes.clone()
+    }
+
+    fn on_pty(command: &str) -> Spawned {
+        Spawned::start(command, Stdin::Pty, Keep { stdout: None, stderr: None }).expect("spawn on a pty")
+    }
+
+    #[test]
+    fn pty_is_stdin_and_stdout_and_the_controlling_terminal_but_not_stderr() {
+        let p = on_pty("test -t 0 && echo in; test -t 1 && echo out; test -t 2 || echo err-is-a-pipe; exec 3</dev/tty && echo ctty");
+        let out = wait_for(&p.stdout, usize::MAX);
+        assert_eq!(out, b"in\nout\nerr-is-a-pipe\nctty\n", "{:?}", String::from_utf8_lossy(&out));
+    }
+
+    #[test]
+    fn typed_lines_arrive_exactly_without_echo_and_printed_bytes_are_unchanged() {
+        let mut p = on_pty("od -An -v -tx1");
+        // Control characters that a terminal would act on (Ctrl-C, Ctrl-D, Ctrl-U, DEL, Ctrl-V, CR).
+        p.type_in(b"a\x03\x04\x15\x7f\x16\rb\n".to_vec()).unwrap();
+        p.end_input();
+        let out = String::from_utf8(wait_for(&p.stdout, usize::MAX)).unwrap();
+        let hex: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(hex, ["61", "03", "04", "15", "7f", "16", "0d", "62", "0a"], "{out:?}");
+        // `od` ended its lines with `\n`, not the terminal's `\r\n`.
+        assert!(!out.contains('\r'), "{out:?}");
+        assert_eq!(wait_exit(&mut p), Some(true));
+    }
+
+    /// The exit status, waited for (at most [`DEADLINE`]).
+    fn wait_exit(p: &mut Spawned) -> Option<bool> {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            if let Some(s) = p.status() {
+                return Some(s.success());
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_terminal_buffer_arrives_whole_and_ctrl_d_ends_input() {
+        let mut p = on_pty("wc -c; echo done");
+        let mut line = vec![b'x'; 100 << 10];
+        line.push(b'\n');
+        p.type_in(line).unwrap();
+        p.type_in(b"end\n".to_vec()).unwrap();
+        p.end_input();
+        let out = String::from_utf8(wait_for(&p.stdout, usize::MAX)).unwrap();
+        assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["102405", "done"], "{out:?}");
+        assert_eq!(wait_exit(&mut p), Some(true));
+    }
+
+    #[test]
+    fn a_program_on_a_pty_is_stopped_with_its_group() {
+        let mut p = on_pty("sleep 30 & sleep 30");
+        let pgid = p.pid() as i32;
+        let until = Instant::now() + DEADLINE;
+        while !group_asleep(pgid) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(p.asleep(), "a program waiting for a timer is asleep");
+        p.stop(Duration::from_millis(500)).unwrap();
+        assert!(!group_alive(pgid));
+        // The terminal's master reads EIO once everything on the slave is gone: stdout closes.
+        p.stdout.wait_closed(DEADLINE);
+        assert!(p.stdout.lock().closed);
+    }
+
+    #[test]
+    fn tty_keys_escape_control_characters_and_cut_long_lines() {
+        let mut k = TtyKeys::default();
+        assert_eq!(k.keys(b"a\tb\x04\n"), b"a\tb\x16\x04\n");
+        let keys = k.keys(&[b'y'; 2500]);
+        assert_eq!(keys.iter().filter(|&&b| b == VEOF).count(), 2);
+        assert_eq!(keys[TtyKeys::PIECE], VEOF);
+        // An unfinished line is handed over first, then input ends.
+        assert_eq!(k.end(), [VEOF, VEOF]);
+        assert_eq!(k.end(), [VEOF]);
     }
 }

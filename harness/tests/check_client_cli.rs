@@ -17,8 +17,42 @@ fn built_in_client_passes_over_both_transports() {
     let r = run(&["check-client"], b"");
     let out = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
-    assert!(out.contains("20 passed, 0 failed, 0 skipped"), "{out}");
+    assert!(out.contains("22 passed, 0 failed, 0 skipped"), "{out}");
     assert!(out.contains("built-in client"), "{out}");
+}
+
+/// On a terminal the built-in client prompts `>>: ` on stdout, as the tutorial's does: the prompt
+/// is detected, said in the transcript, and not taken for part of a reply.
+#[test]
+fn built_in_client_prompt_is_detected_and_reported() {
+    let r = run(&["check-client", "--filter", "several_lines", "--transport", "tcp", "--verbose"], b"");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
+    assert!(out.contains(r#"prompt ">>: " detected on stdout, ignored at the start of printed lines"#), "{out}");
+    assert!(out.contains("on a terminal (stdin and stdout on a pty)"), "{out}");
+    // On pipes it does not prompt.
+    let r =
+        run(&["check-client", "--filter", "several_lines", "--transport", "tcp", "--verbose", "--stdio", "pipe"], b"");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
+    assert!(out.contains("no prompt: nothing printed without a newline"), "{out}");
+}
+
+/// A plain `print()` client without `-u` or `PYTHONUNBUFFERED` passes on the default terminal and,
+/// on pipes, fails with the buffering named; the command to run it alone keeps `--stdio pipe`.
+#[test]
+fn stdio_pipe_shows_a_buffered_print_client_for_what_it_is() {
+    let cmd = format!("exec env -u PYTHONUNBUFFERED python3 {}/variants.py no-flush {{port}}", clients_dir());
+    let args = ["check-client", "--spawn", &cmd, "--filter", "line_is_sent", "--timeout", "2"];
+    let r = run(&args, b"");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
+
+    let r = run(&[&args[..], &["--stdio", "pipe"]].concat(), b"");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.code(), Some(1), "{out}\n{}", r.stderr);
+    assert!(out.contains("printed nothing yet (is its output buffered?)"), "{out}");
+    assert!(out.contains("--filter line_is_sent_and_reply_printed --transport tcp --stdio pipe"), "{out}");
 }
 
 #[test]
@@ -41,6 +75,7 @@ fn usage_errors_are_one_line_and_exit_2() {
         &["check-client", "--filter", "no_such_scenario"],
         &["check-client", "--timeout", "-1"],
         &["check-client", "--transport", "udp"],
+        &["check-client", "--stdio", "tty"],
     ] {
         let r = run(args, b"");
         assert_eq!(r.code(), Some(2), "{args:?}: {}", r.stderr);

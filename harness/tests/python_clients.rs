@@ -1,16 +1,23 @@
 //! `check-client` against spawned Python clients: the tutorial's client fixed
-//! (`examples/tutorial_client.py`) passes everything, also when it writes 256 KiB to stderr per line
-//! (`tests/clients/variants.py chatty`); each broken variant fails exactly the scenarios meant for it,
-//! over TCP and Unix sockets. Needs `python3`.
+//! (`examples/tutorial_client.py`, with the tutorial's `input('>>: ')` and `print()`) passes
+//! everything, also when it writes 256 KiB to stderr per line (`tests/clients/variants.py chatty`)
+//! or prints with a plain `print()` (`no-flush`); each broken variant fails exactly the scenarios
+//! meant for it, over TCP and Unix sockets, with the cause said. Needs `python3`.
+//!
+//! Every client runs without `PYTHONUNBUFFERED` (set where these tests are developed, not on a
+//! learner's machine): its stdout is buffered as it is for them.
 
 use std::collections::BTreeSet;
 
+use sockcheck::engine::client::ClientStdio;
 use sockcheck::engine::{check_clients, CheckOpts, ClientCommand, ClientOpts};
+use sockcheck::report::Outcome;
 use sockcheck::Transport;
 
-/// Run the whole client catalogue against `client` (`examples/tutorial_client.py`, a path relative to
-/// `harness/`, or a variant of `tests/clients/variants.py`) and return the failed scenarios.
-fn failed_scenarios(client: &str, transport: Transport) -> (BTreeSet<String>, String) {
+/// Run the client scenarios whose names contain one of `filter` (all when empty) against
+/// `client` (`examples/tutorial_client.py`, a path relative to `harness/`, or a variant of
+/// `tests/clients/variants.py`).
+fn check(client: &str, transport: Transport, opts: ClientOpts, filter: &[&str]) -> Vec<Outcome> {
     let dir = env!("CARGO_MANIFEST_DIR");
     let (script, args) = match client.contains('/') {
         true => (format!("{dir}/{client}"), String::new()),
@@ -21,19 +28,26 @@ fn failed_scenarios(client: &str, transport: Transport) -> (BTreeSet<String>, St
         Transport::Tcp => "{port}",
         Transport::Unix => "{path}",
     };
-    let cmd = ClientCommand::spawn(&format!("exec python3 '{script}' {args}{placeholder}"));
-    let outcomes = check_clients(
-        &sockcheck::client_catalogue::all(),
-        |_| cmd.clone(),
-        &[transport],
-        ClientOpts::default(),
-        CheckOpts::default(),
-        &mut (),
-    )
-    .expect("runner starts");
+    let cmd = ClientCommand::spawn(&format!("exec env -u PYTHONUNBUFFERED python3 '{script}' {args}{placeholder}"));
+    let scenarios: Vec<_> = sockcheck::client_catalogue::all()
+        .into_iter()
+        .filter(|s| filter.is_empty() || filter.iter().any(|f| s.name().contains(f)))
+        .collect();
+    assert!(!scenarios.is_empty(), "no scenario matches {filter:?}");
+    // Two at a time: each scenario has its own client process and server.
+    let run = CheckOpts { jobs: 2, ..CheckOpts::default() };
+    check_clients(&scenarios, |_| cmd.clone(), &[transport], opts, run, &mut ()).expect("runner starts")
+}
+
+/// The whole client catalogue on a terminal: the failed scenarios, and their reports.
+fn failed_scenarios(client: &str, transport: Transport) -> (BTreeSet<String>, String) {
+    let outcomes = check(client, transport, ClientOpts::default(), &[]);
     let failed: BTreeSet<String> = outcomes.iter().filter(|o| o.failed()).map(|o| o.scenario.clone()).collect();
-    let reports: String = outcomes.iter().filter(|o| o.failed()).map(|o| o.report() + "\n").collect();
-    (failed, reports)
+    (failed, reports(&outcomes))
+}
+
+fn reports(outcomes: &[Outcome]) -> String {
+    outcomes.iter().filter(|o| o.failed()).map(|o| o.report() + "\n").collect()
 }
 
 #[track_caller]
@@ -45,6 +59,26 @@ fn assert_fails_exactly(client: &str, transport: Transport, expected: &[&str]) {
     for line in reports.lines().filter(|l| l.starts_with("  client `")) {
         assert!(line.contains(": "), "{line}");
     }
+}
+
+/// The one outcome of `outcomes` for `scenario`.
+#[track_caller]
+fn outcome<'a>(outcomes: &'a [Outcome], scenario: &str) -> &'a Outcome {
+    outcomes.iter().find(|o| o.scenario == scenario).unwrap_or_else(|| panic!("no outcome for {scenario}"))
+}
+
+/// The failure message of a failed outcome.
+#[track_caller]
+fn cause(o: &Outcome) -> &str {
+    assert!(o.failed(), "{} passed, expected a failure:\n{}", o.scenario, o.report());
+    &o.failure.as_ref().expect("a failed outcome has a failure").message
+}
+
+/// The note of the transcript's prompt detection.
+#[track_caller]
+fn prompt_note(o: &Outcome) -> &str {
+    let e = o.transcript.iter().find(|e| e.step == "(prompt)").unwrap_or_else(|| panic!("{}", o.report()));
+    &e.note
 }
 
 macro_rules! per_transport {
@@ -66,6 +100,8 @@ macro_rules! per_transport {
 per_transport! {
     fixed_tutorial_client_passes_everything: "examples/tutorial_client.py" => [];
     chatty_client_is_not_blocked_by_its_stderr: "chatty" => [];
+    // A terminal makes Python's stdout line-buffered: a plain print() is seen at once.
+    print_client_without_flush_passes_on_a_terminal: "no-flush" => [];
     client_that_sends_empty_lines_is_caught: "sends-empty" => ["empty_and_blank_lines_are_not_sent"];
     client_that_reads_once_per_reply_is_caught: "one-recv" => [
         "reply_in_small_pieces_is_printed_whole",
@@ -73,6 +109,9 @@ per_transport! {
         "utf8_split_across_reads_is_printed_correctly",
     ];
     client_that_spins_after_the_server_closes_is_caught: "spinning" => ["server_close_ends_the_client"];
+    // The variants connect at start, so only the scenario where nothing listens tells them apart.
+    client_with_a_traceback_when_nothing_listens_is_caught: "connect-traceback" => ["nothing_listening_ends_the_client"];
+    client_that_waits_for_a_server_for_ever_is_caught: "waits-for-server" => ["nothing_listening_ends_the_client"];
 }
 
 /// The spinning client's report shows the CPU it burnt while it should have been exiting.
@@ -87,4 +126,72 @@ fn spinning_client_report_shows_its_cpu_time() {
         None => used.trim_end_matches('s').parse::<f64>().unwrap_or(0.0),
     };
     assert!(secs > 0.2, "{line}");
+}
+
+/// On pipes a plain print() sits in Python's buffer: the failure says so, instead of "wrong reply"
+/// or "printed 0 of 1 lines". At exit the buffer is flushed, so the end-of-input scenario passes.
+#[test]
+fn print_client_on_a_pipe_is_told_its_output_is_buffered() {
+    let opts = ClientOpts {
+        stdio: ClientStdio::Pipe,
+        step_timeout: std::time::Duration::from_secs(2),
+        ..ClientOpts::default()
+    };
+    let outcomes = check("no-flush", Transport::Tcp, opts, &["line_is_sent", "end_of_input"]);
+    let failed = outcome(&outcomes, "line_is_sent_and_reply_printed");
+    let message = cause(failed);
+    assert!(message.starts_with("printed nothing yet (is its output buffered?)"), "{message}");
+    assert!(message.contains("the server replied 12 bytes"), "{message}");
+    assert!(outcome(&outcomes, "end_of_input_exits_zero").passed(), "{}", reports(&outcomes));
+}
+
+/// Python's `input('>>: ')` on a terminal writes its prompt to stderr: it is detected and
+/// reported there, and stdout holds only the replies.
+#[test]
+fn tutorial_prompt_is_detected_on_a_terminal() {
+    let outcomes = check("examples/tutorial_client.py", Transport::Unix, ClientOpts::default(), &["line_is_sent"]);
+    let o = outcome(&outcomes, "line_is_sent_and_reply_printed");
+    assert!(o.passed(), "{}", o.report());
+    let note = prompt_note(o);
+    assert!(note.starts_with(r#"prompt ">>: " detected on stderr"#), "{note}");
+}
+
+/// On a pipe, `input()` leaves its prompt in stdout's buffer, so it cannot be seen before the
+/// first line and is printed before each reply: the failure suggests `--prompt`, which works.
+#[test]
+fn tutorial_prompt_on_a_pipe_is_suggested_and_then_accepted() {
+    let pipe = ClientOpts { stdio: ClientStdio::Pipe, ..ClientOpts::default() };
+    let outcomes = check("examples/tutorial_client.py", Transport::Tcp, pipe.clone(), &["line_is_sent"]);
+    let message = cause(outcome(&outcomes, "line_is_sent_and_reply_printed"));
+    assert!(message.contains(r#"expected "HELLO, WORLD" got ">>: HELLO, WORLD""#), "{message}");
+    assert!(
+        message.ends_with(
+            r#"every printed line starts with ">>: ": if the client prints that as a prompt, pass --prompt '>>: '"#
+        ),
+        "{message}"
+    );
+
+    let given = ClientOpts { prompt: Some(">>: ".into()), ..pipe };
+    let outcomes = check("examples/tutorial_client.py", Transport::Tcp, given, &[]);
+    assert!(outcomes.iter().all(Outcome::passed), "{}", reports(&outcomes));
+}
+
+/// When nothing listens, the tutorial's bare `connect()` dies with a traceback, and a client
+/// that retries for ever hangs: each failure names its cause.
+#[test]
+fn nothing_listening_failures_name_the_traceback_and_the_hang() {
+    let filter = ["nothing_listening"];
+    let traceback = check("connect-traceback", Transport::Tcp, ClientOpts::default(), &filter);
+    let message = cause(outcome(&traceback, "nothing_listening_ends_the_client"));
+    assert!(message.starts_with("stderr has a traceback: Traceback (most recent call last):"), "{message}");
+    assert!(message.contains("ConnectionRefusedError: [Errno 111] Connection refused"), "{message}");
+
+    let hang = check("waits-for-server", Transport::Unix, ClientOpts::default(), &filter);
+    let message = cause(outcome(&hang, "nothing_listening_ends_the_client"));
+    assert!(message.starts_with("the client did not exit within 2.00s"), "{message}");
+    assert!(message.contains("nothing listens at its address"), "{message}");
+
+    let fixed = check("examples/tutorial_client.py", Transport::Unix, ClientOpts::default(), &filter);
+    let o = outcome(&fixed, "nothing_listening_ends_the_client");
+    assert!(o.passed(), "{}", o.report());
 }

@@ -66,6 +66,19 @@ pub fn all() -> Vec<ClientScenario> {
         server_goes_away("server_reset_ends_the_client")
             .about("when the server resets the connection, the client exits non-zero at once, without a traceback")
             .serve(reset_after(1)),
+        // The tutorial's connect() raises ConnectionRefusedError (a traceback unless caught); its
+        // connect_ex() returns an error code that a client may ignore, then hang or crash later. A
+        // line is typed in case the client connects only when it has something to send.
+        ClientScenario::new("nothing_listening_ends_the_client")
+            .about("started while nothing listens at its address, the client exits non-zero at once with a message: no traceback, no hang")
+            .serve(nothing_listening())
+            .steps(|c| {
+                c.type_line("hello")
+                    .expect_exit(Exit::Failure)
+                    .within(secs(EXIT_DEADLINE))
+                    .expect_no_traceback()
+                    .expect_message()
+            }),
         ClientScenario::new("waiting_for_input_uses_no_cpu")
             .about("a client waiting for its next line blocks: it does not poll")
             .steps(|c| c.type_line("hello").expect_replies().expect_idle(ms(600))),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::client::ClientStdio;
 use crate::report::{Format, ReportOpts};
 use crate::{server, Endpoint, Mode, Transform, Transport};
 
@@ -247,9 +248,14 @@ pub struct CheckClientArgs {
     /// Seconds a step may wait for the client (its output, its exit)
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub timeout: Duration,
-    /// A prompt the client prints before each line (e.g. ">>:"), ignored at the start of output lines
+    /// A prompt the client prints before each line (e.g. ">>: "), ignored at the start of output
+    /// lines [default: what the client prints without a newline before its first line]
     #[arg(long, value_name = "TEXT")]
     pub prompt: Option<String>,
+    /// The client's stdin and stdout: pty (a terminal, as when you run it: output is flushed at
+    /// each line) or pipe (output is block-buffered unless the client flushes); stderr is a pipe
+    #[arg(long, value_name = "pty|pipe", default_value = "pty")]
+    pub stdio: ClientStdio,
     /// List the client scenarios and exit
     #[arg(long)]
     pub list: bool,

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::engine::client::ClientStdio;
 use crate::engine::{self, CheckOpts, ClientCommand, ClientOpts, RunOpts, TargetSpec};
 use crate::error::{Error, Result};
 use crate::net::{self, ListenOpts};
@@ -274,7 +275,7 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     };
     exit_130_on_interrupt("the client was stopped")?;
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
-    let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone() };
+    let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone(), stdio: args.stdio };
     let check = CheckOpts {
         run: RunOpts { step_timeout: args.timeout, ..Default::default() },
         jobs: args.run.jobs.map_or_else(engine::default_jobs, |n| n as usize),
@@ -283,7 +284,10 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     let mut outcomes = engine::check_clients(&scenarios, command, &transports, opts, check, &mut reporter)?;
     for o in &mut outcomes {
         let spawn = args.spawn.as_ref().map(|c| format!(" --spawn {}", shell_quote(c))).unwrap_or_default();
-        let prompt = args.prompt.as_ref().map(|p| format!(" --prompt {}", shell_quote(p))).unwrap_or_default();
+        let mut prompt = args.prompt.as_ref().map(|p| format!(" --prompt {}", shell_quote(p))).unwrap_or_default();
+        if args.stdio != ClientStdio::default() {
+            prompt.push_str(&format!(" --stdio {}", args.stdio));
+        }
         o.repro =
             Some(format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport));
     }

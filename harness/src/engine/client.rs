@@ -2,8 +2,11 @@
 //! prints (`sockcheck check-client`).
 //!
 //! The client is a command template (placeholders as in [`crate::target::placeholders`]) run by
-//! [`crate::process`]; its stdout is kept whole and compared from its first byte. The server
-//! sockcheck plays writes through the same [`Writer`] as every other played connection.
+//! [`crate::process`], by default on a pseudo-terminal as a person runs it ([`ClientStdio`]); its
+//! stdout is kept whole and compared from its first byte, less its prompt: what it prints without
+//! a newline while it waits for its first line (e.g. the tutorial's `>>: `), unless `--prompt`
+//! names one. The server sockcheck plays writes through the same [`Writer`] as every other played
+//! connection.
 
 use std::fmt::Write as _;
 
@@ -60,15 +63,61 @@ pub struct ClientOpts {
     /// Default deadline of a step (waiting for output, for the server to get bytes, for an exit).
     pub step_timeout: Duration,
     /// A prompt the client prints before reading each line (e.g. the tutorial's `>>:`), removed
-    /// from the start of output lines before they are compared.
+    /// from the start of output lines before they are compared. `None`: detected.
     pub prompt: Option<String>,
+    /// What the client's stdin and stdout are.
+    pub stdio: ClientStdio,
 }
 
 impl Default for ClientOpts {
     fn default() -> Self {
-        ClientOpts { step_timeout: Duration::from_secs(5), prompt: None }
+        ClientOpts { step_timeout: Duration::from_secs(5), prompt: None, stdio: ClientStdio::Pty }
     }
 }
+
+/// What a client's stdin and stdout are (stderr is always a pipe of its own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientStdio {
+    /// A pseudo-terminal, as in a terminal window: C stdio, Python and Perl flush every line.
+    #[default]
+    Pty,
+    /// Pipes: stdout is block-buffered unless the client flushes it.
+    Pipe,
+}
+
+impl ClientStdio {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientStdio::Pty => "pty",
+            ClientStdio::Pipe => "pipe",
+        }
+    }
+}
+
+impl std::fmt::Display for ClientStdio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ClientStdio {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pty" => Ok(ClientStdio::Pty),
+            "pipe" => Ok(ClientStdio::Pipe),
+            other => Err(format!("unknown stdio `{other}` (expected `pty` or `pipe`)")),
+        }
+    }
+}
+
+/// How long the client's output must stay quiet, with the client asleep, before what it printed
+/// without a newline is taken as its prompt.
+const PROMPT_QUIET: Duration = Duration::from_millis(150);
+/// The longest wait for that (a client that never goes quiet is typed into anyway).
+const PROMPT_WAIT: Duration = Duration::from_secs(3);
+/// Longer unfinished text is not a prompt.
+const PROMPT_MAX: usize = 200;
 
 /// What the server saw, shared with its tasks.
 #[derive(Default)]
@@ -78,6 +127,12 @@ struct ServerLog {
     /// The progress of each connection's writer: what was replied.
     writers: Vec<tokio::sync::watch::Receiver<WriteProgress>>,
     notes: Vec<String>,
+}
+
+impl ServerLog {
+    fn replied(&self) -> u64 {
+        self.writers.iter().map(|w| w.borrow().written).sum()
+    }
 }
 
 /// The last `n` non-empty lines of what a program wrote, joined with ` | `.
@@ -99,6 +154,10 @@ struct Run<'a> {
     log: Arc<Mutex<ServerLog>>,
     /// The lines the client should have printed by now.
     expected_out: Vec<Vec<u8>>,
+    /// What is removed from the start of printed lines: `--prompt`, or the prompt detected.
+    prompt: Option<Vec<u8>>,
+    /// The prompt was looked for (before the first typed line).
+    prompt_known: bool,
 }
 
 /// A client scenario with a client command over a transport, ready to play.
@@ -146,9 +205,24 @@ impl Play for ClientPlay<'_> {
             Transport::Tcp => Endpoint::Tcp(([127, 0, 0, 1], 0).into()),
             Transport::Unix => Endpoint::Unix(path.clone()),
         };
-        let listener = net::bind(&ask, &ListenOpts { backlog: 16, unix_mode: 0o600 })
-            .map_err(|e| setup_failure(format!("cannot listen: {e}")))?;
-        let endpoint = listener.endpoint.clone();
+        let server_log = Arc::new(Mutex::new(ServerLog::default()));
+        // Nothing listening: the address is held (so nobody else takes it) but connects are
+        // refused. Otherwise a played server answers.
+        let (endpoint, server, _held) = match scenario.serve {
+            Serve::NothingListening => {
+                let refusing = net::bind_refusing(&ask).map_err(|e| setup_failure(format!("cannot bind: {e}")))?;
+                (refusing.endpoint.clone(), None, Some(refusing))
+            }
+            _ => {
+                let listener = net::bind(&ask, &ListenOpts { backlog: 16, unix_mode: 0o600 })
+                    .map_err(|e| setup_failure(format!("cannot listen: {e}")))?;
+                let rt = engine.background().map_err(|e| setup_failure(e.to_string()))?;
+                let _guard = rt.enter();
+                let accept = AsyncListener::from_std(listener.socket).map_err(|e| setup_failure(e.to_string()))?;
+                let task = rt.spawn(accept_loop(accept, scenario.serve.clone(), server_log.clone()));
+                (listener.endpoint, Some((rt, task, listener.socket_file)), None)
+            }
+        };
         let port = match &endpoint {
             Endpoint::Tcp(a) => a.port(),
             _ => 0,
@@ -156,26 +230,38 @@ impl Play for ClientPlay<'_> {
         let values = Placeholders { host: "127.0.0.1".into(), port, path };
         let command = placeholders::expand(&self.cmd.template, &values).map_err(|e| setup_failure(e.to_string()))?;
 
-        let server_log = Arc::new(Mutex::new(ServerLog::default()));
-        let rt = engine.background().map_err(|e| setup_failure(e.to_string()))?;
-        let server = {
-            let _guard = rt.enter();
-            let accept = AsyncListener::from_std(listener.socket).map_err(|e| setup_failure(e.to_string()))?;
-            rt.spawn(accept_loop(accept, scenario.serve.clone(), server_log.clone()))
-        };
-        let _socket_file = listener.socket_file;
-
         let started = Instant::now();
         let keep = Keep { stdout: None, stderr: Some(1 << 20) };
-        let proc = Spawned::start(&command, Stdin::Piped, keep)
-            .map_err(|e| setup_failure(format!("cannot run `{command}`: {e}")))?;
-        log.record("sockcheck", "start", started, &Ok(format!("listening on {endpoint}; ran `{command}`")));
-        let mut run = Run { opts: self.opts, proc, log: server_log.clone(), expected_out: vec![] };
+        let (stdin, how) = match self.opts.stdio {
+            ClientStdio::Pty => (Stdin::Pty, "on a terminal (stdin and stdout on a pty)"),
+            ClientStdio::Pipe => (Stdin::Piped, "with stdin and stdout on pipes"),
+        };
+        let proc =
+            Spawned::start(&command, stdin, keep).map_err(|e| setup_failure(format!("cannot run `{command}`: {e}")))?;
+        let listening = match server {
+            Some(_) => format!("listening on {endpoint}"),
+            None => format!("nothing listening on {endpoint}"),
+        };
+        log.record("sockcheck", "start", started, &Ok(format!("{listening}; ran `{command}` {how}")));
+        let prompt = self.opts.prompt.as_ref().filter(|p| !p.is_empty()).map(|p| p.as_bytes().to_vec());
+        let mut run = Run {
+            opts: self.opts,
+            proc,
+            log: server_log.clone(),
+            expected_out: vec![],
+            prompt_known: prompt.is_some(),
+            prompt,
+        };
         let until = Instant::now() + scenario.deadline;
         let mut result = Ok(());
         for t in &scenario.steps.steps {
             let started = Instant::now();
             let who = who(&t.step);
+            if matches!(t.step, ClientStep::Type(_)) && !run.prompt_known {
+                let note = run.detect_prompt();
+                log.record("stdout", "(prompt)", started, &Ok(note));
+            }
+            let started = Instant::now();
             let r = if started > until {
                 Err(format!("the scenario did not finish within {}", format_duration(scenario.deadline)))
             } else {
@@ -185,6 +271,8 @@ impl Play for ClientPlay<'_> {
             if let Err(mut message) = r {
                 if let Some(status) = run.proc.status() {
                     let _ = write!(message, " (the client ended: {})", describe_status(status));
+                } else if scenario.serve == Serve::NothingListening {
+                    let _ = write!(message, "; nothing listens at its address (a connect is refused at once): a client should say so and exit");
                 }
                 run.settle_stderr();
                 let stderr = tail(&run.proc.stderr, 5);
@@ -196,15 +284,20 @@ impl Play for ClientPlay<'_> {
             }
         }
         let _ = run.proc.stop(Duration::from_millis(500));
-        server.abort();
-        let _ = rt.block_on(server);
+        if let Some((rt, task, _socket_file)) = server {
+            task.abort();
+            let _ = rt.block_on(task);
+        }
         let served = server_log.lock().unwrap_or_else(|e| e.into_inner());
-        let mut note = format!(
-            "{} connection(s), {} bytes received, {} bytes replied",
-            served.connections,
-            served.received.len(),
-            served.writers.iter().map(|w| w.borrow().written).sum::<u64>()
-        );
+        let mut note = match scenario.serve {
+            Serve::NothingListening => format!("nothing listened on {endpoint}: connects were refused"),
+            _ => format!(
+                "{} connection(s), {} bytes received, {} bytes replied",
+                served.connections,
+                served.received.len(),
+                served.replied()
+            ),
+        };
         for n in &served.notes {
             let _ = write!(note, "; {n}");
         }
@@ -221,7 +314,7 @@ fn who(step: &ClientStep) -> &'static str {
         ClientStep::ExpectReplies | ClientStep::ExpectPrinted(_) => "stdout",
         ClientStep::ExpectSent(_) => "server",
         ClientStep::ExpectExit(_) | ClientStep::ExpectIdle(_) => "process",
-        ClientStep::ExpectNoTraceback => "stderr",
+        ClientStep::ExpectNoTraceback | ClientStep::ExpectMessage => "stderr",
     }
 }
 
@@ -241,8 +334,11 @@ impl Run<'_> {
                 Ok(format!("{n} bytes"))
             }
             ClientStep::EndInput => {
-                self.proc.close_stdin();
-                Ok("stdin closed".into())
+                self.proc.end_input();
+                Ok(match self.opts.stdio {
+                    ClientStdio::Pty => "Ctrl-D typed".into(),
+                    ClientStdio::Pipe => "stdin closed".into(),
+                })
             }
             ClientStep::ExpectReplies => {
                 let expected = self.expected_out.clone();
@@ -262,13 +358,93 @@ impl Run<'_> {
                 let text = String::from_utf8_lossy(&bytes);
                 match TRACEBACK_MARKS.iter().find_map(|m| text.find(m)) {
                     Some(i) => {
-                        let shown: String = text[i..].lines().take(6).collect::<Vec<_>>().join(" | ");
+                        // Its first lines, and its last: the one that names the error.
+                        let lines: Vec<&str> = text[i..].lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
+                        let shown = match lines.len() {
+                            n if n <= 6 => lines.join(" | "),
+                            n => format!("{} | ... | {}", lines[..3].join(" | "), lines[n - 2..].join(" | ")),
+                        };
                         Err(format!("stderr has a traceback: {shown}"))
                     }
                     None => Ok(format!("{} bytes on stderr, no traceback", bytes.len())),
                 }
             }
+            ClientStep::ExpectMessage => {
+                self.settle_stderr();
+                let stderr = tail(&self.proc.stderr, 3);
+                if !stderr.is_empty() {
+                    return Ok(format!("on stderr: {stderr}"));
+                }
+                let stdout = self.proc.stdout.bytes();
+                let mut lines = self.printed_lines(&stdout);
+                lines.push(self.strip_prompt(unfinished(&stdout)).to_vec());
+                match lines.iter().rev().find(|l| !l.trim_ascii().is_empty()) {
+                    Some(l) => Ok(format!("on stdout: {}", excerpt(l))),
+                    None => {
+                        Err("the client said nothing on stderr or stdout: a person is not told why it stopped".into())
+                    }
+                }
+            }
         }
+    }
+
+    /// Wait until the client has gone quiet and asleep (waiting for its first line), at most
+    /// [`PROMPT_WAIT`], and take what it printed without a newline as its prompt. A prompt on
+    /// stderr (Python's `input()` on a terminal puts it there) is reported, but stdout holds only
+    /// replies then.
+    fn detect_prompt(&mut self) -> String {
+        self.prompt_known = true;
+        let started = Instant::now();
+        let until = started + PROMPT_WAIT.min(self.opts.step_timeout);
+        let marks = |run: &Self| (run.proc.stdout.mark(), run.proc.stderr.mark());
+        let (mut last, mut quiet_since, mut asleep_before) = (marks(self), started, false);
+        let why = loop {
+            let now = Instant::now();
+            if marks(self) != last {
+                (last, quiet_since) = (marks(self), now);
+            }
+            if let Some(status) = self.proc.status() {
+                self.settle_stderr();
+                break format!("the client ended: {}", describe_status(status));
+            }
+            if now >= until {
+                break format!("it did not go quiet within {}", format_duration(until - started));
+            }
+            // Asleep twice in a row after the quiet time: blocked, not merely slow to start.
+            let asleep = now - quiet_since >= PROMPT_QUIET && self.proc.asleep();
+            if asleep && asleep_before {
+                break format!("waited {} for it to go quiet", format_duration(now - started));
+            }
+            asleep_before = asleep;
+            let out = self.proc.stdout.lock();
+            drop(self.proc.stdout.wait(out, Duration::from_millis(10)));
+        };
+        let stdout = self.proc.stdout.bytes();
+        let stderr = self.proc.stderr.bytes();
+        let prompt = |bytes: &[u8]| {
+            let p = unfinished(bytes);
+            (!p.is_empty() && p.len() <= PROMPT_MAX).then(|| p.to_vec())
+        };
+        if let Some(p) = prompt(&stdout) {
+            let note =
+                format!("prompt {} detected on stdout, ignored at the start of printed lines ({why})", excerpt(&p));
+            self.prompt = Some(p);
+            note
+        } else if let Some(p) = prompt(&stderr) {
+            format!("prompt {} detected on stderr, so stdout holds only the replies ({why})", excerpt(&p))
+        } else {
+            format!("no prompt: nothing printed without a newline ({why})")
+        }
+    }
+
+    /// `line` without the prompt at its start, as many times as it is there.
+    fn strip_prompt<'b>(&self, mut line: &'b [u8]) -> &'b [u8] {
+        if let Some(prompt) = self.prompt.as_deref().filter(|p| !p.is_empty()) {
+            while let Some(rest) = line.strip_prefix(prompt) {
+                line = rest;
+            }
+        }
+        line
     }
 
     /// If the client has exited, wait (briefly) until its stderr pipe is drained and closed.
@@ -280,18 +456,9 @@ impl Run<'_> {
 
     /// The complete lines printed so far, prompts removed.
     fn printed_lines(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
-        let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
         lines.pop(); // the unfinished last line (or the empty piece after the last newline)
-        if let Some(prompt) = self.opts.prompt.as_deref().filter(|p| !p.is_empty()) {
-            for l in &mut lines {
-                let mut start = 0;
-                while l[start..].starts_with(prompt.as_bytes()) {
-                    start += prompt.len();
-                }
-                l.drain(..start);
-            }
-        }
-        lines
+        lines.into_iter().map(|l| self.strip_prompt(l).to_vec()).collect()
     }
 
     fn expect_printed(&mut self, expected: &[Vec<u8>], timeout: Duration) -> StepResult {
@@ -305,13 +472,22 @@ impl Run<'_> {
             // A wrong line fails at once; too few lines wait.
             for (i, (want, got)) in expected.iter().zip(&lines).enumerate() {
                 if want != got {
-                    return Err(format!(
+                    let mut msg = format!(
                         "printed line {} is wrong ({} bytes, expected {}): {}",
                         i + 1,
                         got.len(),
                         want.len(),
                         mismatch(want, got, 0).replace("of the stream", "of the line")
-                    ));
+                    );
+                    if let Some(prefix) = common_prefix_hint(&lines, want, got) {
+                        let _ = write!(
+                            msg,
+                            "; every printed line starts with {}: if the client prints that as a prompt, pass --prompt {}",
+                            excerpt(prefix),
+                            sh_quote(&String::from_utf8_lossy(prefix))
+                        );
+                    }
+                    return Err(msg);
                 }
             }
             if lines.len() > expected.len() {
@@ -335,7 +511,18 @@ impl Run<'_> {
             }
             let gone = p.closed || exited_at.is_some_and(|t| now - t > Duration::from_millis(500));
             if now >= until || gone {
-                let partial = p.bytes.len() - p.bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let partial = self.strip_prompt(unfinished(&p.bytes)).len();
+                let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+                if !gone && lines.is_empty() && partial == 0 && log.replied() > 0 {
+                    // Replies went out and nothing came of them: the output is sitting in a buffer.
+                    return Err(format!(
+                        "printed nothing yet (is its output buffered?) within {}, though the server replied {} bytes; \
+                         next expected: {}",
+                        format_duration(timeout),
+                        log.replied(),
+                        excerpt(&expected[0])
+                    ));
+                }
                 let mut msg = if gone {
                     format!("the client ended after printing {} of {} lines", lines.len(), expected.len())
                 } else {
@@ -345,7 +532,6 @@ impl Run<'_> {
                     let _ = write!(msg, " and {partial} bytes of an unfinished line");
                 }
                 let _ = write!(msg, "; next expected: {}", excerpt(&expected[lines.len()]));
-                let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
                 let _ = match log.connections {
                     0 => write!(msg, " (the client never connected)"),
                     n => write!(msg, " (the server has had {n} connection(s), received {} bytes)", log.received.len()),
@@ -455,6 +641,34 @@ impl Run<'_> {
     }
 }
 
+/// What follows the last newline.
+fn unfinished(bytes: &[u8]) -> &[u8] {
+    &bytes[bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..]
+}
+
+/// The text every printed line starts with, when the wrong line `got` is that text followed by
+/// the expected `want`, or when several lines share it: an undeclared prompt (or label).
+fn common_prefix_hint<'l>(lines: &'l [Vec<u8>], want: &[u8], got: &'l [u8]) -> Option<&'l [u8]> {
+    let prefix = match got.strip_suffix(want) {
+        Some(p) if !p.is_empty() => p,
+        _ if lines.len() >= 2 => {
+            let n = lines[1..]
+                .iter()
+                .fold(lines[0].len(), |n, l| n.min(lines[0].iter().zip(l).take_while(|(a, b)| a == b).count()));
+            &lines[0][..n]
+        }
+        _ => return None,
+    };
+    let shared = !prefix.is_empty() && lines.iter().all(|l| l.starts_with(prefix));
+    // A prompt makes the line wrong from its first byte.
+    (shared && got.first() != want.first()).then_some(prefix)
+}
+
+/// `'...'` for a POSIX shell.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 /// Spinning: more than 300 ms of CPU and more than a quarter of the time waited (a blocked
 /// client uses next to nothing; a spinning one a whole core, or what a loaded machine leaves it).
 fn busy(used: Duration, waited: Duration) -> bool {
@@ -544,5 +758,33 @@ mod tests {
             placeholders::expand(&cmd.template, &values).unwrap(),
             "exec '/opt/sock check/bin' client --unix /tmp/s.sock"
         );
+    }
+
+    #[test]
+    fn a_prompt_is_suggested_only_when_every_printed_line_starts_with_it() {
+        let lines = |ls: &[&str]| ls.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>();
+        let printed = lines(&[">>: HELLO"]);
+        assert_eq!(common_prefix_hint(&printed, b"HELLO", &printed[0]), Some(&b">>: "[..]));
+        let printed = lines(&["> ONE", "> TWO", "> THREE"]);
+        assert_eq!(common_prefix_hint(&printed, b"ONE", &printed[0]), Some(&b"> "[..]));
+        // Only the wrong line has it: not a prompt.
+        let printed = lines(&["ONE", "x TWO"]);
+        assert_eq!(common_prefix_hint(&printed, b"TWO", &printed[1]), None);
+        // A cut reply shares its start with the expected one: nothing to suggest.
+        let printed = lines(&["HEL"]);
+        assert_eq!(common_prefix_hint(&printed, b"HELLO", &printed[0]), None);
+        let printed = lines(&["HELLO X", "HELLO Y"]);
+        assert_eq!(common_prefix_hint(&printed, b"HELLO", &printed[0]), None);
+    }
+
+    #[test]
+    fn stdio_names_parse_back() {
+        for s in [ClientStdio::Pty, ClientStdio::Pipe] {
+            assert_eq!(s.name().parse::<ClientStdio>(), Ok(s));
+        }
+        assert!("tty".parse::<ClientStdio>().is_err());
+        assert_eq!(unfinished(b"ONE\n>>: "), b">>: ");
+        assert_eq!(unfinished(b">>: "), b">>: ");
+        assert_eq!(unfinished(b"ONE\n"), b"");
     }
 }

@@ -1,30 +1,59 @@
 #!/usr/bin/env python3
 """Clients for harness/tests/python_clients.rs: the tutorial's client done right (like
-examples/tutorial_client.py) with one thing changed each.
+examples/tutorial_client.py, but reading sys.stdin and printing with flush=True) with one thing
+changed each.
 
     python3 variants.py VARIANT PORT_OR_PATH     (a port: TCP on 127.0.0.1; a path: Unix socket)
 
-chatty       correct, but writes 256 KiB to stderr per line: sockcheck must drain it, or this client
-             blocks on a full pipe (must still pass)
-sends-empty  strips but does not skip empty lines: sends b"" (nothing goes out) and waits forever
-             for its reply
-one-recv     one recv(1024) per line, as in the tutorial: long or sliced replies are cut
-spinning     when the server closes, recv returns b"" forever and this loop spins on it
+chatty             correct, but writes 256 KiB to stderr per line: sockcheck must drain it, or
+                   this client blocks on a full pipe (must still pass)
+no-flush           correct, but prints with a plain print(): line-buffered on a terminal (passes
+                   there), block-buffered on a pipe (prints nothing until it exits)
+sends-empty        strips but does not skip empty lines: sends b"" (nothing goes out) and waits
+                   forever for its reply
+one-recv           one recv(1024) per line, as in the tutorial: long or sliced replies are cut
+spinning           when the server closes, recv returns b"" forever and this loop spins on it
+connect-traceback  connects as the tutorial does, without a try: nothing listening is a traceback
+waits-for-server   when nothing listens, retries connect_ex() every 0.1 s for ever: it hangs
 
 The protocol has no framing: the reply to N bytes is N bytes, so a correct client reads until N
 have come.
 """
 import socket
 import sys
+import time
 
-VARIANTS = ("chatty", "sends-empty", "one-recv", "spinning")
+VARIANTS = (
+    "chatty",
+    "no-flush",
+    "sends-empty",
+    "one-recv",
+    "spinning",
+    "connect-traceback",
+    "waits-for-server",
+)
 
 
-def connect(where):
+def address(where):
     if where.isdigit():
-        return socket.create_connection(("127.0.0.1", int(where)))
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(where)
+        return socket.AF_INET, ("127.0.0.1", int(where))
+    return socket.AF_UNIX, where
+
+
+def connect(variant, where):
+    family, addr = address(where)
+    s = socket.socket(family, socket.SOCK_STREAM)
+    if variant == "waits-for-server":
+        while s.connect_ex(addr) != 0:
+            time.sleep(0.1)
+        return s
+    if variant == "connect-traceback":
+        s.connect(addr)
+        return s
+    try:
+        s.connect(addr)
+    except OSError as e:
+        sys.exit(f"client: cannot connect to {where}: {e}")
     return s
 
 
@@ -34,7 +63,7 @@ def closed():
 
 
 def main(variant, where):
-    client = connect(where)
+    client = connect(variant, where)
     try:
         for line in sys.stdin:
             msg = line.strip().encode()
@@ -57,7 +86,7 @@ def main(variant, where):
                             continue
                         return closed()
                     reply += data
-            print(reply.decode(errors="replace"), flush=True)
+            print(reply.decode(errors="replace"), flush=variant != "no-flush")
     except OSError as e:
         print(f"client: {e}", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@
 //! A [`ClientScenario`] is a value like a server [`super::Scenario`]: a name, what it checks, how
 //! the server that sockcheck plays behaves ([`Serve`]) and the steps: lines typed on stdin, and
 //! what must follow (the printed replies, the bytes the server got, the exit status within a
-//! deadline, the CPU time used while waiting, no traceback on stderr).
+//! deadline, the CPU time used while waiting, no traceback on stderr, a message).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -23,6 +23,8 @@ pub enum Serve {
     CloseAfter(usize),
     /// `k` messages are answered; the next one is left unread and the connection reset (RST).
     ResetAfter(usize),
+    /// Nothing listens at the client's address: its connect is refused.
+    NothingListening,
 }
 
 impl Serve {
@@ -33,6 +35,7 @@ impl Serve {
             Serve::SplittingUtf8 { pause } => format!("split_utf8(ms({}))", pause.as_millis()),
             Serve::CloseAfter(k) => format!("close_after({k})"),
             Serve::ResetAfter(k) => format!("reset_after({k})"),
+            Serve::NothingListening => "nothing_listening()".into(),
         }
     }
 }
@@ -56,6 +59,11 @@ pub fn close_after(k: usize) -> Serve {
 /// Answer `k` messages, then reset on the next.
 pub fn reset_after(k: usize) -> Serve {
     Serve::ResetAfter(k)
+}
+
+/// Listen nowhere: the client's connect is refused.
+pub fn nothing_listening() -> Serve {
+    Serve::NothingListening
 }
 
 /// The exit status a step expects.
@@ -86,6 +94,9 @@ pub enum ClientStep {
     ExpectIdle(Duration),
     /// Nothing on stderr looks like a traceback or a panic.
     ExpectNoTraceback,
+    /// The client said something (on stderr, or stdout besides its prompt): a person is told why
+    /// it stopped.
+    ExpectMessage,
 }
 
 impl ClientStep {
@@ -100,6 +111,7 @@ impl ClientStep {
             ClientStep::ExpectExit(Exit::Failure) => "expect_exit(Exit::Failure)".into(),
             ClientStep::ExpectIdle(d) => format!("expect_idle(ms({}))", d.as_millis()),
             ClientStep::ExpectNoTraceback => "expect_no_traceback()".into(),
+            ClientStep::ExpectMessage => "expect_message()".into(),
         }
     }
 }
@@ -152,6 +164,9 @@ impl ClientSteps {
     }
     pub fn expect_no_traceback(self) -> Self {
         self.push(ClientStep::ExpectNoTraceback)
+    }
+    pub fn expect_message(self) -> Self {
+        self.push(ClientStep::ExpectMessage)
     }
     /// Give the previous step this deadline instead of the default.
     pub fn within(mut self, d: Duration) -> Self {
