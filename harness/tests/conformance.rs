@@ -1,12 +1,14 @@
-//! Every catalogue scenario as a named test against the built-in reference server:
-//! `<scenario>::<transport>::<model>`, e.g. `cargo test -p sockcheck-scenarios send_of_1m`.
+//! Both catalogues as named tests. Every server scenario against the built-in reference server:
+//! `<scenario>::<transport>::<model>`, e.g. `cargo test send_of_1m`; every client scenario against
+//! the built-in client (the real `sockcheck client` binary): `<scenario>::<transport>`.
 //! The models: `sequential`, `concurrent` (its first connections on threads of their own, as the
 //! catalogue's few clients all are) and `concurrent-event-loop` (`--threads 0`: every connection on
 //! the event loop, as the concurrent server has them when it holds more than 16).
 //! A failure prints the scenario's transcript.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use sockcheck::engine::{Engine, RunOpts};
+use sockcheck::engine::{ClientCommand, ClientOpts, Engine, RunOpts};
+use sockcheck::report::Outcome;
 use sockcheck::scenario::{Mode, Transport};
 use sockcheck::target::ReferenceTarget;
 use sockcheck::Transform;
@@ -33,15 +35,30 @@ fn main() {
                     let mut target = ReferenceTarget::new(transport, mode, Transform::Upper)
                         .map_err(|e| Failed::from(e.to_string()))?
                         .with_threads(threads);
-                    let outcome = runner.check(&scenario, &mut target);
-                    if outcome.passed() {
-                        Ok(())
-                    } else {
-                        Err(Failed::from(outcome.report()))
-                    }
+                    verdict(runner.check(&scenario, &mut target))
                 }));
             }
         }
     }
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_sockcheck"));
+    for scenario in sockcheck::client_catalogue::all() {
+        for transport in Transport::ALL {
+            let scenario = scenario.clone();
+            trials.push(Trial::test(format!("{}::{transport}", scenario.name()), move || {
+                let engine = Engine::new(RunOpts::default()).map_err(|e| Failed::from(e.to_string()))?;
+                let cmd = ClientCommand::reference(exe, transport);
+                verdict(engine.check_client(&scenario, &cmd, transport, &ClientOpts::default()))
+            }));
+        }
+    }
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// A pass, or the failure with its transcript.
+fn verdict(outcome: Outcome) -> Result<(), Failed> {
+    if outcome.passed() {
+        Ok(())
+    } else {
+        Err(Failed::from(outcome.report()))
+    }
 }

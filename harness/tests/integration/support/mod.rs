@@ -2,7 +2,6 @@
 //!
 //! [`Server`] starts `sockcheck serve`, learns its address from the first stdout line, collects
 //! stderr lines, exposes `/proc` figures (fd count, CPU ticks, RSS) and kills the child on drop.
-#![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,11 +17,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sockcheck");
 /// Generous: a loaded 2-core CI machine must never fail a test by slowness alone.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum T {
-    Tcp,
-    Unix,
-}
+/// The transport of a test in the matrix.
+pub use sockcheck::Transport as T;
+
+pub mod servers;
 
 /// Two tests per body, one per transport: `mod name { fn tcp(); fn unix(); }`.
 #[macro_export]
@@ -62,7 +60,7 @@ pub struct Server {
     pub addr: String,
     pub endpoint: Endpoint,
     stderr: Arc<Lines>,
-    dir: Option<tempfile::TempDir>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -114,7 +112,7 @@ impl Server {
             panic!("server did not start ({status}): stdout {line:?}, stderr:\n{err}");
         };
         let endpoint = Endpoint::parse(addr).unwrap_or_else(|e| panic!("bad address line {addr:?}: {e}"));
-        Server { child, addr: addr.to_string(), endpoint, stderr, dir }
+        Server { child, addr: addr.to_string(), endpoint, stderr, _dir: dir }
     }
 
     pub fn pid(&self) -> i32 {

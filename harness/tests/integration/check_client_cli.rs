@@ -1,12 +1,10 @@
 //! `sockcheck check-client` from the command line: summary and exit codes, usage errors, and no
 //! client left running when sockcheck is interrupted.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{run, wait_until, BIN, DEADLINE};
+use crate::support::{run, wait_until, BIN, DEADLINE};
 
 fn clients_dir() -> String {
     format!("{}/tests/clients", env!("CARGO_MANIFEST_DIR"))

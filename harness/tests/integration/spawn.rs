@@ -271,7 +271,7 @@ fn ctrl_c_leaves_no_server_and_no_socket_file_behind() {
     // The shell writes its pid (which `exec` hands to python) and the socket path.
     let cmd =
         format!("echo $$ {{path}} > {}; exec python3 {} {{path}}", info.display(), here("examples/tutorial_server.py"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sockcheck"))
+    let mut child = Command::new(crate::support::BIN)
         .args(["check", "--model", "sequential", "--filter", "thousand", "--filter", "slow_reader", "--spawn", &cmd])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -348,7 +348,7 @@ fn json_and_junit_reports_of_a_spawned_server() {
 }
 
 fn sockcheck(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sockcheck")).args(args).stdin(Stdio::null()).output().unwrap()
+    Command::new(crate::support::BIN).args(args).stdin(Stdio::null()).output().unwrap()
 }
 
 #[test]

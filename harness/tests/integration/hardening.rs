@@ -1,16 +1,14 @@
 //! Hardening (issue 8): hostile peers, resource limits, signals, Unix socket file safety and bad
 //! input, against the real `sockcheck` binary.
 
-mod support;
-
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use nix::sys::signal::Signal;
 use sockcheck::net::StdConn;
-use support::*;
 
 /// Write until the peer stops taking bytes (a write stalls twice in a row), at most `cap` bytes.
 /// Returns how many bytes were taken, or `None` if the cap was reached without a stall.

@@ -2,59 +2,19 @@
 //! once are all served, and idle connections cost at most 2 KiB of RSS each.
 //!
 //! The 10,000-connection memory check is `#[ignore]`d (it needs about 20,000 descriptors):
-//! `cargo test --release -p sockcheck --test capacity -- --ignored --nocapture`
+//! `cargo test --release -p sockcheck --test integration capacity:: -- --ignored --nocapture`
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
-const EXE: &str = env!("CARGO_BIN_EXE_sockcheck");
+use crate::support::{proc_status_field, Server, BIN as EXE};
 
-/// `sockcheck serve` as a child process; killed on drop.
-struct Serve {
-    child: Child,
-    listening: String,
-}
-
-impl Serve {
-    fn start(args: &[&str]) -> Serve {
-        let mut child = Command::new(EXE)
-            .arg("serve")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run sockcheck serve");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("server printed `listening on` within 20 s");
-        let listening = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
-        Serve { child, listening }
-    }
-
-    /// Resident memory of the server process, in bytes.
-    fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("read status");
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
-        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Resident memory of the server process, in bytes.
+fn rss(server: &Server) -> u64 {
+    proc_status_field(server.pid(), "VmRSS:") * 1024
 }
 
 enum Stream {
@@ -112,18 +72,18 @@ fn a_thousand_connections_at_once_are_all_served() {
 
 /// Open `n` connections, then one round trip on each; RSS growth per connection, before and
 /// after the round trips.
-fn idle_memory(server: &Serve, n: usize) -> (f64, f64) {
-    let mut warm = Stream::connect(&server.listening);
+fn idle_memory(server: &Server, n: usize) -> (f64, f64) {
+    let mut warm = Stream::connect(&server.addr);
     assert_eq!(warm.round_trip(b"warm up"), b"WARM UP");
-    let before = server.rss();
-    let mut conns: Vec<Stream> = (0..n).map(|_| Stream::connect(&server.listening)).collect();
+    let before = rss(server);
+    let mut conns: Vec<Stream> = (0..n).map(|_| Stream::connect(&server.addr)).collect();
     // A round trip on the last one proves the server has accepted all before it.
     assert_eq!(conns.last_mut().unwrap().round_trip(b"x"), b"X");
-    let opened = server.rss();
+    let opened = rss(server);
     for (i, c) in conns.iter_mut().enumerate() {
         assert_eq!(c.round_trip(b"idle?"), b"IDLE?", "connection {i}");
     }
-    let used = server.rss();
+    let used = rss(server);
     let per = |rss: u64| rss.saturating_sub(before) as f64 / n as f64;
     (per(opened), per(used))
 }
@@ -140,12 +100,12 @@ fn idle_connections_cost_at_most_2_kib_of_rss_each() {
         vec!["--mode", "concurrent", "--backlog", "4096", "--tcp", "127.0.0.1:0"],
         vec!["--mode", "concurrent", "--backlog", "4096", "--unix", sock.to_str().unwrap()],
     ] {
-        let server = Serve::start(&args);
+        let server = Server::start_with(&args, None);
         let (opened, used) = idle_memory(&server, N);
         println!(
             "{}: {N} idle connections: {opened:.0} B of RSS each just opened, {used:.0} B each after one round trip",
-            server.listening.split(':').next().unwrap()
+            server.addr.split(':').next().unwrap()
         );
-        assert!(opened <= 2048.0 && used <= 2048.0, "{}: {opened:.0} / {used:.0} B per connection", server.listening);
+        assert!(opened <= 2048.0 && used <= 2048.0, "{}: {opened:.0} / {used:.0} B per connection", server.addr);
     }
 }

@@ -2,17 +2,15 @@
 //! from the run and from its JSON, every text escaped, and drawn by a real browser (chromium,
 //! headless) when one is installed; CI must install it.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::run;
 use sockcheck::report::json::to_micros;
 use sockcheck::report::{mismatch, read_json, write_report_with, Event, Failure, Format, Outcome, ReportMeta, Verdict};
 use sockcheck::scenario::Mode;
 use sockcheck::Transport;
-use support::run;
 
 fn event(at_us: u64, client: &str, step: &str, ok: bool, note: &str) -> Event {
     // Nanoseconds on purpose: reports keep microseconds, and must agree however they were made.
@@ -206,7 +204,7 @@ fn here(rel: &str) -> String {
 
 /// `check --spawn` of the server that answers only the first recv of a connection: one scenario
 /// passes, two fail, one is skipped (Unix only).
-fn check_once_server(format: &str, output: &Path) -> support::Run {
+fn check_once_server(format: &str, output: &Path) -> crate::support::Run {
     let spawn = format!("python3 {} once {{port}}", here("tests/servers/variants.py"));
     let out = output.to_str().unwrap();
     run(

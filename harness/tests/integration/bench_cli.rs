@@ -10,7 +10,7 @@ use sockcheck::net::ListenOpts;
 use sockcheck::server::{self, ServerHandle};
 use sockcheck::{Endpoint, Mode, ServerConfig};
 
-const EXE: &str = env!("CARGO_BIN_EXE_sockcheck");
+use crate::support::BIN as EXE;
 
 /// Run `sockcheck bench ARGS`, killing it if it has not finished within 60 s.
 fn bench(args: &[&str]) -> Output {

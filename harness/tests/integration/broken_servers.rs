@@ -5,12 +5,10 @@
 //! The servers are small blocking programs, written the way the tutorial writes its server
 //! (accept loop around a recv/send loop), so they behave like a student's Python script would.
 
-mod scenario_support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use scenario_support::*;
+use crate::support::servers::*;
 use sockcheck::engine::{Engine, RunOpts};
 use sockcheck::scenario::{Mode, Transport};
 use sockcheck::target::FnTarget;

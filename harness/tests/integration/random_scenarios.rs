@@ -7,8 +7,6 @@
 //! A failure is shrunk and printed as Rust scenario code, ready to paste into the catalogue.
 //! `PROPTEST_CASES=500 cargo test -p sockcheck-scenarios --test random_scenarios` runs longer.
 
-mod scenario_support;
-
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -216,7 +214,12 @@ fn random_scenarios_catch_a_server_that_answers_only_the_first_recv() {
     let result = check(Mode::Sequential, config, opts, || {
         Box::new(
             FnTarget::new("first recv only", Transport::Tcp, Some(Mode::Sequential), |ep| {
-                scenario_support::start(ep, scenario_support::bind_safely, scenario_support::first_recv_only, false)
+                crate::support::servers::start(
+                    ep,
+                    crate::support::servers::bind_safely,
+                    crate::support::servers::first_recv_only,
+                    false,
+                )
             })
             .expect("target"),
         )

@@ -2,11 +2,9 @@
 //! built-in server, against running servers (TCP, Unix, abstract, IPv6), against a wrong one, and
 //! with bad input.
 
-mod support;
+use crate::support::{run, Server, T};
 
-use support::{run, Server, T};
-
-fn stdout(r: &support::Run) -> String {
+fn stdout(r: &crate::support::Run) -> String {
     String::from_utf8_lossy(&r.stdout).into_owned()
 }
 

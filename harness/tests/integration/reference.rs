@@ -1,15 +1,13 @@
 //! The reference server and client (issue 3), tested as users run them: the real `sockcheck`
 //! binary as a child process, over TCP and Unix sockets.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::*;
 use sockcheck::Transform;
-use support::*;
 
 per_transport! {
     fn uppercase_echo_in_both_modes(t) {

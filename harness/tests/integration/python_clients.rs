@@ -81,37 +81,33 @@ fn prompt_note(o: &Outcome) -> &str {
     &e.note
 }
 
-macro_rules! per_transport {
-    ($($name:ident: $file:literal => [$($scenario:literal),* $(,)?];)*) => {$(
-        mod $name {
-            use super::*;
-            #[test]
-            fn tcp() {
-                assert_fails_exactly($file, Transport::Tcp, &[$($scenario),*]);
-            }
-            #[test]
-            fn unix() {
-                assert_fails_exactly($file, Transport::Unix, &[$($scenario),*]);
-            }
-        }
-    )*};
-}
-
 per_transport! {
-    fixed_tutorial_client_passes_everything: "examples/tutorial_client.py" => [];
-    chatty_client_is_not_blocked_by_its_stderr: "chatty" => [];
+    fn fixed_tutorial_client_passes_everything(t) {
+        assert_fails_exactly("examples/tutorial_client.py", t, &[]);
+    }
+    fn chatty_client_is_not_blocked_by_its_stderr(t) {
+        assert_fails_exactly("chatty", t, &[]);
+    }
     // A terminal makes Python's stdout line-buffered: a plain print() is seen at once.
-    print_client_without_flush_passes_on_a_terminal: "no-flush" => [];
-    client_that_sends_empty_lines_is_caught: "sends-empty" => ["empty_and_blank_lines_are_not_sent"];
-    client_that_reads_once_per_reply_is_caught: "one-recv" => [
-        "reply_in_small_pieces_is_printed_whole",
-        "reply_over_64k_is_printed_whole",
-        "utf8_split_across_reads_is_printed_correctly",
-    ];
-    client_that_spins_after_the_server_closes_is_caught: "spinning" => ["server_close_ends_the_client"];
+    fn print_client_without_flush_passes_on_a_terminal(t) {
+        assert_fails_exactly("no-flush", t, &[]);
+    }
+    fn client_that_sends_empty_lines_is_caught(t) {
+        assert_fails_exactly("sends-empty", t, &["empty_and_blank_lines_are_not_sent"]);
+    }
+    fn client_that_reads_once_per_reply_is_caught(t) {
+        assert_fails_exactly("one-recv", t, &["reply_in_small_pieces_is_printed_whole", "reply_over_64k_is_printed_whole", "utf8_split_across_reads_is_printed_correctly"]);
+    }
+    fn client_that_spins_after_the_server_closes_is_caught(t) {
+        assert_fails_exactly("spinning", t, &["server_close_ends_the_client"]);
+    }
     // The variants connect at start, so only the scenario where nothing listens tells them apart.
-    client_with_a_traceback_when_nothing_listens_is_caught: "connect-traceback" => ["nothing_listening_ends_the_client"];
-    client_that_waits_for_a_server_for_ever_is_caught: "waits-for-server" => ["nothing_listening_ends_the_client"];
+    fn client_with_a_traceback_when_nothing_listens_is_caught(t) {
+        assert_fails_exactly("connect-traceback", t, &["nothing_listening_ends_the_client"]);
+    }
+    fn client_that_waits_for_a_server_for_ever_is_caught(t) {
+        assert_fails_exactly("waits-for-server", t, &["nothing_listening_ends_the_client"]);
+    }
 }
 
 /// The spinning client's report shows the CPU it burnt while it should have been exiting.

@@ -1,18 +1,16 @@
 //! The fault-injecting proxy (`sockcheck proxy`, `sockcheck::proxy`) between the reference client
 //! and the reference server, over TCP and Unix sockets.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::{Server, BIN, T};
 use sockcheck::engine::{Engine, RunOpts};
 use sockcheck::proxy::{self, Faults, ProxyHandle};
 use sockcheck::server::{self, ServerHandle};
 use sockcheck::target::AddressTarget;
 use sockcheck::{Endpoint, Mode, ServerConfig, Transform};
-use support::{Server, BIN, T};
 
 /// A reference server (concurrent) and a proxy in front of it, over `t`.
 struct Setup {
@@ -42,9 +40,9 @@ impl Setup {
         }
     }
 
-    fn run_client(&self, input: &[u8]) -> support::Run {
+    fn run_client(&self, input: &[u8]) -> crate::support::Run {
         let args = self.client_args();
-        support::run(&args.iter().map(String::as_str).collect::<Vec<_>>(), input)
+        crate::support::run(&args.iter().map(String::as_str).collect::<Vec<_>>(), input)
     }
 }
 
@@ -107,7 +105,7 @@ fn byte_limits_are_exact() {
         (Faults { close_after: Some(10), ..Faults::default() }, false),
     ] {
         let setup = Setup::new(T::Tcp, faults);
-        let mut c = support::connect(setup.proxy.endpoint());
+        let mut c = crate::support::connect(setup.proxy.endpoint());
         c.write_all(b"abcdefghijklmnopqrstuvwxyz").unwrap();
         let mut got = vec![];
         let mut buf = [0u8; 64];
@@ -153,7 +151,7 @@ fn proxy_rejects_bad_arguments_in_one_line() {
         &["proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--reset-after", "1", "--close-after", "2"],
         &["proxy", "--listen", "127.0.0.1:0"],
     ] {
-        let run = support::run(args, b"");
+        let run = crate::support::run(args, b"");
         assert_eq!(run.code(), Some(2), "{args:?}: {}", run.stderr);
         assert_eq!(run.stderr_lines().len(), 1, "{args:?}: {}", run.stderr);
     }

@@ -1,7 +1,6 @@
 //! Small blocking servers written the way the tutorial writes its server (an accept loop around a
 //! recv/send loop), right and wrong, so they behave like a student's script would. Shared by the
 //! broken-server and random-scenario tests.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
