@@ -404,6 +404,11 @@ impl Spawned {
         group_asleep(self.pgid)
     }
 
+    /// Whether it is asleep waiting for input (see [`group_waiting_for_input`]).
+    pub fn waiting_for_input(&self) -> bool {
+        group_waiting_for_input(self.pgid)
+    }
+
     /// Its exit status once it has exited (the shell, which exits with the command).
     pub fn status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -503,12 +508,16 @@ pub fn describe_status(status: ExitStatus) -> String {
 
 /// The fields after `(comm)` of `/proc/PID/stat` for every process.
 fn proc_stats() -> impl Iterator<Item = String> {
+    proc_stats_with_pid().map(|(_, rest)| rest)
+}
+
+/// [`proc_stats`] with each process's id.
+fn proc_stats_with_pid() -> impl Iterator<Item = (String, String)> {
     std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|entry| {
-        let name = entry.file_name();
-        name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit()))?;
+        let pid = entry.file_name().to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit()))?.to_string();
         let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
         // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-        stat.rfind(')').map(|i| stat[i + 1..].to_string())
+        stat.rfind(')').map(|i| (pid, stat[i + 1..].to_string()))
     })
 }
 
@@ -528,8 +537,20 @@ pub fn group_alive(pgid: i32) -> bool {
 /// Whether the group has a process and every one of them is asleep (state `S`: blocked in a
 /// read, a poll, a sleep), none running (`R`) or in disk wait (`D`). Zombies do not count.
 pub fn group_asleep(pgid: i32) -> bool {
+    group_sleep(pgid, false)
+}
+
+/// [`group_asleep`], and one of them is waiting for input: reading its stdin, or in the poll of an
+/// event loop. A program that is still starting sleeps on other things now and then (a busy
+/// machine shows it); one waiting for its first line does this.
+pub fn group_waiting_for_input(pgid: i32) -> bool {
+    group_sleep(pgid, true)
+}
+
+fn group_sleep(pgid: i32, on_input: bool) -> bool {
     let mut any = false;
-    for rest in proc_stats() {
+    let mut waiting_for_input = !on_input;
+    for (pid, rest) in proc_stats_with_pid() {
         let f: Vec<&str> = rest.split_whitespace().take(3).collect();
         if f.len() < 3 || f[2].parse() != Ok(pgid) || f[0] == "Z" || f[0] == "X" {
             continue;
@@ -538,8 +559,27 @@ pub fn group_asleep(pgid: i32) -> bool {
             return false;
         }
         any = true;
+        waiting_for_input = waiting_for_input || blocked_on_input(&pid);
     }
-    any
+    any && waiting_for_input
+}
+
+/// Whether process `pid` is blocked in `read(0, ..)` or a poll/select/epoll wait, from
+/// `/proc/PID/syscall` (x86-64 numbers; elsewhere any sleep counts).
+fn blocked_on_input(pid: &str) -> bool {
+    if !cfg!(target_arch = "x86_64") {
+        return true;
+    }
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return true };
+    let mut f = text.split_whitespace();
+    let (Some(nr), arg0) = (f.next(), f.next()) else { return false };
+    match nr {
+        // read, readv on fd 0
+        "0" | "19" => arg0 == Some("0x0"),
+        // poll, select, epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2
+        "7" | "23" | "232" | "270" | "271" | "281" | "441" => true,
+        _ => false,
+    }
 }
 
 /// Wait (at most `limit`) until no process of the group runs.

@@ -410,8 +410,9 @@ impl Run<'_> {
             if now >= until {
                 break format!("it did not go quiet within {}", format_duration(until - started));
             }
-            // Asleep twice in a row after the quiet time: blocked, not merely slow to start.
-            let asleep = now - quiet_since >= PROMPT_QUIET && self.proc.asleep();
+            // Waiting for input twice in a row after the quiet time: blocked on its first line,
+            // not merely slow to start.
+            let asleep = now - quiet_since >= PROMPT_QUIET && self.proc.waiting_for_input();
             if asleep && asleep_before {
                 break format!("waited {} for it to go quiet", format_duration(now - started));
             }
