@@ -76,9 +76,9 @@ pub fn all() -> Vec<Scenario> {
         Scenario::new("slow_reader_loses_nothing")
             .about("a client with a small receive buffer that sends 8 MiB and reads slowly gets every byte in order (writes that would block are not dropped)")
             .client("a", |c| {
-                // 4 KiB of receive buffer: what the server's send buffer (4 MiB at most by
+                // 128 KiB of receive buffer: what the server's send buffer (4 MiB at most by
                 // default) cannot hold must wait in the server, whatever the kernel's autotuning.
-                c.connect_with_recv_buffer(4 << 10)
+                c.connect_with_recv_buffer(128 << 10)
                     .send(random(8 << 20, 7))
                     .wait(ms(100))
                     .expect_reply_slowly(64 << 10, ms(1))
