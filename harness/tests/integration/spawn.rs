@@ -409,3 +409,84 @@ fn check_spawn_usage_errors_exit_2_with_one_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exited (status 4)"));
 }
+
+/// The verdicts of every scenario, from a JSON report.
+fn verdicts(json: &[u8]) -> Vec<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(json).expect("a JSON report");
+    v["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["scenario"].as_str().unwrap().to_string(), o["result"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// Each scenario gets a fresh process on a fresh port, so one failure does not cascade: a server
+/// without SO_REUSEADDR fails the restart scenario only, and every scenario's verdict alone
+/// (`--filter NAME`) is its verdict in the whole catalogue, for correct and broken servers.
+#[test]
+fn verdicts_alone_equal_verdicts_in_the_catalogue() {
+    for name in ["no-reuseaddr", "dies-on-reset"] {
+        let cmd = variant(name, "{port}");
+        let out = sockcheck(&["check", "--spawn", &cmd, "--format", "json", "--timeout", "2"]);
+        let whole = verdicts(&out.stdout);
+        assert_eq!(whole.len(), sockcheck_scenarios::all().len(), "{name}");
+        if name == "no-reuseaddr" {
+            let failed: Vec<&str> = whole.iter().filter(|(_, r)| r == "fail").map(|(s, _)| s.as_str()).collect();
+            assert_eq!(failed, ["restarted_server_binds_at_once"], "{name}: no cascade");
+        }
+        // Alone: every failure, and the scenarios before and after one (where a cascade would show).
+        let picked: Vec<usize> = (0..whole.len())
+            .filter(|&i| (i.saturating_sub(1)..=(i + 1).min(whole.len() - 1)).any(|j| whole[j].1 == "fail"))
+            .collect();
+        for (scenario, result) in picked.iter().map(|&i| &whole[i]) {
+            let alone =
+                sockcheck(&["check", "--spawn", &cmd, "--format", "json", "--timeout", "2", "--filter", scenario]);
+            let alone: Vec<_> = verdicts(&alone.stdout).into_iter().filter(|(s, _)| s == scenario).collect();
+            assert_eq!(alone, [(scenario.clone(), result.clone())], "{name}: {scenario} alone");
+        }
+    }
+}
+
+/// `--retries`: a scenario that fails and then passes against a fresh server is flaky (exit 0,
+/// JUnit `<flakyFailure>`), and `--flaky-fails` makes that exit 1; one that fails every time fails.
+#[test]
+fn a_failure_that_passes_when_retried_is_flaky() {
+    let dir = tempfile::tempdir().unwrap();
+    let (probe, first) = (dir.path().join("probe-started"), dir.path().join("first-scenario-started"));
+    // The first two servers started (the start-up probe, the scenario's first attempt) answer only
+    // one recv per connection; every later one is correct.
+    let cmd = format!(
+        "if [ -e {f} ]; then exec {ok}; elif [ -e {p} ]; then touch {f}; exec {broken}; else touch {p}; exec {broken}; fi",
+        p = probe.display(),
+        f = first.display(),
+        ok = variant("correct", "{port}"),
+        broken = variant("once", "{port}")
+    );
+    let junit = dir.path().join("report.xml");
+    let filter = ["--filter", "several_messages_on_one_connection", "--model", "sequential", "--timeout", "2"];
+    fn args<'a>(cmd: &'a str, filter: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [&["check", "--spawn", cmd], filter, extra].concat()
+    }
+    let out =
+        sockcheck(&args(&cmd, &filter, &["--retries", "1", "--format", "junit", "--output", junit.to_str().unwrap()]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("flaky") && stdout.contains("1 flaky"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("flakyFailure")).count(), 1, "{xml}");
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 0, "{xml}");
+
+    std::fs::remove_file(&probe).unwrap();
+    std::fs::remove_file(&first).unwrap();
+    let out = sockcheck(&args(&cmd, &filter, &["--retries", "1", "--flaky-fails"]));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // Always broken: every attempt fails, and the verdict is a failure.
+    let once = variant("once", "{port}");
+    let out = sockcheck(&args(&once, &filter, &["--retries", "2"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL") && !stdout.contains("flaky"), "{stdout}");
+}
