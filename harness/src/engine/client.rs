@@ -144,8 +144,17 @@ fn tail(out: &Output, n: usize) -> String {
     lines[from..].join(" | ")
 }
 
-const TRACEBACK_MARKS: [&str; 4] =
-    ["Traceback (most recent call last)", "panicked at", "Exception in thread", "Segmentation fault"];
+/// How a crash looks on stderr: Python, Rust, Java, C, and Node (an unhandled error's stack, whose
+/// frames are `    at ...` lines; a Java stack trace has them too).
+const TRACEBACK_MARKS: [&str; 7] = [
+    "Traceback (most recent call last)",
+    "panicked at",
+    "Exception in thread",
+    "Segmentation fault",
+    "Unhandled 'error' event",
+    "\n    at ",
+    "\n\tat ",
+];
 
 /// The state of one scenario run.
 struct Run<'a> {

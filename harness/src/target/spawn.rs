@@ -277,20 +277,25 @@ impl Target for SpawnTarget {
             return Ok(());
         }
         let exited = |e: String| {
-            if !after_failure && e.starts_with("exited (status 0)") {
-                // Every step passed and then it left: the tutorial's accept() without its loop.
-                format!(
-                    "the server {e} once this scenario's clients had closed: it serves one client and stops \
-                     (accept() must be in a loop)"
-                )
+            if e.starts_with("exited (status 0)") {
+                // It left on its own, without an error: the tutorial's accept() without its loop.
+                format!("the server {e} after its clients closed: it serves one client and stops (accept() must be in a loop)")
             } else {
                 format!("the server process {e}")
             }
         };
-        // A program that stops after its client closes is gone (or no longer listening) a moment
-        // later: watch for that for a while, through the socket table, so that the verdict does not
-        // depend on how quickly it exits.
-        let patience = Duration::from_millis(if after_failure { 300 } else { 100 });
+        // After a scenario whose steps all passed, the program is not asked how it is: whether it
+        // is seen to have exited a moment later would depend on how busy the machine is, and a
+        // verdict must not. (A server that stops after one client is named by the start-up probe,
+        // and fails every scenario that needs a second connection.) After a failure, it gets a
+        // moment, so that the report names how it ended.
+        if !after_failure {
+            return match self.exited() {
+                Some(e) if !e.starts_with("exited (status 0)") => Err(exited(e)),
+                _ => Ok(()),
+            };
+        }
+        let patience = Duration::from_millis(300);
         let deadline = Instant::now() + patience;
         loop {
             if let Some(e) = self.exited() {

@@ -13,6 +13,7 @@ mod check_cli;
 mod check_client_cli;
 mod fuzz_regressions;
 mod hardening;
+mod programs;
 mod properties;
 mod proxy;
 mod python_clients;
