@@ -117,12 +117,29 @@ pub struct AddrArgs {
     /// Unix socket path, or @NAME for Linux's abstract namespace
     #[arg(long, value_name = "PATH", value_parser = parse_unix)]
     pub unix: Option<Endpoint>,
+    /// UDP address, HOST:PORT (datagrams)
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_udp)]
+    pub udp: Option<Endpoint>,
+    /// Unix datagram socket path (AF_UNIX SOCK_DGRAM)
+    #[arg(long, value_name = "PATH", value_parser = parse_unix_dgram)]
+    pub unix_dgram: Option<Endpoint>,
 }
 
 impl AddrArgs {
     pub fn endpoint(&self) -> Endpoint {
-        self.tcp.clone().or_else(|| self.unix.clone()).unwrap_or_else(|| Endpoint::Tcp(([127, 0, 0, 1], 8080).into()))
+        [&self.tcp, &self.unix, &self.udp, &self.unix_dgram]
+            .into_iter()
+            .find_map(Clone::clone)
+            .unwrap_or_else(|| Endpoint::Tcp(([127, 0, 0, 1], 8080).into()))
     }
+}
+
+fn parse_udp(s: &str) -> Result<Endpoint, String> {
+    Endpoint::parse_udp(s).map_err(|e| e.to_string())
+}
+
+fn parse_unix_dgram(s: &str) -> Result<Endpoint, String> {
+    Endpoint::parse_unix_dgram(s).map_err(|e| e.to_string())
 }
 
 fn parse_tcp(s: &str) -> Result<Endpoint, String> {
@@ -150,7 +167,8 @@ pub struct ServeArgs {
     /// listen() backlog
     #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(1..=65535))]
     pub backlog: i32,
-    /// Bytes per recv() [default: 1024 (the tutorial's) in sequential mode, 65536 in concurrent mode]
+    /// Bytes per recv() [default: 1024 (the tutorial's) in sequential mode, 65536 in concurrent mode
+    /// and for datagrams, where a longer datagram is logged (MSG_TRUNC) and not answered]
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
     pub bufsize: Option<u64>,
     /// upper: a-z become A-Z; echo: bytes come back unchanged
@@ -186,9 +204,12 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
 pub struct ClientArgs {
     #[command(flatten)]
     pub addr: AddrArgs,
-    /// Give up on a reply after this many seconds (default: wait)
+    /// Give up on a reply after this many seconds (default: wait; datagrams: 1)
     #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
     pub timeout: Option<Duration>,
+    /// Datagrams: send a line again this many times when its reply does not come within --timeout
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub retries: u32,
 }
 
 /// `--jobs`, `--retries`, `--flaky-fails`: how `check` and `check-client` run their scenarios.

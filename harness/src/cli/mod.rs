@@ -53,10 +53,13 @@ pub fn serve(args: ServeArgs) -> Result<bool> {
         }
     }
     let endpoint = args.addr.endpoint();
+    let datagram = endpoint.transport().is_datagram();
     let listen = ListenOpts { backlog: args.backlog, unix_mode: args.socket_mode };
+    let default_bufsize =
+        if datagram { server::datagram::DEFAULT_DGRAM_BUFSIZE } else { server::default_bufsize(args.mode) };
     let cfg = ServerConfig {
         mode: args.mode,
-        bufsize: args.bufsize.map_or(server::default_bufsize(args.mode), |n| n as usize),
+        bufsize: args.bufsize.map_or(default_bufsize, |n| n as usize),
         transform: args.transform,
         max_conns: args.max_conns.map(|n| n as usize),
         threads: args.threads.map_or(server::DEFAULT_THREADS, |n| n as usize),
@@ -64,6 +67,9 @@ pub fn serve(args: ServeArgs) -> Result<bool> {
         grace: args.grace,
         log_errors: true,
     };
+    if datagram {
+        return serve_datagrams(&endpoint, &listen, cfg);
+    }
     let rt = server::runtime_for(cfg.mode)?;
     let listener = net::bind(&endpoint, &listen)?;
     rt.block_on(async {
@@ -90,6 +96,34 @@ pub fn serve(args: ServeArgs) -> Result<bool> {
             std::process::exit(130);
         });
         server::run(listener, cfg, stop).await
+    })?;
+    Ok(true)
+}
+
+/// `sockcheck serve --udp | --unix-dgram`: the same signals and announcement as the stream server.
+fn serve_datagrams(endpoint: &crate::Endpoint, listen: &ListenOpts, cfg: ServerConfig) -> Result<bool> {
+    server::datagram::check_config(&cfg)?;
+    let rt = server::runtime_for(Mode::Sequential)?;
+    let bound = net::bind_dgram(endpoint, listen)?;
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let remove_socket_file = bound.socket_file.as_ref().map(|f| f.remover());
+        announce(&bound.endpoint)?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            eprintln!("sockcheck serve: shutting down");
+            token.cancel();
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            if let Some(remove) = remove_socket_file {
+                remove.remove();
+            }
+            std::process::exit(130);
+        });
+        server::datagram::run(bound, cfg, stop).await
     })?;
     Ok(true)
 }
