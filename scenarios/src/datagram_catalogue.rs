@@ -54,7 +54,7 @@ pub fn all() -> Vec<Scenario> {
             .client("b", |c| c.expect_datagram_reply())
             .client("a", |c| c.expect_no_datagram(ms(100))),
         Scenario::new("burst_of_1000_datagrams_is_answered")
-            .about("1,000 datagrams from one client, 32 in flight: the replies are counted and the loss reported (none answered, duplicates or more than 10% lost fails)")
+            .about("1,000 datagrams from one client, a few in flight: the replies are counted and the loss reported (none answered, duplicates or more than 10% lost fails)")
             .datagrams()
             .client("a", |c| c.burst(1000, 64)),
         Scenario::new("vanished_client_does_not_break_the_server")
