@@ -65,10 +65,11 @@ pub struct CheckArgs {
     /// What the target does to bytes: upper (the tutorial) or echo (e.g. `ncat --exec /bin/cat`)
     #[arg(long, default_value = "upper")]
     pub transform: Transform,
-    /// Built-in server: run over this transport only; --spawn: the transport the command listens
-    /// on (default: from its placeholders)
-    #[arg(long, conflicts_with_all = ["tcp", "unix"])]
-    pub transport: Option<Transport>,
+    /// Built-in server: these transports, a comma list of tcp, unix, udp, unix-dgram, or all
+    /// [default: all]; --spawn: the one transport the command listens on (default: from its
+    /// placeholders: {port} is TCP, {path} a Unix socket; say udp or unix-dgram for datagrams)
+    #[arg(long, value_name = "LIST", value_parser = parse_transport_list, conflicts_with_all = ["tcp", "unix"])]
+    pub transport: Option<TransportList>,
     /// --spawn: seconds the command has to accept connections after it is started
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs, requires = "spawn")]
     pub ready_timeout: Duration,
@@ -131,6 +132,22 @@ impl AddrArgs {
             .into_iter()
             .find_map(Clone::clone)
             .unwrap_or_else(|| Endpoint::Tcp(([127, 0, 0, 1], 8080).into()))
+    }
+}
+
+/// `--transport tcp,udp` or `all`.
+#[derive(Clone, Debug)]
+pub struct TransportList(pub Vec<Transport>);
+
+fn parse_transport_list(s: &str) -> Result<TransportList, String> {
+    Transport::parse_list(s).map(TransportList)
+}
+
+/// Client checks are written for streams only, so far.
+fn parse_stream_transport(s: &str) -> Result<Transport, String> {
+    match s.parse::<Transport>()? {
+        t if t.is_datagram() => Err(format!("client checks over {t} are not written yet (tcp or unix)")),
+        t => Ok(t),
     }
 }
 
@@ -261,7 +278,7 @@ pub struct CheckClientArgs {
     #[arg(long, value_name = "CMD")]
     pub spawn: Option<String>,
     /// The transport (default: from the placeholders of CMD; both for the built-in client)
-    #[arg(long)]
+    #[arg(long, value_parser = parse_stream_transport)]
     pub transport: Option<Transport>,
     /// Only scenarios whose name contains TEXT (repeatable)
     #[arg(long, value_name = "TEXT")]

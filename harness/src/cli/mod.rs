@@ -156,15 +156,31 @@ pub fn client(args: ClientArgs) -> Result<bool> {
 
 /// `sockcheck check`.
 pub fn check(args: CheckArgs) -> Result<bool> {
-    let scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
+    let mut scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
     if scenarios.is_empty() {
         return Err(Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)));
+    }
+    // Datagram scenarios only where a datagram transport is checked, stream ones likewise.
+    let kinds: Vec<bool> = match (&args.addr.spawn, &args.transport) {
+        (_, Some(ts)) => ts.0.iter().map(|t| t.is_datagram()).collect(),
+        (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?.is_datagram()],
+        (None, None) if args.addr.tcp.is_some() || args.addr.unix.is_some() => vec![false],
+        (None, None) => vec![false, true],
+    };
+    scenarios.retain(|s| kinds.contains(&s.needs.datagram));
+    if scenarios.is_empty() {
+        return Err(Error::Usage(format!("no scenario matches {:?} over these transports", args.filter)));
     }
     let report = args.report.opts();
     let output = report.create_output()?;
     let (spec, what) = if let Some(command) = &args.addr.spawn {
+        let transport = match args.transport.as_ref().map(|l| l.0.as_slice()) {
+            None => None,
+            Some([t]) => Some(*t),
+            Some(_) => return Err(Error::Usage("--spawn takes one --transport: the one the command serves".into())),
+        };
         let mut opts = SpawnOpts {
-            transport: args.transport,
+            transport,
             ready_timeout: args.ready_timeout,
             model: args.model,
             transform: args.transform,
@@ -175,8 +191,14 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         // per scenario), and the model is probed. Every scenario then starts its own.
         let mut probe = SpawnTarget::new(opts.clone())?;
         probe.start().map_err(|e| Error::Io(std::io::Error::other(format!("the server did not start: {e}"))))?;
+        let datagram = probe.endpoint().transport().is_datagram();
+        if datagram {
+            // One socket serves every datagram client.
+            opts.model = Some(Mode::Sequential);
+        }
         let model = match args.model {
             Some(m) => format!("{m}"),
+            None if datagram => "sequential: one datagram socket".to_string(),
             None => {
                 opts.model = target::detect_model(&probe.endpoint(), Duration::from_millis(500), args.transform);
                 match opts.model {
@@ -203,13 +225,13 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
         (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
     } else {
-        let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
+        let transports = args.transport.clone().map_or(Transport::EVERY.to_vec(), |l| l.0);
         let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
         let what = format!(
             "{} scenarios against the built-in server ({}) over {}",
             scenarios.len(),
             models.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and "),
-            transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+            transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
         );
         (TargetSpec::Reference { transports, models, transform: args.transform }, what)
     };
