@@ -18,6 +18,10 @@ pub enum Endpoint {
     Unix(PathBuf),
     /// A Linux abstract-namespace Unix socket (`@name`): no file, gone when the listener closes.
     Abstract(Vec<u8>),
+    /// A UDP address (`udp://HOST:PORT`).
+    Udp(SocketAddr),
+    /// An `AF_UNIX` `SOCK_DGRAM` socket file (`unix-dgram:PATH`).
+    UnixDgram(PathBuf),
 }
 
 /// The longest Unix socket path the platform takes (`sizeof(sun_path) - 1` for the NUL).
@@ -35,6 +39,31 @@ impl Endpoint {
         match self {
             Endpoint::Tcp(_) => Transport::Tcp,
             Endpoint::Unix(_) | Endpoint::Abstract(_) => Transport::Unix,
+            Endpoint::Udp(_) => Transport::Udp,
+            Endpoint::UnixDgram(_) => Transport::UnixDgram,
+        }
+    }
+
+    /// A UDP address, `HOST:PORT`, with or without `udp://`.
+    pub fn parse_udp(input: &str) -> Result<Endpoint> {
+        match Endpoint::parse_tcp(input.strip_prefix("udp://").unwrap_or(input))? {
+            Endpoint::Tcp(a) => Ok(Endpoint::Udp(a)),
+            _ => unreachable!("parse_tcp gives TCP endpoints"),
+        }
+    }
+
+    /// A Unix datagram socket path, with or without `unix-dgram:`.
+    pub fn parse_unix_dgram(input: &str) -> Result<Endpoint> {
+        let s = input.strip_prefix("unix-dgram:").unwrap_or(input);
+        if s.starts_with('@') {
+            return Err(Error::BadAddress {
+                input: input.to_string(),
+                reason: "abstract datagram sockets are not supported; give a path".into(),
+            });
+        }
+        match Endpoint::parse_unix(s)? {
+            Endpoint::Unix(p) => Ok(Endpoint::UnixDgram(p)),
+            _ => unreachable!("paths only"),
         }
     }
 
@@ -97,7 +126,11 @@ impl Endpoint {
 
     /// `tcp://HOST:PORT`, `unix:PATH`, `unix:@NAME`, or a bare `HOST:PORT` / path (a `/` or `.` makes it a path).
     pub fn parse(input: &str) -> Result<Endpoint> {
-        if input.starts_with("tcp://") {
+        if input.starts_with("udp://") {
+            Endpoint::parse_udp(input)
+        } else if input.starts_with("unix-dgram:") {
+            Endpoint::parse_unix_dgram(input)
+        } else if input.starts_with("tcp://") {
             Endpoint::parse_tcp(input)
         } else if input.starts_with("unix:")
             || input.starts_with('@')
@@ -112,7 +145,7 @@ impl Endpoint {
 
     pub fn unix_path(&self) -> Option<&Path> {
         match self {
-            Endpoint::Unix(p) => Some(p),
+            Endpoint::Unix(p) | Endpoint::UnixDgram(p) => Some(p),
             _ => None,
         }
     }
@@ -134,6 +167,8 @@ impl fmt::Display for Endpoint {
             Endpoint::Tcp(a) => write!(f, "tcp://{a}"),
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
             Endpoint::Abstract(n) => write!(f, "unix:@{}", String::from_utf8_lossy(n)),
+            Endpoint::Udp(a) => write!(f, "udp://{a}"),
+            Endpoint::UnixDgram(p) => write!(f, "unix-dgram:{}", p.display()),
         }
     }
 }
@@ -158,6 +193,8 @@ mod tests {
         assert_eq!(Endpoint::parse("./x.sock").unwrap(), Endpoint::Unix("./x.sock".into()));
         assert_eq!(Endpoint::parse("@echo").unwrap(), Endpoint::Abstract(b"echo".to_vec()));
         assert_eq!(Endpoint::parse("unix:@echo").unwrap().to_string(), "unix:@echo");
+        assert_eq!(Endpoint::parse("udp://127.0.0.1:9").unwrap(), Endpoint::Udp("127.0.0.1:9".parse().unwrap()));
+        assert_eq!(Endpoint::parse("unix-dgram:/tmp/d").unwrap().to_string(), "unix-dgram:/tmp/d");
     }
 
     #[test]

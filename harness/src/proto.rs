@@ -7,7 +7,10 @@
 
 use std::io;
 
-pub use sockcheck_proto::{serve, strip_line, upper_in_place, ConnStats, EchoConn, NextIo, ReplyAssembler, Transform};
+pub use sockcheck_proto::{
+    serve, strip_line, upper_in_place, Answer, ConnStats, DatagramEcho, DatagramStats, EchoConn, NextIo, Received,
+    ReplyAssembler, Transform,
+};
 
 /// [`serve`] for tokio streams.
 pub async fn serve_async<S>(stream: &mut S, conn: &mut EchoConn) -> io::Result<ConnStats>

@@ -11,15 +11,19 @@
 //!   vectorised [`upper_in_place`].
 //! - [`stream`]: the server's side, [`EchoConn`]: the tutorial's `recv`/`sendall` loop as a
 //!   state machine, its blocking driver [`serve`], and [`ConnStats`].
+//! - [`datagram`]: the datagram server's loop body, [`DatagramEcho`]: (datagram, peer) to
+//!   (reply, peer), one reply per datagram, truncation refused.
 //! - [`reply`]: the client's side: [`ReplyAssembler`] and [`strip_line`].
 //! - [`matrix`]: the two axes every scenario runs over, [`Transport`] and the server's [`Mode`].
 
+pub mod datagram;
 pub mod matrix;
 pub mod reply;
 mod spare;
 pub mod stream;
 pub mod transform;
 
+pub use datagram::{Answer, DatagramEcho, DatagramStats, Received};
 pub use matrix::{Mode, Transport};
 pub use reply::{strip_line, ReplyAssembler};
 pub use stream::{serve, ConnStats, EchoConn, NextIo};

@@ -4,21 +4,57 @@
 
 use std::fmt;
 
-/// The two transports a scenario runs over.
+/// The transports a scenario runs over: two stream ones and two datagram ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     Tcp,
     Unix,
+    /// `SOCK_DGRAM` over IPv4/IPv6.
+    Udp,
+    /// `AF_UNIX` `SOCK_DGRAM` on a socket file.
+    UnixDgram,
 }
 
 impl Transport {
+    /// The stream transports (what "both transports" has always meant).
     pub const ALL: [Transport; 2] = [Transport::Tcp, Transport::Unix];
+    /// The datagram transports.
+    pub const DATAGRAM: [Transport; 2] = [Transport::Udp, Transport::UnixDgram];
+    /// Every transport.
+    pub const EVERY: [Transport; 4] = [Transport::Tcp, Transport::Unix, Transport::Udp, Transport::UnixDgram];
 
     pub fn name(self) -> &'static str {
         match self {
             Transport::Tcp => "tcp",
             Transport::Unix => "unix",
+            Transport::Udp => "udp",
+            Transport::UnixDgram => "unix-dgram",
         }
+    }
+
+    /// `SOCK_DGRAM`: messages keep their boundaries, nothing connects.
+    pub fn is_datagram(self) -> bool {
+        matches!(self, Transport::Udp | Transport::UnixDgram)
+    }
+
+    /// A socket file (`unix` or `unix-dgram`).
+    pub fn is_unix(self) -> bool {
+        matches!(self, Transport::Unix | Transport::UnixDgram)
+    }
+
+    /// `tcp,unix,udp,unix-dgram` (any of them, comma-separated) or `all`.
+    pub fn parse_list(s: &str) -> Result<Vec<Transport>, String> {
+        if s == "all" {
+            return Ok(Transport::EVERY.to_vec());
+        }
+        let mut out: Vec<Transport> = vec![];
+        for part in s.split(',').map(str::trim) {
+            let t: Transport = part.parse()?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -34,7 +70,9 @@ impl std::str::FromStr for Transport {
         match s {
             "tcp" => Ok(Transport::Tcp),
             "unix" => Ok(Transport::Unix),
-            other => Err(format!("unknown transport `{other}` (expected `tcp` or `unix`)")),
+            "udp" => Ok(Transport::Udp),
+            "unix-dgram" => Ok(Transport::UnixDgram),
+            other => Err(format!("unknown transport `{other}` (expected `tcp`, `unix`, `udp` or `unix-dgram`)")),
         }
     }
 }
@@ -81,13 +119,19 @@ mod tests {
 
     #[test]
     fn names_parse_back_and_strangers_are_refused_with_the_choices() {
-        for t in Transport::ALL {
+        for t in Transport::EVERY {
             assert_eq!(t.to_string().parse::<Transport>(), Ok(t));
         }
         for m in [Mode::Sequential, Mode::Concurrent] {
             assert_eq!(m.to_string().parse::<Mode>(), Ok(m));
         }
-        assert_eq!("udp".parse::<Transport>().unwrap_err(), "unknown transport `udp` (expected `tcp` or `unix`)");
+        assert_eq!(
+            "sctp".parse::<Transport>().unwrap_err(),
+            "unknown transport `sctp` (expected `tcp`, `unix`, `udp` or `unix-dgram`)"
+        );
+        assert_eq!(Transport::parse_list("udp, unix-dgram,udp").unwrap(), Transport::DATAGRAM.to_vec());
+        assert_eq!(Transport::parse_list("all").unwrap(), Transport::EVERY.to_vec());
+        assert!(Transport::parse_list("tcp,x").is_err());
         assert!("threaded".parse::<Mode>().unwrap_err().contains("expected `sequential` or `concurrent`"));
     }
 }

@@ -10,8 +10,16 @@
 
 use crate::dsl::*;
 
-/// Every scenario, in the order `sockcheck check` runs them.
+/// Every scenario, in the order `sockcheck check` runs them: the stream ones, then the
+/// datagram ones ([`crate::datagram_catalogue`]).
 pub fn all() -> Vec<Scenario> {
+    let mut all = stream();
+    all.extend(crate::datagram_catalogue::all());
+    all
+}
+
+/// The scenarios over stream sockets (TCP and Unix).
+pub fn stream() -> Vec<Scenario> {
     vec![
         // 1. The basic conversation.
         Scenario::new("short_message_is_echoed_upper")

@@ -9,10 +9,12 @@
 //! - [`dsl`]: the server-scenario DSL ([`dsl::Scenario`]) and, in [`dsl::client`], the
 //!   client-scenario DSL ([`dsl::client::ClientScenario`]).
 //! - [`catalogue`]: the server catalogue.
+//! - [`datagram_catalogue`]: the datagram scenarios of the server catalogue.
 //! - [`client_catalogue`]: the client catalogue.
 
 pub mod catalogue;
 pub mod client_catalogue;
+pub mod datagram_catalogue;
 pub mod dsl;
 
 pub use catalogue::{all, find};

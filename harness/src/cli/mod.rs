@@ -53,10 +53,13 @@ pub fn serve(args: ServeArgs) -> Result<bool> {
         }
     }
     let endpoint = args.addr.endpoint();
+    let datagram = endpoint.transport().is_datagram();
     let listen = ListenOpts { backlog: args.backlog, unix_mode: args.socket_mode };
+    let default_bufsize =
+        if datagram { server::datagram::DEFAULT_DGRAM_BUFSIZE } else { server::default_bufsize(args.mode) };
     let cfg = ServerConfig {
         mode: args.mode,
-        bufsize: args.bufsize.map_or(server::default_bufsize(args.mode), |n| n as usize),
+        bufsize: args.bufsize.map_or(default_bufsize, |n| n as usize),
         transform: args.transform,
         max_conns: args.max_conns.map(|n| n as usize),
         threads: args.threads.map_or(server::DEFAULT_THREADS, |n| n as usize),
@@ -64,6 +67,9 @@ pub fn serve(args: ServeArgs) -> Result<bool> {
         grace: args.grace,
         log_errors: true,
     };
+    if datagram {
+        return serve_datagrams(&endpoint, &listen, cfg);
+    }
     let rt = server::runtime_for(cfg.mode)?;
     let listener = net::bind(&endpoint, &listen)?;
     rt.block_on(async {
@@ -90,6 +96,34 @@ pub fn serve(args: ServeArgs) -> Result<bool> {
             std::process::exit(130);
         });
         server::run(listener, cfg, stop).await
+    })?;
+    Ok(true)
+}
+
+/// `sockcheck serve --udp | --unix-dgram`: the same signals and announcement as the stream server.
+fn serve_datagrams(endpoint: &crate::Endpoint, listen: &ListenOpts, cfg: ServerConfig) -> Result<bool> {
+    server::datagram::check_config(&cfg)?;
+    let rt = server::runtime_for(Mode::Sequential)?;
+    let bound = net::bind_dgram(endpoint, listen)?;
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let remove_socket_file = bound.socket_file.as_ref().map(|f| f.remover());
+        announce(&bound.endpoint)?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            eprintln!("sockcheck serve: shutting down");
+            token.cancel();
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            if let Some(remove) = remove_socket_file {
+                remove.remove();
+            }
+            std::process::exit(130);
+        });
+        server::datagram::run(bound, cfg, stop).await
     })?;
     Ok(true)
 }
@@ -122,15 +156,31 @@ pub fn client(args: ClientArgs) -> Result<bool> {
 
 /// `sockcheck check`.
 pub fn check(args: CheckArgs) -> Result<bool> {
-    let scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
+    let mut scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
     if scenarios.is_empty() {
         return Err(Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)));
+    }
+    // Datagram scenarios only where a datagram transport is checked, stream ones likewise.
+    let kinds: Vec<bool> = match (&args.addr.spawn, &args.transport) {
+        (_, Some(ts)) => ts.0.iter().map(|t| t.is_datagram()).collect(),
+        (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?.is_datagram()],
+        (None, None) if args.addr.tcp.is_some() || args.addr.unix.is_some() => vec![false],
+        (None, None) => vec![false, true],
+    };
+    scenarios.retain(|s| kinds.contains(&s.needs.datagram));
+    if scenarios.is_empty() {
+        return Err(Error::Usage(format!("no scenario matches {:?} over these transports", args.filter)));
     }
     let report = args.report.opts();
     let output = report.create_output()?;
     let (spec, what) = if let Some(command) = &args.addr.spawn {
+        let transport = match args.transport.as_ref().map(|l| l.0.as_slice()) {
+            None => None,
+            Some([t]) => Some(*t),
+            Some(_) => return Err(Error::Usage("--spawn takes one --transport: the one the command serves".into())),
+        };
         let mut opts = SpawnOpts {
-            transport: args.transport,
+            transport,
             ready_timeout: args.ready_timeout,
             model: args.model,
             transform: args.transform,
@@ -141,8 +191,14 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         // per scenario), and the model is probed. Every scenario then starts its own.
         let mut probe = SpawnTarget::new(opts.clone())?;
         probe.start().map_err(|e| Error::Io(std::io::Error::other(format!("the server did not start: {e}"))))?;
+        let datagram = probe.endpoint().transport().is_datagram();
+        if datagram {
+            // One socket serves every datagram client.
+            opts.model = Some(Mode::Sequential);
+        }
         let model = match args.model {
             Some(m) => format!("{m}"),
+            None if datagram => "sequential: one datagram socket".to_string(),
             None => {
                 opts.model = target::detect_model(&probe.endpoint(), Duration::from_millis(500), args.transform);
                 match opts.model {
@@ -169,13 +225,13 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
         (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
     } else {
-        let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
+        let transports = args.transport.clone().map_or(Transport::EVERY.to_vec(), |l| l.0);
         let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
         let what = format!(
             "{} scenarios against the built-in server ({}) over {}",
             scenarios.len(),
             models.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and "),
-            transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
+            transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
         );
         (TargetSpec::Reference { transports, models, transform: args.transform }, what)
     };

@@ -46,6 +46,8 @@ impl ClientCommand {
         let template = match transport {
             Transport::Tcp => format!("exec {exe} client --tcp {{addr}}"),
             Transport::Unix => format!("exec {exe} client --unix {{path}}"),
+            Transport::Udp => format!("exec {exe} client --udp {{addr}}"),
+            Transport::UnixDgram => format!("exec {exe} client --unix-dgram {{path}}"),
         };
         ClientCommand { template, label: "built-in client".into() }
     }
@@ -213,6 +215,9 @@ impl Play for ClientPlay<'_> {
         let ask = match transport {
             Transport::Tcp => Endpoint::Tcp(([127, 0, 0, 1], 0).into()),
             Transport::Unix => Endpoint::Unix(path.clone()),
+            Transport::Udp | Transport::UnixDgram => {
+                return Err(setup_failure(format!("client checks over {transport} are not written yet")))
+            }
         };
         let server_log = Arc::new(Mutex::new(ServerLog::default()));
         // Nothing listening: the address is held (so nobody else takes it) but connects are

@@ -9,6 +9,7 @@
 //! # Layout
 //! - this file: [`Engine`], [`Play`], [`Transcript`], [`RunOpts`], the check loops.
 //! - [`stream`]: server scenarios: sockcheck plays the clients ([`ServerPlay`]).
+//! - `datagram`: the datagram steps of server scenarios, played for [`stream`]'s runner.
 //! - [`client`]: client scenarios: sockcheck plays the server and types into the client
 //!   ([`ClientPlay`]).
 //!
@@ -24,6 +25,7 @@ use crate::scenario::{Mode, Scenario};
 use crate::target::{AddressTarget, ReferenceTarget, SpawnOpts, SpawnTarget, Target};
 
 pub mod client;
+mod datagram;
 pub mod stream;
 
 pub use client::{ClientCommand, ClientOpts, ClientPlay};
@@ -319,7 +321,13 @@ pub fn check_servers(
     let jobs: Vec<Job<'_, Scenario>> = match &spec {
         TargetSpec::Reference { transports, models, .. } => transports
             .iter()
-            .flat_map(|&transport| models.iter().map(move |&model| (transport, model)))
+            // One socket serves every datagram client: the sequential model is the only one.
+            .flat_map(|&transport| {
+                models
+                    .iter()
+                    .filter(move |&&m| !transport.is_datagram() || m == Mode::Sequential)
+                    .map(move |&model| (transport, model))
+            })
             .flat_map(|(transport, model)| {
                 // The built-in server is run in every model it has: a scenario for the other
                 // model (or transport) is covered there, not skipped here.

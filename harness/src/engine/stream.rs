@@ -68,7 +68,8 @@ impl Play for ServerPlay<'_> {
         }
         self.output_mark = self.target.output_mark();
         let transform = self.target.transform();
-        let mut ctx = Ctx { target: &mut *self.target, opts, log, clients: HashMap::new(), transform };
+        let mut ctx =
+            Ctx { target: &mut *self.target, opts, log, clients: HashMap::new(), dgram: HashMap::new(), transform };
         let deadline = self.scenario.deadline;
         let result = engine.block_on(async {
             match tokio::time::timeout(deadline, ctx.run_actions(&self.scenario.actions)).await {
@@ -100,6 +101,8 @@ struct Ctx<'a> {
     opts: &'a RunOpts,
     log: &'a mut Transcript,
     clients: HashMap<String, Client>,
+    /// The clients of a datagram scenario.
+    dgram: HashMap<String, super::datagram::DgramClient>,
     transform: Transform,
 }
 
@@ -115,6 +118,11 @@ impl Ctx<'_> {
     async fn run_actions(&mut self, actions: &[Action]) -> Result<(), Failure> {
         for action in actions {
             match action {
+                Action::Client { name, steps } if self.target.endpoint().transport().is_datagram() => {
+                    let endpoint = self.target.endpoint();
+                    let ctx = (&endpoint, self.transform, self.opts);
+                    super::datagram::run_steps(&mut self.dgram, name, steps, ctx, self.log).await?;
+                }
                 Action::Client { name, steps } => {
                     let mut client = self.clients.remove(name).unwrap_or_else(|| Client::new(name));
                     let r = self.run_steps(&mut client, steps).await;
@@ -233,7 +241,7 @@ impl Ctx<'_> {
 
     fn unix_path(&self) -> Result<std::path::PathBuf, String> {
         match self.target.endpoint() {
-            Endpoint::Unix(p) => Ok(p),
+            Endpoint::Unix(p) | Endpoint::UnixDgram(p) => Ok(p),
             other => Err(format!("needs a Unix socket path; the target is at {other}")),
         }
     }
@@ -252,6 +260,12 @@ impl Ctx<'_> {
         let path = self.unix_path()?;
         let _ = std::fs::remove_file(&path);
         match f {
+            PathFixture::StaleSocket if self.target.endpoint().transport().is_datagram() => {
+                let s = std::os::unix::net::UnixDatagram::bind(&path)
+                    .map_err(|e| format!("cannot make a stale socket: {e}"))?;
+                drop(s);
+                Ok(format!("stale datagram socket at {}", path.display()))
+            }
             PathFixture::StaleSocket => {
                 let l = std::os::unix::net::UnixListener::bind(&path)
                     .map_err(|e| format!("cannot make a stale socket: {e}"))?;
@@ -299,6 +313,7 @@ impl Ctx<'_> {
         for (_, mut c) in self.clients.drain() {
             c.close_now().await;
         }
+        self.dgram.clear();
     }
 }
 
@@ -418,6 +433,7 @@ impl Client {
                 tokio::time::sleep(*d).await;
                 Ok(String::new())
             }
+            other => Err(format!("{} is a datagram step; this is a stream scenario", other.to_code())),
         }
     }
 

@@ -232,7 +232,7 @@ mod tests {
         for (input, want) in [
             (&b"not json"[..], "expected ident"),
             (br#"{"outcomes": 3}"#, "invalid type"),
-            (br#"{"outcomes": [{"scenario": "x", "transport": "udp", "result": "pass"}]}"#, "unknown transport"),
+            (br#"{"outcomes": [{"scenario": "x", "transport": "sctp", "result": "pass"}]}"#, "unknown transport"),
             (br#"{"outcomes": [{"scenario": "x", "transport": "tcp", "result": "won"}]}"#, "result `won`"),
             (br#"{"outcomes": [{"scenario": "x", "transport": "tcp", "result": "pass", "duration_ms": -1}]}"#, "-1"),
         ] {

@@ -27,6 +27,7 @@ use crate::proto::Transform;
 pub use sockcheck_proto::Mode;
 
 mod concurrent;
+pub mod datagram;
 mod drive;
 mod sequential;
 
@@ -115,8 +116,18 @@ pub async fn run(listener: Listener, cfg: ServerConfig, shutdown: CancellationTo
 /// Dropping the handle stops it.
 pub type ServerHandle = crate::background::Background;
 
-/// Bind `endpoint` (errors come back here) and serve it on a new thread.
+/// Bind `endpoint` (errors come back here) and serve it on a new thread. A datagram endpoint
+/// gets the datagram server ([`datagram::run`]).
 pub fn spawn(endpoint: &Endpoint, listen: &ListenOpts, cfg: ServerConfig) -> Result<ServerHandle> {
+    if endpoint.transport().is_datagram() {
+        datagram::check_config(&cfg)?;
+        let bound = net::bind_dgram(endpoint, listen)?;
+        let endpoint = bound.endpoint.clone();
+        let rt = runtime_for(Mode::Sequential)?;
+        return ServerHandle::spawn(format!("sockcheck-server {endpoint}"), endpoint, rt, move |stop| {
+            datagram::run(bound, cfg, stop)
+        });
+    }
     let listener = net::bind(endpoint, listen)?;
     spawn_listener(listener, cfg)
 }

@@ -67,9 +67,14 @@ impl ReferenceTarget {
     /// A reference server of this model on a free loopback port or a fresh temp Unix path.
     pub fn new(transport: Transport, mode: Mode, transform: Transform) -> std::io::Result<Self> {
         let (endpoint, dir) = fresh_endpoint(transport)?;
+        let bufsize = if transport.is_datagram() {
+            server::datagram::DEFAULT_DGRAM_BUFSIZE
+        } else {
+            server::default_bufsize(mode)
+        };
         let cfg = ServerConfig {
             mode,
-            bufsize: server::default_bufsize(mode),
+            bufsize,
             transform,
             log_errors: false,
             grace: std::time::Duration::from_secs(1),

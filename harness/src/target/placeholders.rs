@@ -131,7 +131,10 @@ pub fn free_port_for_spawn() -> std::io::Result<u16> {
     let span = to - from;
     for i in 0..200u32 {
         let port = (from + (seed.wrapping_add(i.wrapping_mul(4099)) % span)) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        // Free for TCP and UDP alike: the same value serves `--transport udp`.
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
             return Ok(port);
         }
     }
@@ -144,6 +147,8 @@ impl Placeholders {
         match transport {
             Transport::Tcp => Endpoint::parse_tcp(&format!("{}:{}", self.host, self.port)),
             Transport::Unix => Ok(Endpoint::Unix(self.path.clone())),
+            Transport::Udp => Endpoint::parse_udp(&format!("{}:{}", self.host, self.port)),
+            Transport::UnixDgram => Ok(Endpoint::UnixDgram(self.path.clone())),
         }
     }
 }

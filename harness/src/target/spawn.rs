@@ -157,7 +157,7 @@ impl SpawnTarget {
 
     /// Remove the socket file the program left at its path (only a socket, never anything else).
     fn remove_socket_file(&self) {
-        if let Endpoint::Unix(path) = &self.endpoint {
+        if let Endpoint::Unix(path) | Endpoint::UnixDgram(path) = &self.endpoint {
             if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
                 let _ = std::fs::remove_file(path);
             }
@@ -182,17 +182,33 @@ pub fn listening(endpoint: &Endpoint) -> Option<bool> {
             }
             Some(found)
         }
+        Endpoint::Udp(addr) => {
+            // Nothing listens over UDP: ready once a socket is bound to the port, unconnected.
+            let port = format!(":{:04X}", addr.port());
+            let tables = ["/proc/net/udp", "/proc/net/udp6"].map(std::fs::read_to_string);
+            if tables.iter().all(|t| t.is_err()) {
+                return None;
+            }
+            Some(tables.iter().flatten().any(|text| {
+                text.lines().skip(1).any(|l| {
+                    let f: Vec<&str> = l.split_whitespace().take(3).collect();
+                    f.len() == 3 && f[1].ends_with(&port) && f[2].ends_with(":0000")
+                })
+            }))
+        }
         _ => {
-            let want = match endpoint {
-                Endpoint::Abstract(name) => format!("@{}", String::from_utf8_lossy(name)),
-                Endpoint::Unix(p) => p.to_string_lossy().into_owned(),
-                Endpoint::Tcp(_) => unreachable!("matched above"),
+            // Num RefCount Protocol Flags Type St Inode Path. A stream listener has flag 00010000
+            // (__SO_ACCEPTCON); a datagram socket is type 0002 and is ready once bound.
+            let (want, flags, kind) = match endpoint {
+                Endpoint::Abstract(name) => (format!("@{}", String::from_utf8_lossy(name)), "00010000", "0001"),
+                Endpoint::Unix(p) => (p.to_string_lossy().into_owned(), "00010000", "0001"),
+                Endpoint::UnixDgram(p) => (p.to_string_lossy().into_owned(), "00000000", "0002"),
+                Endpoint::Tcp(_) | Endpoint::Udp(_) => unreachable!("matched above"),
             };
             let text = std::fs::read_to_string("/proc/net/unix").ok()?;
             Some(text.lines().skip(1).any(|l| {
-                // Num RefCount Protocol Flags Type St Inode Path; flag 00010000 is __SO_ACCEPTCON.
                 let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() >= 8 && f[3] == "00010000" && f[7..].join(" ") == want
+                f.len() >= 8 && f[3] == flags && f[4] == kind && f[7..].join(" ") == want
             }))
         }
     }

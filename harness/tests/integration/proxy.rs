@@ -36,7 +36,7 @@ impl Setup {
         match self.proxy.endpoint() {
             Endpoint::Tcp(a) => vec!["client".into(), "--tcp".into(), a.to_string()],
             Endpoint::Unix(p) => vec!["client".into(), "--unix".into(), p.display().to_string()],
-            Endpoint::Abstract(_) => unreachable!(),
+            other => unreachable!("the proxy listens on streams, not {other}"),
         }
     }
 

@@ -25,8 +25,8 @@ fn check(client: &str, transport: Transport, opts: ClientOpts, filter: &[&str]) 
     };
     assert!(std::path::Path::new(&script).exists(), "{script} is missing");
     let placeholder = match transport {
-        Transport::Tcp => "{port}",
-        Transport::Unix => "{path}",
+        Transport::Tcp | Transport::Udp => "{port}",
+        Transport::Unix | Transport::UnixDgram => "{path}",
     };
     let cmd = ClientCommand::spawn(&format!("exec env -u PYTHONUNBUFFERED python3 '{script}' {args}{placeholder}"));
     let scenarios: Vec<_> = sockcheck::client_catalogue::all()

@@ -16,136 +16,16 @@
 //! Scenarios can be listed, filtered, run over either transport (the `sockcheck` engine) and printed
 //! back as code ([`Scenario::to_code`]).
 
-use std::fmt::{self, Write as _};
-use std::sync::Arc;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 pub use sockcheck_proto::{Mode, Transport};
 
 pub mod client;
+mod payload;
 
-/// Bytes a client sends.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Payload {
-    Bytes(Arc<[u8]>),
-    /// `len` bytes of English text with digits and punctuation, repeating.
-    Pattern(usize),
-    /// `len` pseudo-random bytes (every value 0-255) from `seed`: the same seed gives the same bytes.
-    Random {
-        len: usize,
-        seed: u64,
-    },
-    /// Every byte value 0-255 once, in order.
-    AllBytes,
-}
-
-const PATTERN: &[u8] = b"the quick brown fox jumps over the lazy dog 0123456789, THE END. ";
-
-impl Payload {
-    pub fn len(&self) -> usize {
-        match self {
-            Payload::Bytes(b) => b.len(),
-            Payload::Pattern(n) | Payload::Random { len: n, .. } => *n,
-            Payload::AllBytes => 256,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The bytes themselves.
-    pub fn bytes(&self) -> Vec<u8> {
-        match self {
-            Payload::Bytes(b) => b.to_vec(),
-            Payload::Pattern(n) => PATTERN.iter().copied().cycle().take(*n).collect(),
-            Payload::Random { len, seed } => {
-                // splitmix64: small, fast, and the same everywhere.
-                let mut state = *seed;
-                let mut out = Vec::with_capacity(*len);
-                while out.len() < *len {
-                    state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                    let mut z = state;
-                    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                    z ^= z >> 31;
-                    let take = (*len - out.len()).min(8);
-                    out.extend_from_slice(&z.to_le_bytes()[..take]);
-                }
-                out
-            }
-            Payload::AllBytes => (0..=255).collect(),
-        }
-    }
-
-    /// The payload as DSL code.
-    pub fn to_code(&self) -> String {
-        match self {
-            Payload::Bytes(b) => match std::str::from_utf8(b) {
-                Ok(s) => format!("{s:?}"),
-                Err(_) => format!("&b\"{}\"[..]", b.escape_ascii()),
-            },
-            Payload::Pattern(n) => format!("pattern({})", size_code(*n)),
-            Payload::Random { len, seed } => format!("random({}, {seed})", size_code(*len)),
-            Payload::AllBytes => "all_bytes()".into(),
-        }
-    }
-}
-
-impl fmt::Debug for Payload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_code())
-    }
-}
-
-fn size_code(n: usize) -> String {
-    if n >= 1024 && n.is_power_of_two() {
-        format!("1 << {}", n.trailing_zeros())
-    } else {
-        n.to_string()
-    }
-}
-
-/// `n` bytes of repeating text (lowercase, uppercase, digits, punctuation).
-pub fn pattern(n: usize) -> Payload {
-    Payload::Pattern(n)
-}
-
-/// `n` pseudo-random bytes from `seed`.
-pub fn random(n: usize, seed: u64) -> Payload {
-    Payload::Random { len: n, seed }
-}
-
-/// Every byte value 0-255.
-pub fn all_bytes() -> Payload {
-    Payload::AllBytes
-}
-
-impl From<&str> for Payload {
-    fn from(s: &str) -> Self {
-        Payload::Bytes(s.as_bytes().into())
-    }
-}
-impl From<String> for Payload {
-    fn from(s: String) -> Self {
-        Payload::Bytes(s.into_bytes().into())
-    }
-}
-impl From<&[u8]> for Payload {
-    fn from(b: &[u8]) -> Self {
-        Payload::Bytes(b.into())
-    }
-}
-impl<const N: usize> From<&[u8; N]> for Payload {
-    fn from(b: &[u8; N]) -> Self {
-        Payload::Bytes(b.as_slice().into())
-    }
-}
-impl From<Vec<u8>> for Payload {
-    fn from(b: Vec<u8>) -> Self {
-        Payload::Bytes(b.into())
-    }
-}
+use payload::size_code;
+pub use payload::{all_bytes, pattern, random, Payload};
 
 /// Shorthand for milliseconds.
 pub fn ms(n: u64) -> Duration {
@@ -188,9 +68,34 @@ pub enum Step {
     VanishMidReply { after: usize },
     /// Do nothing for a while.
     Wait(Duration),
+    /// Datagrams: send one datagram (the client's socket is opened at its first datagram step).
+    SendDatagram(Payload),
+    /// Datagrams: the next datagram is the reply to the oldest unanswered one: its transform,
+    /// whole, in one datagram, from the server's address.
+    ExpectDatagramReply,
+    /// Datagrams: nothing arrives for this long.
+    ExpectNoDatagram(Duration),
+    /// Datagrams: `count` datagrams of `size` bytes, a few unanswered at a time; the replies are
+    /// counted and the loss reported as a figure (none answered, a duplicate, or most lost fails).
+    Burst { count: usize, size: usize },
+    /// Datagrams: close the socket (its port or path is gone, so the server's next `sendto` to it
+    /// fails); the next datagram step opens a new one.
+    Vanish,
 }
 
 impl Step {
+    /// A step of the datagram vocabulary.
+    pub fn is_datagram(&self) -> bool {
+        matches!(
+            self,
+            Step::SendDatagram(_)
+                | Step::ExpectDatagramReply
+                | Step::ExpectNoDatagram(_)
+                | Step::Burst { .. }
+                | Step::Vanish
+        )
+    }
+
     /// The step as DSL code, for transcripts and [`Scenario::to_code`].
     pub fn to_code(&self) -> String {
         match self {
@@ -214,6 +119,11 @@ impl Step {
             Step::Reset => "reset()".into(),
             Step::VanishMidReply { after } => format!("vanish_mid_reply({})", size_code(*after)),
             Step::Wait(d) => format!("wait(ms({}))", d.as_millis()),
+            Step::SendDatagram(p) => format!("send_datagram({})", p.to_code()),
+            Step::ExpectDatagramReply => "expect_datagram_reply()".into(),
+            Step::ExpectNoDatagram(d) => format!("expect_no_datagram(ms({}))", d.as_millis()),
+            Step::Burst { count, size } => format!("burst({count}, {})", size_code(*size)),
+            Step::Vanish => "vanish()".into(),
         }
     }
 }
@@ -288,6 +198,25 @@ impl Steps {
     pub fn wait(self, d: Duration) -> Self {
         self.push(Step::Wait(d))
     }
+    /// One datagram: see [`Step::SendDatagram`].
+    pub fn send_datagram(self, payload: impl Into<Payload>) -> Self {
+        self.push(Step::SendDatagram(payload.into()))
+    }
+    /// See [`Step::ExpectDatagramReply`].
+    pub fn expect_datagram_reply(self) -> Self {
+        self.push(Step::ExpectDatagramReply)
+    }
+    pub fn expect_no_datagram(self, d: Duration) -> Self {
+        self.push(Step::ExpectNoDatagram(d))
+    }
+    /// See [`Step::Burst`].
+    pub fn burst(self, count: usize, size: usize) -> Self {
+        self.push(Step::Burst { count, size: size.max(8) })
+    }
+    /// See [`Step::Vanish`].
+    pub fn vanish(self) -> Self {
+        self.push(Step::Vanish)
+    }
     /// Deadline for the step just added.
     pub fn within(mut self, d: Duration) -> Self {
         if let Some(last) = self.steps.last_mut() {
@@ -352,6 +281,8 @@ pub struct Needs {
     pub control: bool,
     /// Only over this transport.
     pub transport: Option<Transport>,
+    /// A datagram scenario: only over `udp` and `unix-dgram` (and a stream one never over them).
+    pub datagram: bool,
 }
 
 /// A named conformance check.
@@ -399,6 +330,12 @@ impl Scenario {
     /// sockcheck must be able to stop and start the target (built-in or `--spawn`).
     pub fn needs_control(mut self) -> Self {
         self.needs.control = true;
+        self
+    }
+
+    /// A datagram scenario (see [`Needs::datagram`]).
+    pub fn datagrams(mut self) -> Self {
+        self.needs.datagram = true;
         self
     }
 
@@ -466,7 +403,7 @@ impl Scenario {
 
     pub fn put_at_path(mut self, fixture: PathFixture) -> Self {
         self.needs.control = true;
-        self.needs.transport = Some(Transport::Unix);
+        self.needs.transport = Some(if self.needs.datagram { Transport::UnixDgram } else { Transport::Unix });
         self.actions.push(Action::PutAtPath(fixture));
         self
     }
@@ -486,6 +423,9 @@ impl Scenario {
         let mut s = format!("Scenario::new({:?})", self.name);
         if !self.about.is_empty() {
             let _ = write!(s, "\n    .about({:?})", self.about);
+        }
+        if self.needs.datagram {
+            s.push_str("\n    .datagrams()");
         }
         if let Some(m) = self.needs.model {
             let _ = write!(s, "\n    .needs_model(Mode::{m:?})");
@@ -536,12 +476,18 @@ impl Scenario {
 
     /// Why this scenario cannot run against a target with these properties, if it cannot.
     pub fn skip_reason(&self, transport: Transport, model: Option<Mode>, controllable: bool) -> Option<String> {
+        match (self.needs.datagram, transport.is_datagram()) {
+            (true, false) => return Some("a datagram scenario: only over udp and unix-dgram".into()),
+            (false, true) => return Some("a stream scenario: not over datagrams".into()),
+            _ => {}
+        }
         if let Some(t) = self.needs.transport {
             if t != transport {
                 return Some(format!("only over {t}"));
             }
         }
-        if let Some(m) = self.needs.model {
+        // One socket serves every datagram client: there is no other model to need.
+        if let (Some(m), false) = (self.needs.model, transport.is_datagram()) {
             match model {
                 Some(have) if have != m => return Some(format!("needs a {m} server; the target is {have}")),
                 None => return Some(format!("needs a {m} server; say --model {m} if the target is one")),
@@ -596,6 +542,11 @@ mod tests {
         assert_eq!(s.skip_reason(Transport::Tcp, Some(Mode::Sequential), false), None);
         assert!(s.skip_reason(Transport::Tcp, Some(Mode::Concurrent), true).unwrap().contains("sequential"));
         assert!(s.skip_reason(Transport::Tcp, None, true).unwrap().contains("--model"));
+        let d = Scenario::new("d").datagrams().put_at_path(PathFixture::StaleSocket);
+        assert!(d.skip_reason(Transport::Tcp, None, true).unwrap().contains("datagram scenario"));
+        assert_eq!(d.skip_reason(Transport::UnixDgram, None, true), None);
+        assert!(d.skip_reason(Transport::Udp, None, true).unwrap().contains("only over unix-dgram"));
+        assert!(s.skip_reason(Transport::Udp, None, true).unwrap().contains("stream scenario"));
         let r = Scenario::new("r").restart_target();
         assert!(r.skip_reason(Transport::Unix, None, false).unwrap().contains("stop and start"));
     }

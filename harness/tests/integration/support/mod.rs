@@ -130,6 +130,8 @@ impl Server {
             Endpoint::Tcp(a) => vec!["--tcp".into(), a.to_string()],
             Endpoint::Unix(p) => vec!["--unix".into(), p.display().to_string()],
             Endpoint::Abstract(n) => vec!["--unix".into(), format!("@{}", String::from_utf8_lossy(n))],
+            Endpoint::Udp(a) => vec!["--udp".into(), a.to_string()],
+            Endpoint::UnixDgram(p) => vec!["--unix-dgram".into(), p.display().to_string()],
         }
     }
 

@@ -15,6 +15,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::addr::{check_unix_path, Endpoint, Transport};
 use crate::error::{Error, Result};
 
+pub mod dgram;
+
+pub use dgram::{bind_dgram, Dgram, DgramBound, Peer};
+
 /// How to bind a listener.
 #[derive(Clone, Debug)]
 pub struct ListenOpts {
@@ -172,6 +176,12 @@ fn file_kind(ft: std::fs::FileType) -> &'static str {
 /// Make `path` free for a new Unix listener: nothing there is fine; a stale socket (nobody
 /// listening) is removed; a live socket is "address in use"; anything else is refused untouched.
 pub fn clear_stale_socket(path: &Path) -> Result<()> {
+    clear_stale_socket_of(path, Type::STREAM)
+}
+
+/// [`clear_stale_socket`] for a socket of this type: a live datagram socket answers a datagram
+/// `connect()`, not a stream one.
+pub fn clear_stale_socket_of(path: &Path, kind: Type) -> Result<()> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -181,7 +191,7 @@ pub fn clear_stale_socket(path: &Path) -> Result<()> {
         return Err(Error::NotASocket { path: path.to_path_buf(), kind: file_kind(meta.file_type()) });
     }
     // Non-blocking: a blocking connect to a live server with a full backlog would wait forever.
-    let probe = Socket::new(Domain::UNIX, Type::STREAM, None)
+    let probe = Socket::new(Domain::UNIX, kind, None)
         .and_then(|s| s.set_nonblocking(true).map(|()| s))
         .and_then(|s| SockAddr::unix(path).and_then(|a| s.connect(&a)));
     match probe {
@@ -204,14 +214,14 @@ pub fn clear_stale_socket(path: &Path) -> Result<()> {
 
 fn unix_sockaddr(endpoint: &Endpoint) -> Result<SockAddr> {
     let addr = match endpoint {
-        Endpoint::Unix(path) => SockAddr::unix(path),
+        Endpoint::Unix(path) | Endpoint::UnixDgram(path) => SockAddr::unix(path),
         Endpoint::Abstract(name) => {
             use std::os::unix::ffi::OsStrExt;
             let mut bytes = vec![0u8];
             bytes.extend_from_slice(name);
             SockAddr::unix(std::ffi::OsStr::from_bytes(&bytes))
         }
-        Endpoint::Tcp(_) => unreachable!("unix_sockaddr on a TCP endpoint"),
+        Endpoint::Tcp(_) | Endpoint::Udp(_) => unreachable!("unix_sockaddr on an IP endpoint"),
     };
     addr.map_err(|e| Error::BadAddress { input: endpoint.to_string(), reason: e.to_string() })
 }
@@ -221,9 +231,12 @@ fn unix_sockaddr(endpoint: &Endpoint) -> Result<SockAddr> {
 pub fn fresh_endpoint(transport: Transport) -> io::Result<(Endpoint, Option<tempfile::TempDir>)> {
     Ok(match transport {
         Transport::Tcp => (Endpoint::Tcp(([127, 0, 0, 1], 0).into()), None),
-        Transport::Unix => {
+        Transport::Udp => (Endpoint::Udp(([127, 0, 0, 1], 0).into()), None),
+        Transport::Unix | Transport::UnixDgram => {
             let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir()?;
-            (Endpoint::Unix(dir.path().join("echo.sock")), Some(dir))
+            let path = dir.path().join("echo.sock");
+            let ep = if transport == Transport::Unix { Endpoint::Unix(path) } else { Endpoint::UnixDgram(path) };
+            (ep, Some(dir))
         }
     })
 }
@@ -278,6 +291,9 @@ pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
             socket.listen(opts.backlog).map_err(bind_err)?;
             Ok(Listener { socket: StdListener::Unix(socket.into()), endpoint: endpoint.clone(), socket_file: None })
         }
+        Endpoint::Udp(_) | Endpoint::UnixDgram(_) => {
+            Err(Error::Usage(format!("{endpoint} is a datagram address: nothing listens there (see bind_dgram)")))
+        }
     }
 }
 
@@ -316,6 +332,9 @@ pub fn bind_refusing(endpoint: &Endpoint) -> Result<Refusing> {
             let meta = std::fs::symlink_metadata(path)?;
             let socket_file = SocketFile { path: path.clone(), dev: meta.dev(), ino: meta.ino() };
             Ok(Refusing { endpoint: endpoint.clone(), _socket: None, _socket_file: Some(socket_file) })
+        }
+        Endpoint::Udp(_) | Endpoint::UnixDgram(_) => {
+            Err(Error::Usage(format!("{endpoint} is a datagram address: nothing connects there")))
         }
         // A closed abstract socket leaves no name behind: connects to it are refused.
         Endpoint::Abstract(_) => Ok(Refusing { endpoint: endpoint.clone(), _socket: None, _socket_file: None }),
@@ -513,6 +532,7 @@ pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Conn> {
 
 /// [`connect`], with the socket's receive buffer (`SO_RCVBUF`) set first when `recv_buffer` says.
 pub async fn connect_with(endpoint: &Endpoint, recv_buffer: Option<usize>, timeout: Duration) -> Result<Conn> {
+    not_datagram(endpoint)?;
     let deadline = Instant::now() + timeout;
     match endpoint {
         Endpoint::Tcp(addr) => {
@@ -544,6 +564,17 @@ pub async fn connect_with(endpoint: &Endpoint, recv_buffer: Option<usize>, timeo
     }
 }
 
+/// Streams connect; datagram endpoints have nothing to connect to.
+fn not_datagram(endpoint: &Endpoint) -> Result<()> {
+    if endpoint.transport().is_datagram() {
+        return Err(connect_err(endpoint)(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a datagram address: nothing to connect to",
+        )));
+    }
+    Ok(())
+}
+
 /// A blocking stream over either transport (the reference client).
 #[derive(Debug)]
 pub enum StdConn {
@@ -553,6 +584,7 @@ pub enum StdConn {
 
 impl StdConn {
     pub fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<StdConn> {
+        not_datagram(endpoint)?;
         match endpoint {
             Endpoint::Tcp(addr) => {
                 let s = std::net::TcpStream::connect_timeout(addr, timeout).map_err(connect_err(endpoint))?;

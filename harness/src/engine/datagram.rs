@@ -1,0 +1,250 @@
+//! Datagram server scenarios: the datagram step vocabulary, played by the same engine, transcript
+//! and deadlines as the stream one ([`super::stream`] hands a datagram scenario's client blocks
+//! here). Every client is one datagram socket; every reply must come from the server's address,
+//! whole, in one datagram.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::{RunOpts, StepResult, Transcript};
+use crate::addr::Endpoint;
+use crate::net::{self, Dgram, Peer};
+use crate::proto::Transform;
+use crate::report::{excerpt, format_duration, mismatch, Failure};
+use crate::scenario::{Step, Steps, TimedStep};
+
+/// Unanswered datagrams a burst keeps in flight: enough to be a burst, few enough that a
+/// correct server on loopback loses none to a full receive queue.
+const BURST_WINDOW: usize = 32;
+/// Over Unix sockets a receive queue holds `net.unix.max_dgram_qlen` datagrams (10 by default),
+/// and a sender past that waits with no wake-up it can rely on.
+const BURST_WINDOW_UNIX: usize = 8;
+/// A burst gives up on the datagrams in flight after this long without a reply.
+const BURST_STALL: Duration = Duration::from_millis(500);
+/// More lost than this (over loopback) fails a burst.
+const BURST_MAX_LOSS: f64 = 0.10;
+
+/// One played datagram client.
+#[derive(Default)]
+pub(super) struct DgramClient {
+    socket: Option<(Dgram, Option<tempfile::TempDir>)>,
+    /// Payloads sent whose reply has not come yet, oldest first.
+    pending: VecDeque<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+/// Play one client block of a datagram scenario.
+pub(super) async fn run_steps(
+    clients: &mut HashMap<String, DgramClient>,
+    name: &str,
+    steps: &Steps,
+    ctx: (&Endpoint, Transform, &RunOpts),
+    log: &mut Transcript,
+) -> Result<(), Failure> {
+    let client = clients.entry(name.to_string()).or_default();
+    for t in &steps.steps {
+        let started = Instant::now();
+        let r = client.step(t, ctx.0, ctx.1, ctx.2).await;
+        let code = t.step.to_code();
+        log.record(name, code.clone(), started, &r);
+        if let Err(e) = r {
+            return Err(log.fail(name, code, e));
+        }
+    }
+    Ok(())
+}
+
+/// What a send error says about the server.
+fn describe_send(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => {
+            format!("sendto failed: {e} (no socket at the server's address: has the server stopped?)")
+        }
+        _ => format!("sendto failed: {e}"),
+    }
+}
+
+impl DgramClient {
+    async fn socket(&mut self, server: &Endpoint) -> Result<&Dgram, String> {
+        if self.socket.is_none() {
+            let (s, dir) = net::dgram::client_socket(server).map_err(|e| e.to_string())?;
+            // Room for the largest datagram both ways, over Unix sockets too.
+            let _ = s.set_buffers(1 << 18);
+            self.socket = Some((s, dir));
+            self.buf = vec![0; 1 << 17];
+        }
+        Ok(&self.socket.as_ref().expect("just made").0)
+    }
+
+    async fn step(&mut self, t: &TimedStep, server: &Endpoint, transform: Transform, opts: &RunOpts) -> StepResult {
+        let within = t.within.unwrap_or(opts.step_timeout);
+        match &t.step {
+            Step::SendDatagram(p) => {
+                let bytes = p.bytes();
+                let sock = self.socket(server).await?;
+                sock.send_to_endpoint(&bytes, server).await.map_err(|e| describe_send(&e))?;
+                let n = bytes.len();
+                self.pending.push_back(bytes);
+                Ok(format!("{n} bytes in one datagram"))
+            }
+            Step::ExpectDatagramReply => self.expect_reply(server, transform, within).await,
+            Step::ExpectNoDatagram(d) => {
+                let sock = self.socket(server).await?;
+                let mut buf = vec![0u8; 1 << 17];
+                match tokio::time::timeout(*d, sock.recv_from(&mut buf)).await {
+                    Err(_) => Ok(format!("nothing for {}", format_duration(*d))),
+                    Ok(Ok((n, _, from))) => {
+                        Err(format!("a datagram of {n} bytes from {from} while none was due: {}", excerpt(&buf[..n])))
+                    }
+                    Ok(Err(e)) => Err(format!("recvfrom failed: {e}")),
+                }
+            }
+            Step::Burst { count, size } => self.burst(server, transform, *count, *size).await,
+            Step::Vanish => {
+                let local = self.socket.as_ref().and_then(|(s, _)| s.local());
+                self.socket = None;
+                self.pending.clear();
+                Ok(match local {
+                    Some(l) => format!("socket at {l} closed: replies to it now fail"),
+                    None => "no socket to close".into(),
+                })
+            }
+            Step::Wait(d) => {
+                tokio::time::sleep(*d).await;
+                Ok(String::new())
+            }
+            other => Err(format!("{} is a stream step; this is a datagram scenario", other.to_code())),
+        }
+    }
+
+    /// The next datagram: from the server, and the whole transform of the oldest pending one.
+    async fn expect_reply(&mut self, server: &Endpoint, transform: Transform, within: Duration) -> StepResult {
+        let Some(sent) = self.pending.front().cloned() else {
+            return Err("nothing was sent, so no reply can be expected".into());
+        };
+        let expected = transform.to_vec(&sent);
+        let started = Instant::now();
+        let from_server = Peer::of(server);
+        self.socket(server).await?;
+        let (sock, _) = self.socket.as_ref().expect("made above");
+        let (n, truncated, from) = match tokio::time::timeout(within, sock.recv_from(&mut self.buf)).await {
+            Err(_) => {
+                let what = if sent.is_empty() {
+                    "the empty datagram".to_string()
+                } else {
+                    format!("a datagram of {} bytes", sent.len())
+                };
+                return Err(format!("no reply within {} to {what}", format_duration(within)));
+            }
+            Ok(Err(e)) => return Err(format!("recvfrom failed: {e}")),
+            Ok(Ok(r)) => r,
+        };
+        let got = &self.buf[..n];
+        if Some(&from) != from_server.as_ref() {
+            return Err(format!(
+                "a datagram of {n} bytes came from {from}, not from the server at {server}: {}",
+                excerpt(got)
+            ));
+        }
+        if got == expected.as_slice() {
+            self.pending.pop_front();
+            return Ok(format!("{n} bytes in one datagram in {}", format_duration(started.elapsed())));
+        }
+        if truncated || n > expected.len() {
+            return Err(format!("a reply of more than {} bytes to a datagram of {} bytes", n, expected.len()));
+        }
+        if n < expected.len() && expected.starts_with(got) {
+            return Err(format!(
+                "the reply was cut: {n} of {} bytes came back in one datagram (a receive buffer of {n} bytes, \
+                 like recvfrom({n}), truncates the datagram)",
+                expected.len()
+            ));
+        }
+        if self.pending.iter().skip(1).any(|p| transform.to_vec(p) == got) {
+            return Err(format!(
+                "the reply to a later datagram ({n} bytes) came first: replies out of order or one lost"
+            ));
+        }
+        if n != expected.len() {
+            return Err(format!(
+                "a reply of {n} bytes to a datagram of {} bytes: {}",
+                expected.len(),
+                mismatch(&expected, got, 0)
+            ));
+        }
+        Err(format!("wrong reply: {}", mismatch(&expected, got, 0)))
+    }
+
+    /// `count` numbered datagrams, [`BURST_WINDOW`] in flight; replies counted, loss a figure.
+    async fn burst(&mut self, server: &Endpoint, transform: Transform, count: usize, size: usize) -> StepResult {
+        let started = Instant::now();
+        let datagram = |i: usize| {
+            let mut d = format!("{i:06}:").into_bytes();
+            d.extend(crate::scenario::pattern(size.saturating_sub(d.len())).bytes());
+            d
+        };
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::with_capacity(count);
+        let mut answered = vec![false; count];
+        let window = if server.transport().is_unix() { BURST_WINDOW_UNIX } else { BURST_WINDOW };
+        let (mut sent, mut replies, mut duplicates, mut in_flight, mut stalls) = (0usize, 0usize, 0usize, 0usize, 0);
+        self.socket(server).await?;
+        let (sock, _) = self.socket.as_ref().expect("made above");
+        loop {
+            while sent < count && in_flight < window {
+                let d = datagram(sent);
+                sock.send_to_endpoint(&d, server).await.map_err(|e| describe_send(&e))?;
+                index.insert(transform.to_vec(&d), sent);
+                sent += 1;
+                in_flight += 1;
+            }
+            if in_flight == 0 && sent == count {
+                break;
+            }
+            match tokio::time::timeout(BURST_STALL, sock.recv_from(&mut self.buf)).await {
+                Ok(Ok((n, _, _))) => {
+                    stalls = 0;
+                    match index.get(&self.buf[..n]) {
+                        None => {
+                            return Err(format!(
+                                "a reply of {n} bytes that answers no datagram of the burst: {}",
+                                excerpt(&self.buf[..n])
+                            ))
+                        }
+                        Some(&i) if answered[i] => duplicates += 1,
+                        Some(&i) => {
+                            answered[i] = true;
+                            replies += 1;
+                            in_flight = in_flight.saturating_sub(1);
+                        }
+                    }
+                }
+                Ok(Err(e)) => return Err(format!("recvfrom failed after {replies} replies: {e}")),
+                Err(_) => {
+                    // What is in flight is lost; three stalls in a row: the server stopped answering.
+                    in_flight = 0;
+                    stalls += 1;
+                    if replies == 0 || stalls >= 3 {
+                        break;
+                    }
+                }
+            }
+        }
+        let lost = count - replies;
+        let loss = lost as f64 / count as f64;
+        let figure = format!("{replies} of {count} datagrams answered, {lost} lost ({:.1}%)", loss * 100.0);
+        if replies == 0 {
+            return Err(format!("no reply to any of the {sent} datagrams sent"));
+        }
+        if duplicates > 0 {
+            return Err(format!("{figure}, and {duplicates} replies more than once: one datagram, one reply"));
+        }
+        if loss > BURST_MAX_LOSS {
+            return Err(format!(
+                "{figure}; {sent} sent before the server stopped answering (over loopback, more than {:.0}% lost \
+                 is a server that stops answering)",
+                BURST_MAX_LOSS * 100.0
+            ));
+        }
+        Ok(format!("{figure} in {}", format_duration(started.elapsed())))
+    }
+}

@@ -1,0 +1,203 @@
+//! Datagram sockets (`SOCK_DGRAM` over UDP and Unix socket files): binding with the same socket
+//! file safety as listeners, `recvfrom` that reports truncation (`MSG_TRUNC`), and the peer
+//! address of either family. The reference server, the client and the engine use these.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use socket2::{Domain, MaybeUninitSlice, SockAddr, SockRef, Socket, Type};
+use tokio::io::Interest;
+
+use super::{clear_stale_socket_of, unix_sockaddr, ListenOpts, SocketFile};
+use crate::addr::{check_unix_path, Endpoint};
+use crate::error::{Error, Result};
+
+/// The largest UDP payload over IPv4 (65,535 - 8 - 20).
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// Where a datagram came from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Peer {
+    Udp(SocketAddr),
+    /// A Unix datagram socket's path; `None`: an unnamed socket, which cannot be answered.
+    Unix(Option<PathBuf>),
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Udp(a) => write!(f, "{a}"),
+            Peer::Unix(Some(p)) => write!(f, "{}", p.display()),
+            Peer::Unix(None) => f.write_str("an unnamed unix socket"),
+        }
+    }
+}
+
+impl Peer {
+    fn from_sockaddr(a: &SockAddr) -> Peer {
+        match a.as_socket() {
+            Some(s) => Peer::Udp(s),
+            None => Peer::Unix(a.as_pathname().map(PathBuf::from)),
+        }
+    }
+
+    /// The peer of `endpoint`: where its datagrams come from.
+    pub fn of(endpoint: &Endpoint) -> Option<Peer> {
+        match endpoint {
+            Endpoint::Udp(a) => Some(Peer::Udp(*a)),
+            Endpoint::UnixDgram(p) => Some(Peer::Unix(Some(p.clone()))),
+            _ => None,
+        }
+    }
+}
+
+/// A datagram socket in tokio's event loop.
+#[derive(Debug)]
+pub enum Dgram {
+    Udp(tokio::net::UdpSocket),
+    Unix(tokio::net::UnixDatagram),
+}
+
+/// A bound datagram socket, the address it really has, and the socket file it owns (removed
+/// when this is dropped).
+#[derive(Debug)]
+pub struct DgramBound {
+    pub socket: Socket,
+    pub endpoint: Endpoint,
+    pub socket_file: Option<SocketFile>,
+}
+
+/// Bind a datagram socket at `endpoint` (UDP port 0: a free port). A Unix path gets the stream
+/// listener's rules: a stale socket is replaced, a live one is "in use", anything else is refused
+/// untouched, and the file has `opts.unix_mode` from its creation.
+pub fn bind_dgram(endpoint: &Endpoint, opts: &ListenOpts) -> Result<DgramBound> {
+    let bind_err = |source: io::Error| {
+        if source.kind() == io::ErrorKind::AddrInUse {
+            Error::AddrInUse { addr: endpoint.to_string() }
+        } else {
+            Error::Bind { addr: endpoint.to_string(), reason: source }
+        }
+    };
+    match endpoint {
+        Endpoint::Udp(addr) => {
+            let socket = Socket::new(Domain::for_address(*addr), Type::DGRAM, None).map_err(bind_err)?;
+            socket.set_cloexec(true).map_err(bind_err)?;
+            socket.bind(&(*addr).into()).map_err(bind_err)?;
+            let local = socket.local_addr()?.as_socket().ok_or_else(|| bind_err(io::ErrorKind::InvalidInput.into()))?;
+            Ok(DgramBound { socket, endpoint: Endpoint::Udp(local), socket_file: None })
+        }
+        Endpoint::UnixDgram(path) => {
+            check_unix_path(path)?;
+            clear_stale_socket_of(path, Type::DGRAM)?;
+            let socket = Socket::new(Domain::UNIX, Type::DGRAM, None).map_err(bind_err)?;
+            socket.set_cloexec(true).map_err(bind_err)?;
+            let mask = nix::sys::stat::Mode::from_bits_truncate(!opts.unix_mode & 0o777);
+            let old = nix::sys::stat::umask(mask);
+            let bound = socket.bind(&unix_sockaddr(endpoint)?);
+            nix::sys::stat::umask(old);
+            bound.map_err(bind_err)?;
+            let meta = std::fs::symlink_metadata(path)?;
+            let socket_file = SocketFile { path: path.clone(), dev: meta.dev(), ino: meta.ino() };
+            Ok(DgramBound { socket, endpoint: endpoint.clone(), socket_file: Some(socket_file) })
+        }
+        other => Err(Error::Usage(format!("{other} is not a datagram address"))),
+    }
+}
+
+/// A client's datagram socket for talking to `server`: UDP on a free port of the same family;
+/// Unix on a fresh path in a new temp dir (an unnamed datagram socket cannot be answered),
+/// removed with the dir when the returned guard drops.
+pub fn client_socket(server: &Endpoint) -> Result<(Dgram, Option<tempfile::TempDir>)> {
+    let local = match server {
+        Endpoint::Udp(a) if a.is_ipv4() => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
+        Endpoint::Udp(_) => Endpoint::Udp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
+        Endpoint::UnixDgram(_) => {
+            let dir = tempfile::Builder::new().prefix("sockcheck-dgram-").tempdir()?;
+            let ep = Endpoint::UnixDgram(dir.path().join("client.sock"));
+            let bound = bind_dgram(&ep, &ListenOpts::default())?;
+            // The temp dir removes the file; the guard must not outlive the socket's use.
+            std::mem::forget(bound.socket_file);
+            return Ok((Dgram::from_socket(bound.socket)?, Some(dir)));
+        }
+        other => return Err(Error::Usage(format!("{other} is not a datagram address"))),
+    };
+    let bound = bind_dgram(&local, &ListenOpts::default())?;
+    Ok((Dgram::from_socket(bound.socket)?, None))
+}
+
+impl Dgram {
+    /// Hand a bound socket to the event loop (call it inside a tokio runtime).
+    pub fn from_socket(socket: Socket) -> io::Result<Dgram> {
+        socket.set_nonblocking(true)?;
+        Ok(match socket.domain()? {
+            Domain::UNIX => Dgram::Unix(tokio::net::UnixDatagram::from_std(socket.into())?),
+            _ => Dgram::Udp(tokio::net::UdpSocket::from_std(socket.into())?),
+        })
+    }
+
+    fn sock(&self) -> SockRef<'_> {
+        match self {
+            Dgram::Udp(s) => SockRef::from(s),
+            Dgram::Unix(s) => SockRef::from(s),
+        }
+    }
+
+    /// `SO_SNDBUF` and `SO_RCVBUF` of at least `n` bytes (the kernel may double them).
+    pub fn set_buffers(&self, n: usize) -> io::Result<()> {
+        self.sock().set_send_buffer_size(n)?;
+        self.sock().set_recv_buffer_size(n)
+    }
+
+    /// The next datagram into `buf`: its length in the buffer, whether the kernel cut it
+    /// (`MSG_TRUNC`: it was longer than `buf`), and who sent it.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, bool, Peer)> {
+        let once = || {
+            // SAFETY: an initialised buffer seen as maybe-uninitialised; recvmsg only writes to it.
+            let raw: &mut [MaybeUninit<u8>] =
+                unsafe { std::slice::from_raw_parts_mut(buf.as_ptr() as *mut MaybeUninit<u8>, buf.len()) };
+            let (n, flags, from) = self.sock().recv_from_vectored(&mut [MaybeUninitSlice::new(raw)])?;
+            Ok((n, flags.is_truncated(), Peer::from_sockaddr(&from)))
+        };
+        loop {
+            let r = match self {
+                Dgram::Udp(s) => {
+                    s.readable().await?;
+                    s.try_io(Interest::READABLE, once)
+                }
+                Dgram::Unix(s) => {
+                    s.readable().await?;
+                    s.try_io(Interest::READABLE, once)
+                }
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Send one datagram to `to`.
+    pub async fn send_to(&self, bytes: &[u8], to: &Peer) -> io::Result<usize> {
+        match (self, to) {
+            (Dgram::Udp(s), Peer::Udp(a)) => s.send_to(bytes, a).await,
+            (Dgram::Unix(s), Peer::Unix(Some(p))) => s.send_to(bytes, p).await,
+            (_, Peer::Unix(None)) => Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "an unnamed unix socket")),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "address of the other family")),
+        }
+    }
+
+    /// Send one datagram to `endpoint`.
+    pub async fn send_to_endpoint(&self, bytes: &[u8], endpoint: &Endpoint) -> io::Result<usize> {
+        let peer =
+            Peer::of(endpoint).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a datagram address"))?;
+        self.send_to(bytes, &peer).await
+    }
+
+    /// Where this socket is bound.
+    pub fn local(&self) -> Option<Peer> {
+        self.sock().local_addr().ok().map(|a| Peer::from_sockaddr(&a))
+    }
+}
