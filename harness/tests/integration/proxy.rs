@@ -25,6 +25,7 @@ impl Setup {
         let (server_at, proxy_at) = match t {
             T::Tcp => (Endpoint::parse("127.0.0.1:0").unwrap(), Endpoint::parse("127.0.0.1:0").unwrap()),
             T::Unix => (Endpoint::Unix(dir.path().join("server.sock")), Endpoint::Unix(dir.path().join("proxy.sock"))),
+            other => panic!("the proxy forwards streams, not {other}"),
         };
         let cfg = ServerConfig { mode: Mode::Concurrent, log_errors: false, ..ServerConfig::default() };
         let server = server::spawn(&server_at, &Default::default(), cfg).unwrap();

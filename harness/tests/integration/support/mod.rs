@@ -74,6 +74,7 @@ impl Server {
                 let path = path.to_str().unwrap();
                 Server::start_with(&[&["--unix", path], args].concat(), Some(dir))
             }
+            other => panic!("a stream server test over {other}"),
         }
     }
 
