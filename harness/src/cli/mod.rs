@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::net::{self, ListenOpts};
 use crate::proxy::{self, Faults};
 use crate::report::{ReportOpts, Reporter};
+use crate::target::placeholders::shell_quote;
 use crate::target::{self, placeholders, AddressTarget, SpawnOpts, SpawnTarget, Target};
 use crate::{bench, catalogue, client, client_catalogue, process, server, Mode, ServerConfig, Transport};
 
@@ -373,14 +374,6 @@ pub fn report(args: ReportFileArgs) -> Result<bool> {
     crate::report::write_report_with(args.format, &saved.outcomes, &saved.meta, &mut out)?;
     out.flush()?;
     Ok(true)
-}
-
-/// `'...'` for a POSIX shell.
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:@=,+".contains(&b)) {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// `sockcheck proxy`.

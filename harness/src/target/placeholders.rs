@@ -69,6 +69,14 @@ pub fn transport_of(template: &str, explicit: Option<Transport>) -> Result<Trans
     }
 }
 
+/// A word for a POSIX shell: as it is when it is plain, else in single quotes.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:@=,+".contains(&b)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 /// Fill in the placeholders.
 pub fn expand(template: &str, values: &Placeholders) -> Result<String> {
     placeholders_in(template)?;

@@ -14,18 +14,20 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
-
 use super::{Engine, Play, StepResult, Transcript};
 use crate::addr::{Endpoint, Transport};
-use crate::faults::{Pacing, WriteProgress, Writer};
-use crate::net::{self, AsyncListener, Conn, ListenOpts};
+use crate::net::{self, AsyncListener, ListenOpts};
 use crate::process::{self, describe_status, Keep, Output, Spawned, Stdin};
 use crate::proto::{strip_line, Transform};
 use crate::report::{excerpt, format_duration, mismatch, Failure};
 use crate::target::placeholders::{self, Placeholders};
 
 pub use crate::scenario::client::*;
+
+mod exit;
+mod served;
+
+use served::{accept_loop, ServerLog};
 
 /// The client under test: a command template and how reports name it.
 #[derive(Clone, Debug)]
@@ -53,10 +55,9 @@ impl ClientCommand {
     }
 }
 
-/// `'...'` for `sh`, braces doubled so the placeholder expansion leaves them alone.
+/// A word for `sh`, braces doubled so the placeholder expansion leaves them alone.
 fn shell_quote(s: &str) -> String {
-    let quoted = format!("'{}'", s.replace('\'', r"'\''"));
-    quoted.replace('{', "{{").replace('}', "}}")
+    placeholders::shell_quote(s).replace('{', "{{").replace('}', "}}")
 }
 
 /// Settings of a client check.
@@ -120,22 +121,6 @@ const PROMPT_QUIET: Duration = Duration::from_millis(150);
 const PROMPT_WAIT: Duration = Duration::from_secs(3);
 /// Longer unfinished text is not a prompt.
 const PROMPT_MAX: usize = 200;
-
-/// What the server saw, shared with its tasks.
-#[derive(Default)]
-struct ServerLog {
-    connections: usize,
-    received: Vec<u8>,
-    /// The progress of each connection's writer: what was replied.
-    writers: Vec<tokio::sync::watch::Receiver<WriteProgress>>,
-    notes: Vec<String>,
-}
-
-impl ServerLog {
-    fn replied(&self) -> u64 {
-        self.writers.iter().map(|w| w.borrow().written).sum()
-    }
-}
 
 /// The last `n` non-empty lines of what a program wrote, joined with ` | `.
 fn tail(out: &Output, n: usize) -> String {
@@ -499,7 +484,7 @@ impl Run<'_> {
                             msg,
                             "; every printed line starts with {}: if the client prints that as a prompt, pass --prompt {}",
                             excerpt(prefix),
-                            sh_quote(&String::from_utf8_lossy(prefix))
+                            placeholders::shell_quote(&String::from_utf8_lossy(prefix))
                         );
                     }
                     return Err(msg);
@@ -578,82 +563,6 @@ impl Run<'_> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-
-    fn expect_exit(&mut self, exit: Exit, timeout: Duration) -> StepResult {
-        let started = Instant::now();
-        let cpu0 = self.proc.cpu();
-        let mut cpu = cpu0;
-        let mut sampled = Instant::now();
-        loop {
-            // Read the CPU time before reaping (a reaped child's figures are gone), every 25 ms:
-            // a scan of /proc is not free, and this must not load the machine it measures.
-            if sampled.elapsed() >= Duration::from_millis(25) {
-                cpu = cpu.max(self.proc.cpu());
-                sampled = Instant::now();
-            }
-            if let Some(status) = self.proc.status() {
-                let waited = started.elapsed();
-                let used = cpu.saturating_sub(cpu0);
-                let spin = busy(used, waited);
-                let ok = match exit {
-                    Exit::Success => status.success(),
-                    Exit::Failure => status.code().is_some_and(|c| c != 0),
-                };
-                let what = format!("{} after {}", describe_status(status), format_duration(waited));
-                return match (ok, spin) {
-                    (true, false) => {
-                        let mut note = format!("{what}, {} of CPU meanwhile", format_duration(used));
-                        let stderr = tail(&self.proc.stderr, 5);
-                        if !stderr.is_empty() {
-                            let _ = write!(note, "; stderr: {stderr}");
-                        }
-                        Ok(note)
-                    }
-                    (true, true) => {
-                        Err(format!("{what}, but used {} of CPU while waiting (a busy loop)", format_duration(used)))
-                    }
-                    (false, _) => Err(format!(
-                        "{what}; expected {}",
-                        if exit == Exit::Success { "exit code 0" } else { "a non-zero exit code" }
-                    )),
-                };
-            }
-            let waited = started.elapsed();
-            if waited >= timeout {
-                let used = cpu.max(self.proc.cpu()).saturating_sub(cpu0);
-                let how = if busy(used, waited) {
-                    format!("it used {} of CPU meanwhile: a busy loop", format_duration(used))
-                } else {
-                    format!("it used {} of CPU meanwhile (blocked, e.g. waiting for input)", format_duration(used))
-                };
-                return Err(format!("the client did not exit within {}; {how}", format_duration(timeout)));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn expect_idle(&mut self, d: Duration) -> StepResult {
-        let cpu0 = self.proc.cpu();
-        let started = Instant::now();
-        let until = started + d;
-        while Instant::now() < until {
-            if let Some(status) = self.proc.status() {
-                return Err(format!(
-                    "the client ended after {}: {}",
-                    format_duration(started.elapsed()),
-                    describe_status(status)
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())));
-        }
-        let used = self.proc.cpu().saturating_sub(cpu0);
-        // Ten percent of the time (at least one 10 ms tick), or it is polling, not waiting.
-        if used > (d / 10).max(Duration::from_millis(20)) {
-            Err(format!("used {} of CPU in {} while it had nothing to do", format_duration(used), format_duration(d)))
-        } else {
-            Ok(format!("{} of CPU in {}", format_duration(used), format_duration(d)))
-        }
-    }
 }
 
 /// What follows the last newline.
@@ -679,127 +588,5 @@ fn common_prefix_hint<'l>(lines: &'l [Vec<u8>], want: &[u8], got: &'l [u8]) -> O
     (shared && got.first() != want.first()).then_some(prefix)
 }
 
-/// `'...'` for a POSIX shell.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Spinning: more than 300 ms of CPU and more than a quarter of the time waited (a blocked
-/// client uses next to nothing; a spinning one a whole core, or what a loaded machine leaves it).
-fn busy(used: Duration, waited: Duration) -> bool {
-    used > Duration::from_millis(300) && used > waited / 4
-}
-
-async fn accept_loop(acceptor: AsyncListener, serve: Serve, log: Arc<Mutex<ServerLog>>) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let conn = match acceptor.accept().await {
-            Ok((conn, _)) => conn,
-            Err(e) => {
-                if let net::AcceptFailure::Backoff(pause) = net::accept_failed(&e, None) {
-                    tokio::time::sleep(pause).await;
-                }
-                continue;
-            }
-        };
-        log.lock().unwrap_or_else(|e| e.into_inner()).connections += 1;
-        conns.spawn(serve_conn(conn, serve.clone(), log.clone()));
-    }
-}
-
-/// How the played server writes its replies.
-fn pacing(serve: &Serve) -> Pacing {
-    match serve {
-        Serve::InPieces { size, pause } => Pacing::slice(*size, Some(*pause)),
-        Serve::SplittingUtf8 { pause } => Pacing::utf8(*pause),
-        _ => Pacing::default(),
-    }
-}
-
-async fn serve_conn(conn: Conn, serve: Serve, log: Arc<Mutex<ServerLog>>) {
-    let note = |n: &str| log.lock().unwrap_or_else(|e| e.into_inner()).notes.push(n.to_string());
-    let linger = conn.linger_handle();
-    let (mut rd, wr) = tokio::io::split(conn);
-    // Replies are written by their own task, so a large message is read while its reply goes out.
-    let mut writer = Writer::spawn(wr, pacing(&serve), linger, |e| e.to_string());
-    log.lock().unwrap_or_else(|e| e.into_inner()).writers.push(writer.watch());
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut answered = 0usize;
-    loop {
-        let ending = match serve {
-            Serve::CloseAfter(k) if answered >= k => Some(false),
-            // One byte only: the rest stays unread, so closing resets (TCP and Unix alike).
-            Serve::ResetAfter(k) if answered >= k => Some(true),
-            _ => None,
-        };
-        let want = if ending == Some(true) { 1 } else { buf.len() };
-        let n = match rd.read(&mut buf[..want]).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        log.lock().unwrap_or_else(|e| e.into_inner()).received.extend_from_slice(&buf[..n]);
-        match ending {
-            Some(false) => {
-                note("closed the connection (FIN) instead of answering");
-                let _ = writer.shutdown();
-                break;
-            }
-            Some(true) => {
-                note("reset the connection (RST) instead of answering");
-                let _ = writer.reset();
-                break;
-            }
-            None => {}
-        }
-        if writer.send(Transform::Upper.to_vec(&buf[..n]).into()).is_err() {
-            break;
-        }
-        answered += 1;
-    }
-    writer.finish().await;
-    drop(rd);
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_quote_survives_quotes_and_braces() {
-        assert_eq!(shell_quote("/a b/it's{x}"), r"'/a b/it'\''s{{x}}'");
-        let cmd = ClientCommand::reference(Path::new("/opt/sock check/bin"), Transport::Unix);
-        let values = Placeholders { host: "127.0.0.1".into(), port: 1, path: "/tmp/s.sock".into() };
-        assert_eq!(
-            placeholders::expand(&cmd.template, &values).unwrap(),
-            "exec '/opt/sock check/bin' client --unix /tmp/s.sock"
-        );
-    }
-
-    #[test]
-    fn a_prompt_is_suggested_only_when_every_printed_line_starts_with_it() {
-        let lines = |ls: &[&str]| ls.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>();
-        let printed = lines(&[">>: HELLO"]);
-        assert_eq!(common_prefix_hint(&printed, b"HELLO", &printed[0]), Some(&b">>: "[..]));
-        let printed = lines(&["> ONE", "> TWO", "> THREE"]);
-        assert_eq!(common_prefix_hint(&printed, b"ONE", &printed[0]), Some(&b"> "[..]));
-        // Only the wrong line has it: not a prompt.
-        let printed = lines(&["ONE", "x TWO"]);
-        assert_eq!(common_prefix_hint(&printed, b"TWO", &printed[1]), None);
-        // A cut reply shares its start with the expected one: nothing to suggest.
-        let printed = lines(&["HEL"]);
-        assert_eq!(common_prefix_hint(&printed, b"HELLO", &printed[0]), None);
-        let printed = lines(&["HELLO X", "HELLO Y"]);
-        assert_eq!(common_prefix_hint(&printed, b"HELLO", &printed[0]), None);
-    }
-
-    #[test]
-    fn stdio_names_parse_back() {
-        for s in [ClientStdio::Pty, ClientStdio::Pipe] {
-            assert_eq!(s.name().parse::<ClientStdio>(), Ok(s));
-        }
-        assert!("tty".parse::<ClientStdio>().is_err());
-        assert_eq!(unfinished(b"ONE\n>>: "), b">>: ");
-        assert_eq!(unfinished(b">>: "), b">>: ");
-        assert_eq!(unfinished(b"ONE\n"), b"");
-    }
-}
+mod tests;

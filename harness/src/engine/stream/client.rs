@@ -1,10 +1,6 @@
-//! Server scenarios: sockcheck plays the clients of a [`Scenario`] against a [`Target`].
-//!
-//! Every client has a [`Writer`] (sends go out while the client reads, so a large send can never
-//! deadlock against its own reply) and a reader driven by the steps. Every wait has a deadline:
-//! a broken target fails the scenario, it never hangs the run.
+//! One client that sockcheck plays in a server scenario: a connection, a writer task, and the
+//! reads each step checks.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 use std::sync::Arc;
@@ -12,310 +8,13 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, ReadHalf};
 
-use super::{Engine, Play, RunOpts, StepResult, Transcript};
-use crate::addr::{Endpoint, Transport};
+use crate::addr::Endpoint;
+use crate::engine::{RunOpts, StepResult};
 use crate::faults::{Pacing, Writer};
 use crate::net::{self, Conn};
 use crate::proto::Transform;
-use crate::report::{excerpt, format_duration, mismatch, Failure};
-use crate::scenario::{Action, PathFixture, Payload, Scenario, Step, Steps, TimedStep};
-use crate::target::Target;
-
-/// A server scenario against a target, ready to play.
-pub struct ServerPlay<'a> {
-    scenario: &'a Scenario,
-    target: &'a mut dyn Target,
-    /// Where the target's output stood when the play began.
-    output_mark: (u64, u64),
-}
-
-impl<'a> ServerPlay<'a> {
-    pub fn new(scenario: &'a Scenario, target: &'a mut dyn Target) -> Self {
-        ServerPlay { scenario, target, output_mark: (0, 0) }
-    }
-}
-
-impl Play for ServerPlay<'_> {
-    fn scenario(&self) -> (&str, &str) {
-        (self.scenario.name(), self.scenario.description())
-    }
-
-    fn transport(&self) -> Transport {
-        self.target.endpoint().transport()
-    }
-
-    fn model(&self) -> Option<crate::server::Mode> {
-        self.target.model()
-    }
-
-    fn subject(&self) -> String {
-        self.target.describe()
-    }
-
-    fn skip_reason(&self) -> Option<String> {
-        self.scenario.skip_reason(self.transport(), self.target.model(), self.target.controllable())
-    }
-
-    fn play(&mut self, engine: &Engine, log: &mut Transcript) -> Result<(), Failure> {
-        let opts = engine.opts();
-        if let Err(e) = self.target.start() {
-            return Err(Failure {
-                client: "target".into(),
-                step_index: 0,
-                step: "start".into(),
-                message: format!("the target did not start: {e}"),
-            });
-        }
-        self.output_mark = self.target.output_mark();
-        let transform = self.target.transform();
-        let mut ctx =
-            Ctx { target: &mut *self.target, opts, log, clients: HashMap::new(), dgram: HashMap::new(), transform };
-        let deadline = self.scenario.deadline;
-        let result = engine.block_on(async {
-            match tokio::time::timeout(deadline, ctx.run_actions(&self.scenario.actions)).await {
-                Ok(r) => r,
-                Err(_) => Err(Failure {
-                    client: "scenario".into(),
-                    step_index: ctx.log.len() + 1,
-                    step: "(whole scenario)".into(),
-                    message: format!("did not finish within {}", format_duration(deadline)),
-                }),
-            }
-        });
-        // Close every client before the target is asked how it is.
-        engine.block_on(ctx.close_all());
-        result
-    }
-
-    fn health(&mut self, after_failure: bool) -> Result<(), String> {
-        self.target.health(after_failure)
-    }
-
-    fn program_output(&self) -> Vec<String> {
-        self.target.output_since(self.output_mark)
-    }
-}
-
-struct Ctx<'a> {
-    target: &'a mut dyn Target,
-    opts: &'a RunOpts,
-    log: &'a mut Transcript,
-    clients: HashMap<String, Client>,
-    /// The clients of a datagram scenario.
-    dgram: HashMap<String, super::datagram::DgramClient>,
-    transform: Transform,
-}
-
-impl Ctx<'_> {
-    fn record(&mut self, client: &str, step: String, started: Instant, result: &StepResult) {
-        self.log.record(client, step, started, result);
-    }
-
-    fn fail(&self, client: &str, step: String, message: String) -> Failure {
-        self.log.fail(client, step, message)
-    }
-
-    async fn run_actions(&mut self, actions: &[Action]) -> Result<(), Failure> {
-        for action in actions {
-            match action {
-                Action::Client { name, steps } if self.target.endpoint().transport().is_datagram() => {
-                    let endpoint = self.target.endpoint();
-                    let ctx = (&endpoint, self.transform, self.opts);
-                    super::datagram::run_steps(&mut self.dgram, name, steps, ctx, self.log).await?;
-                }
-                Action::Client { name, steps } => {
-                    let mut client = self.clients.remove(name).unwrap_or_else(|| Client::new(name));
-                    let r = self.run_steps(&mut client, steps).await;
-                    self.clients.insert(name.clone(), client);
-                    r?;
-                }
-                Action::Together { names, steps } => self.together(names, steps).await?,
-                Action::Repeat { count, steps } => self.repeat(*count, steps).await?,
-                Action::Wait(d) => {
-                    let started = Instant::now();
-                    tokio::time::sleep(*d).await;
-                    self.record("-", format!("wait(ms({}))", d.as_millis()), started, &Ok(String::new()));
-                }
-                other => self.target_action(other)?,
-            }
-        }
-        Ok(())
-    }
-
-    async fn run_steps(&mut self, client: &mut Client, steps: &Steps) -> Result<(), Failure> {
-        for t in &steps.steps {
-            let started = Instant::now();
-            let r = client.step(t, &self.target.endpoint(), self.transform, self.opts).await;
-            let code = t.step.to_code();
-            self.record(&client.name, code.clone(), started, &r);
-            if let Err(e) = r {
-                return Err(self.fail(&client.name, code, e));
-            }
-        }
-        Ok(())
-    }
-
-    async fn together(&mut self, names: &[String], steps: &Steps) -> Result<(), Failure> {
-        let endpoint = self.target.endpoint();
-        let mut set = tokio::task::JoinSet::new();
-        for name in names {
-            let mut client = self.clients.remove(name).unwrap_or_else(|| Client::new(name));
-            let (steps, endpoint, transform, opts) =
-                (steps.clone(), endpoint.clone(), self.transform, self.opts.clone());
-            let mut log = self.log.fork();
-            set.spawn(async move {
-                let mut failure = None;
-                for t in &steps.steps {
-                    let started = Instant::now();
-                    let r = client.step(t, &endpoint, transform, &opts).await;
-                    log.record(&client.name, t.step.to_code(), started, &r);
-                    if let Err(e) = r {
-                        failure = Some((t.step.to_code(), e));
-                        break;
-                    }
-                }
-                (client, log, failure)
-            });
-        }
-        let mut first_failure = None;
-        while let Some(joined) = set.join_next().await {
-            let (client, log, failure) = joined.expect("client task panicked");
-            self.log.merge(log);
-            if let (Some((step, msg)), None) = (failure, &first_failure) {
-                first_failure = Some(self.fail(&client.name, step, msg));
-            }
-            self.clients.insert(client.name.clone(), client);
-        }
-        first_failure.map_or(Ok(()), Err)
-    }
-
-    async fn repeat(&mut self, count: usize, steps: &Steps) -> Result<(), Failure> {
-        const SHOWN: usize = 2;
-        let started = Instant::now();
-        for i in 1..=count {
-            let mut client = Client::new(&format!("#{i}"));
-            if i <= SHOWN {
-                self.run_steps(&mut client, steps).await?;
-            } else {
-                for t in &steps.steps {
-                    let step_started = Instant::now();
-                    if let Err(e) = client.step(t, &self.target.endpoint(), self.transform, self.opts).await {
-                        let code = t.step.to_code();
-                        let r = Err(e.clone());
-                        self.record(&client.name, code.clone(), step_started, &r);
-                        return Err(self.fail(&client.name, code, format!("connection {i} of {count}: {e}")));
-                    }
-                }
-            }
-            client.close_now().await;
-        }
-        if count > SHOWN {
-            let note = format!("{} more connections, all ok", count - SHOWN);
-            self.record(
-                &format!("#{}..#{count}", SHOWN + 1),
-                steps.steps.iter().map(|t| t.step.to_code()).collect::<Vec<_>>().join("."),
-                started,
-                &Ok(note),
-            );
-        }
-        Ok(())
-    }
-
-    fn target_action(&mut self, action: &Action) -> Result<(), Failure> {
-        let started = Instant::now();
-        let (code, r) = match action {
-            Action::StopTarget => ("stop_target()".to_string(), self.target.stop().map(|()| "stopped".to_string())),
-            Action::StartTarget => (
-                "start_target()".to_string(),
-                self.target.start().map(|()| format!("listening on {}", self.target.endpoint())),
-            ),
-            Action::ExpectStartFailure => ("expect_start_failure()".to_string(), self.expect_start_failure()),
-            Action::PutAtPath(f) => (format!("put_at_path({f:?})"), self.put_at_path(f)),
-            Action::ExpectAtPath(f) => (format!("expect_at_path({f:?})"), self.expect_at_path(f)),
-            Action::ClearPath => ("clear_path()".to_string(), self.clear_path()),
-            _ => unreachable!("client actions are run elsewhere"),
-        };
-        self.record("target", code.clone(), started, &r);
-        r.map(|_| ()).map_err(|e| self.fail("target", code, e))
-    }
-
-    fn unix_path(&self) -> Result<std::path::PathBuf, String> {
-        match self.target.endpoint() {
-            Endpoint::Unix(p) | Endpoint::UnixDgram(p) => Ok(p),
-            other => Err(format!("needs a Unix socket path; the target is at {other}")),
-        }
-    }
-
-    fn expect_start_failure(&mut self) -> StepResult {
-        match self.target.start() {
-            Err(e) => Ok(format!("refused to start: {e}")),
-            Ok(()) => {
-                let _ = self.target.stop();
-                Err("the server started although it should have refused".into())
-            }
-        }
-    }
-
-    fn put_at_path(&mut self, f: &PathFixture) -> StepResult {
-        let path = self.unix_path()?;
-        let _ = std::fs::remove_file(&path);
-        match f {
-            PathFixture::StaleSocket if self.target.endpoint().transport().is_datagram() => {
-                let s = std::os::unix::net::UnixDatagram::bind(&path)
-                    .map_err(|e| format!("cannot make a stale socket: {e}"))?;
-                drop(s);
-                Ok(format!("stale datagram socket at {}", path.display()))
-            }
-            PathFixture::StaleSocket => {
-                let l = std::os::unix::net::UnixListener::bind(&path)
-                    .map_err(|e| format!("cannot make a stale socket: {e}"))?;
-                drop(l); // closing does not unlink: the file stays, with nobody listening
-                Ok(format!("stale socket at {}", path.display()))
-            }
-            PathFixture::RegularFile(bytes) => {
-                std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                Ok(format!("regular file of {} bytes at {}", bytes.len(), path.display()))
-            }
-        }
-    }
-
-    fn expect_at_path(&mut self, f: &PathFixture) -> StepResult {
-        use std::os::unix::fs::FileTypeExt;
-        let path = self.unix_path()?;
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("{} is gone: {e}", path.display()))?;
-        match f {
-            PathFixture::StaleSocket if meta.file_type().is_socket() => Ok("still a socket".into()),
-            PathFixture::StaleSocket => Err(format!("{} is no longer a socket", path.display())),
-            PathFixture::RegularFile(want) => {
-                if !meta.file_type().is_file() {
-                    return Err(format!("{} is no longer a regular file", path.display()));
-                }
-                let got = std::fs::read(&path).map_err(|e| e.to_string())?;
-                if &got == want {
-                    Ok("regular file intact".into())
-                } else {
-                    Err(format!("{} was changed: {}", path.display(), mismatch(&Transform::Echo.to_vec(want), &got, 0)))
-                }
-            }
-        }
-    }
-
-    fn clear_path(&mut self) -> StepResult {
-        let path = self.unix_path()?;
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(format!("removed {}", path.display())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok("nothing there".into()),
-            Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
-        }
-    }
-
-    async fn close_all(&mut self) {
-        for (_, mut c) in self.clients.drain() {
-            c.close_now().await;
-        }
-        self.dgram.clear();
-    }
-}
+use crate::report::{excerpt, format_duration, mismatch};
+use crate::scenario::{Payload, Step, TimedStep};
 
 fn describe_io(e: &io::Error) -> String {
     match e.kind() {
@@ -337,8 +36,8 @@ fn greeting(bytes: &[u8]) -> String {
 }
 
 /// A connected client: reader here, writer on a task.
-struct Client {
-    name: String,
+pub(super) struct Client {
+    pub(super) name: String,
     reader: Option<ReadHalf<Conn>>,
     writer: Option<Writer>,
     linger: Option<net::LingerHandle>,
@@ -349,7 +48,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(name: &str) -> Self {
+    pub(super) fn new(name: &str) -> Self {
         Client {
             name: name.to_string(),
             reader: None,
@@ -370,7 +69,13 @@ impl Client {
         self.writer.as_ref().and_then(|w| w.progress().error)
     }
 
-    async fn step(&mut self, t: &TimedStep, endpoint: &Endpoint, transform: Transform, opts: &RunOpts) -> StepResult {
+    pub(super) async fn step(
+        &mut self,
+        t: &TimedStep,
+        endpoint: &Endpoint,
+        transform: Transform,
+        opts: &RunOpts,
+    ) -> StepResult {
         if !matches!(t.step, Step::Connect | Step::ConnectWithRecvBuffer(_) | Step::Wait(_)) && self.reader.is_none() {
             return Err("not connected (add .connect() first)".into());
         }
@@ -665,7 +370,7 @@ impl Client {
     }
 
     /// Close at once: stop the writer, drop the socket.
-    async fn close_now(&mut self) {
+    pub(super) async fn close_now(&mut self) {
         if let Some(w) = self.writer.take() {
             w.abort().await;
         }

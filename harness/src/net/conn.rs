@@ -1,0 +1,313 @@
+//! Connected streams: [`Conn`] for tokio, [`StdConn`] blocking, connecting with a deadline.
+
+use std::io;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::unix_sockaddr;
+use crate::addr::Endpoint;
+use crate::error::{Error, Result};
+
+/// A connected stream over either transport, for tokio.
+#[derive(Debug)]
+pub enum Conn {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Conn {
+    fn sock(&self) -> SockRef<'_> {
+        match self {
+            Conn::Tcp(s) => SockRef::from(s),
+            Conn::Unix(s) => SockRef::from(s),
+        }
+    }
+
+    /// `SO_LINGER 0`: the next close sends RST instead of FIN (TCP). Unix sockets have no RST; a
+    /// close with unread data makes the peer's next read fail with `ECONNRESET` all the same.
+    pub fn set_linger_zero(&self) -> io::Result<()> {
+        self.sock().set_linger(Some(Duration::ZERO))
+    }
+
+    /// A handle that can turn the next close of this connection into a reset after the
+    /// connection is split into halves (which hide the socket).
+    pub fn linger_handle(&self) -> LingerHandle {
+        LingerHandle(std::os::fd::AsRawFd::as_raw_fd(self))
+    }
+
+    /// The kernel's send and receive buffer sizes.
+    pub fn buffer_sizes(&self) -> (usize, usize) {
+        let s = self.sock();
+        (s.send_buffer_size().unwrap_or(0), s.recv_buffer_size().unwrap_or(0))
+    }
+
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        self.sock().set_recv_buffer_size(size)
+    }
+
+    /// The same connection as a blocking stream, out of the event loop.
+    pub fn into_std(self) -> io::Result<StdConn> {
+        let s = match self {
+            Conn::Tcp(s) => StdConn::Tcp(s.into_std()?),
+            Conn::Unix(s) => StdConn::Unix(s.into_std()?),
+        };
+        s.socket().set_nonblocking(false)?;
+        Ok(s)
+    }
+}
+
+/// See [`Conn::linger_handle`]: the descriptor of a connection whose halves are elsewhere.
+#[derive(Clone, Copy, Debug)]
+pub struct LingerHandle(std::os::fd::RawFd);
+
+impl LingerHandle {
+    /// [`Conn::set_linger_zero`] through the handle. Call it only while the connection's halves
+    /// are alive (every user holds them while it calls this).
+    pub fn set_linger_zero(&self) -> io::Result<()> {
+        // SAFETY: the connection this descriptor belongs to is open while its halves are alive.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.0) };
+        SockRef::from(&fd).set_linger(Some(Duration::ZERO))
+    }
+}
+
+impl std::os::fd::AsRawFd for Conn {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Conn::Tcp(s) => s.as_raw_fd(),
+            Conn::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+impl crate::proto::PollReadReady for Conn {
+    fn poll_read_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        match self {
+            Conn::Tcp(s) => s.poll_read_ready(cx),
+            Conn::Unix(s) => s.poll_read_ready(cx),
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Conn::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+fn connect_err(endpoint: &Endpoint) -> impl Fn(io::Error) -> Error + '_ {
+    move |reason| Error::Connect { addr: endpoint.to_string(), reason }
+}
+
+/// A non-blocking Unix `connect()`, retried while the listener's backlog is full (`EAGAIN`) until
+/// the deadline: a full backlog means "wait", not "refused".
+fn connect_unix_std(endpoint: &Endpoint, deadline: Instant) -> Result<StdUnixStream> {
+    let sockaddr = unix_sockaddr(endpoint)?;
+    let mut pause = Duration::from_micros(200);
+    loop {
+        if let Some(s) = connect_unix_once(endpoint, &sockaddr, deadline, None)? {
+            return Ok(s);
+        }
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// One non-blocking `connect()`: `None` when the listener's backlog is full (retry after a pause:
+/// no readiness event exists for "backlog has room"), an error once that lasts past `deadline`.
+fn connect_unix_once(
+    endpoint: &Endpoint,
+    sockaddr: &SockAddr,
+    deadline: Instant,
+    recv_buffer: Option<usize>,
+) -> Result<Option<StdUnixStream>> {
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(connect_err(endpoint))?;
+    if let Some(n) = recv_buffer {
+        socket.set_recv_buffer_size(n).map_err(connect_err(endpoint))?;
+    }
+    socket.set_cloexec(true).map_err(connect_err(endpoint))?;
+    socket.set_nonblocking(true).map_err(connect_err(endpoint))?;
+    match socket.connect(sockaddr) {
+        Ok(()) => Ok(Some(socket.into())),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(Error::Connect {
+            addr: endpoint.to_string(),
+            reason: io::Error::new(io::ErrorKind::TimedOut, "backlog full until the deadline"),
+        }),
+        Err(e) => Err(connect_err(endpoint)(e)),
+    }
+}
+
+/// Connect with a deadline (tokio). TCP gets `TCP_NODELAY`: replies are small and latency matters.
+pub async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Conn> {
+    connect_with(endpoint, None, timeout).await
+}
+
+/// [`connect`], with the socket's receive buffer (`SO_RCVBUF`) set first when `recv_buffer` says.
+pub async fn connect_with(endpoint: &Endpoint, recv_buffer: Option<usize>, timeout: Duration) -> Result<Conn> {
+    not_datagram(endpoint)?;
+    let deadline = Instant::now() + timeout;
+    match endpoint {
+        Endpoint::Tcp(addr) => {
+            let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+                .map_err(connect_err(endpoint))?;
+            if let Some(n) = recv_buffer {
+                socket.set_recv_buffer_size(n as u32).map_err(connect_err(endpoint))?;
+            }
+            let stream = tokio::time::timeout(timeout, socket.connect(*addr))
+                .await
+                .map_err(|_| connect_err(endpoint)(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))?
+                .map_err(connect_err(endpoint))?;
+            stream.set_nodelay(true).map_err(connect_err(endpoint))?;
+            Ok(Conn::Tcp(stream))
+        }
+        _ => {
+            // The same attempts as the blocking connect, with the pauses on the event loop.
+            let sockaddr = unix_sockaddr(endpoint)?;
+            let mut pause = Duration::from_micros(200);
+            let std = loop {
+                if let Some(s) = connect_unix_once(endpoint, &sockaddr, deadline, recv_buffer)? {
+                    break s;
+                }
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+                pause = (pause * 2).min(Duration::from_millis(20));
+            };
+            Ok(Conn::Unix(tokio::net::UnixStream::from_std(std).map_err(connect_err(endpoint))?))
+        }
+    }
+}
+
+/// Streams connect; datagram endpoints have nothing to connect to.
+fn not_datagram(endpoint: &Endpoint) -> Result<()> {
+    if endpoint.transport().is_datagram() {
+        return Err(connect_err(endpoint)(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a datagram address: nothing to connect to",
+        )));
+    }
+    Ok(())
+}
+
+/// A blocking stream over either transport (the reference client).
+#[derive(Debug)]
+pub enum StdConn {
+    Tcp(std::net::TcpStream),
+    Unix(StdUnixStream),
+}
+
+impl StdConn {
+    pub fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<StdConn> {
+        not_datagram(endpoint)?;
+        match endpoint {
+            Endpoint::Tcp(addr) => {
+                let s = std::net::TcpStream::connect_timeout(addr, timeout).map_err(connect_err(endpoint))?;
+                s.set_nodelay(true).map_err(connect_err(endpoint))?;
+                Ok(StdConn::Tcp(s))
+            }
+            _ => {
+                let s = connect_unix_std(endpoint, Instant::now() + timeout)?;
+                s.set_nonblocking(false).map_err(connect_err(endpoint))?;
+                Ok(StdConn::Unix(s))
+            }
+        }
+    }
+
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            StdConn::Tcp(s) => s.set_read_timeout(t),
+            StdConn::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            StdConn::Tcp(s) => s.set_write_timeout(t),
+            StdConn::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            StdConn::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            StdConn::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+        }
+    }
+
+    pub fn set_linger_zero(&self) -> io::Result<()> {
+        self.socket().set_linger(Some(Duration::ZERO))
+    }
+
+    /// The socket, for options and `shutdown(2)` in either direction.
+    pub fn socket(&self) -> SockRef<'_> {
+        match self {
+            StdConn::Tcp(s) => SockRef::from(s),
+            StdConn::Unix(s) => SockRef::from(s),
+        }
+    }
+
+    /// The same connection back in the event loop (call it inside a tokio runtime).
+    pub fn into_async(self) -> io::Result<Conn> {
+        self.socket().set_nonblocking(true)?;
+        Ok(match self {
+            StdConn::Tcp(s) => Conn::Tcp(tokio::net::TcpStream::from_std(s)?),
+            StdConn::Unix(s) => Conn::Unix(tokio::net::UnixStream::from_std(s)?),
+        })
+    }
+
+    /// A second handle on the same connection (`dup(2)`).
+    pub fn try_clone(&self) -> io::Result<StdConn> {
+        Ok(match self {
+            StdConn::Tcp(s) => StdConn::Tcp(s.try_clone()?),
+            StdConn::Unix(s) => StdConn::Unix(s.try_clone()?),
+        })
+    }
+}
+
+impl io::Read for StdConn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            StdConn::Tcp(s) => s.read(buf),
+            StdConn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl io::Write for StdConn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StdConn::Tcp(s) => s.write(buf),
+            StdConn::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

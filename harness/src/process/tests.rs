@@ -1,0 +1,142 @@
+use super::*;
+
+#[test]
+fn last_lines_keep_whole_lines_cut_short() {
+    let mut bytes = vec![];
+    for i in 0..100 {
+        bytes.extend_from_slice(format!("line {i}\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"split across pushes\r\n");
+    bytes.extend_from_slice(&[b'x'; 10_000]);
+    bytes.extend_from_slice(b"\nunfinished");
+    let lines = last_lines(&bytes, 21, 300);
+    assert_eq!(lines.len(), 21, "{lines:?}");
+    assert_eq!(lines[17], "line 99");
+    assert_eq!(lines[18], "split across pushes");
+    assert_eq!(lines[19].len(), 300);
+    assert_eq!(lines[20], "unfinished");
+    assert!(last_lines(b"", 5, 10).is_empty());
+}
+
+#[test]
+fn exit_statuses_read_well() {
+    assert_eq!(describe_status(ExitStatus::from_raw(3 << 8)), "status 3");
+    assert_eq!(describe_status(ExitStatus::from_raw(9)), "killed by SIGKILL");
+}
+
+#[test]
+fn own_process_group_cpu_is_measured() {
+    let pgid = nix::unistd::getpgrp().as_raw();
+    // Burn a little CPU so at least one tick is counted.
+    let t = Instant::now();
+    let mut x = 0u64;
+    while t.elapsed() < Duration::from_millis(60) {
+        x = x.wrapping_mul(31).wrapping_add(7);
+    }
+    std::hint::black_box(x);
+    assert!(group_cpu(pgid) > Duration::ZERO);
+    assert_eq!(group_cpu(i32::MAX - 1), Duration::ZERO);
+}
+
+#[test]
+fn output_since_a_mark() {
+    let out = Output::default();
+    out.lock().bytes.extend_from_slice(b"before\n");
+    let mark = out.mark();
+    out.lock().bytes.extend_from_slice(b"after\n");
+    assert_eq!(out.since(mark), b"after\n");
+}
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Wait (at most [`DEADLINE`]) until `out` holds `n` bytes or is closed; its bytes.
+fn wait_for(out: &Output, n: usize) -> Vec<u8> {
+    let until = Instant::now() + DEADLINE;
+    let mut st = out.lock();
+    while st.bytes.len() < n && !st.closed && Instant::now() < until {
+        st = out.wait(st, Duration::from_millis(50));
+    }
+    st.bytes.clone()
+}
+
+fn on_pty(command: &str) -> Spawned {
+    Spawned::start(command, Stdin::Pty, Keep { stdout: None, stderr: None }).expect("spawn on a pty")
+}
+
+#[test]
+fn pty_is_stdin_and_stdout_and_the_controlling_terminal_but_not_stderr() {
+    let p = on_pty(
+        "test -t 0 && echo in; test -t 1 && echo out; test -t 2 || echo err-is-a-pipe; exec 3</dev/tty && echo ctty",
+    );
+    let out = wait_for(&p.stdout, usize::MAX);
+    assert_eq!(out, b"in\nout\nerr-is-a-pipe\nctty\n", "{:?}", String::from_utf8_lossy(&out));
+}
+
+#[test]
+fn typed_lines_arrive_exactly_without_echo_and_printed_bytes_are_unchanged() {
+    let mut p = on_pty("od -An -v -tx1");
+    // Control characters that a terminal would act on (Ctrl-C, Ctrl-D, Ctrl-U, DEL, Ctrl-V, CR).
+    p.type_in(b"a\x03\x04\x15\x7f\x16\rb\n".to_vec()).unwrap();
+    p.end_input();
+    let out = String::from_utf8(wait_for(&p.stdout, usize::MAX)).unwrap();
+    let hex: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(hex, ["61", "03", "04", "15", "7f", "16", "0d", "62", "0a"], "{out:?}");
+    // `od` ended its lines with `\n`, not the terminal's `\r\n`.
+    assert!(!out.contains('\r'), "{out:?}");
+    assert_eq!(wait_exit(&mut p), Some(true));
+}
+
+/// The exit status, waited for (at most [`DEADLINE`]).
+fn wait_exit(p: &mut Spawned) -> Option<bool> {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        if let Some(s) = p.status() {
+            return Some(s.success());
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_line_longer_than_the_terminal_buffer_arrives_whole_and_ctrl_d_ends_input() {
+    let mut p = on_pty("wc -c; echo done");
+    let mut line = vec![b'x'; 100 << 10];
+    line.push(b'\n');
+    p.type_in(line).unwrap();
+    p.type_in(b"end\n".to_vec()).unwrap();
+    p.end_input();
+    let out = String::from_utf8(wait_for(&p.stdout, usize::MAX)).unwrap();
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["102405", "done"], "{out:?}");
+    assert_eq!(wait_exit(&mut p), Some(true));
+}
+
+#[test]
+fn a_program_on_a_pty_is_stopped_with_its_group() {
+    let mut p = on_pty("sleep 30 & sleep 30");
+    let pgid = p.pid() as i32;
+    let until = Instant::now() + DEADLINE;
+    while !group_asleep(pgid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(p.asleep(), "a program waiting for a timer is asleep");
+    p.stop(Duration::from_millis(500)).unwrap();
+    assert!(!group_alive(pgid));
+    // The terminal's master reads EIO once everything on the slave is gone: stdout closes.
+    p.stdout.wait_closed(DEADLINE);
+    assert!(p.stdout.lock().closed);
+}
+
+#[test]
+fn tty_keys_escape_control_characters_and_cut_long_lines() {
+    let mut k = TtyKeys::default();
+    assert_eq!(k.keys(b"a\tb\x04\n"), b"a\tb\x16\x04\n");
+    let keys = k.keys(&[b'y'; 2500]);
+    assert_eq!(keys.iter().filter(|&&b| b == VEOF).count(), 2);
+    assert_eq!(keys[TtyKeys::PIECE], VEOF);
+    // An unfinished line is handed over first, then input ends.
+    assert_eq!(k.end(), [VEOF, VEOF]);
+    assert_eq!(k.end(), [VEOF]);
+}
