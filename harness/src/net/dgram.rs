@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use socket2::{Domain, MaybeUninitSlice, SockAddr, SockRef, Socket, Type};
 use tokio::io::Interest;
 
+use super::bind_error;
 use super::{clear_stale_socket_of, unix_sockaddr, ListenOpts, SocketFile};
 use crate::addr::{check_unix_path, Endpoint};
 use crate::error::{Error, Result};
@@ -74,13 +75,7 @@ pub struct DgramBound {
 /// listener's rules: a stale socket is replaced, a live one is "in use", anything else is refused
 /// untouched, and the file has `opts.unix_mode` from its creation.
 pub fn bind_dgram(endpoint: &Endpoint, opts: &ListenOpts) -> Result<DgramBound> {
-    let bind_err = |source: io::Error| {
-        if source.kind() == io::ErrorKind::AddrInUse {
-            Error::AddrInUse { addr: endpoint.to_string() }
-        } else {
-            Error::Bind { addr: endpoint.to_string(), reason: source }
-        }
-    };
+    let bind_err = bind_error(endpoint);
     match endpoint {
         Endpoint::Udp(addr) => {
             let socket = Socket::new(Domain::for_address(*addr), Type::DGRAM, None).map_err(bind_err)?;

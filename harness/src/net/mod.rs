@@ -241,15 +241,20 @@ pub fn fresh_endpoint(transport: Transport) -> io::Result<(Endpoint, Option<temp
     })
 }
 
-/// Bind and listen. TCP sets `SO_REUSEADDR` first, so a restarted server binds at once.
-pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
-    let bind_err = |source: io::Error| {
+/// How a failed `bind()` at `endpoint` is reported: "address in use" on its own.
+pub(crate) fn bind_error(endpoint: &Endpoint) -> impl Fn(io::Error) -> Error + Copy + '_ {
+    move |source| {
         if source.kind() == io::ErrorKind::AddrInUse {
             Error::AddrInUse { addr: endpoint.to_string() }
         } else {
             Error::Bind { addr: endpoint.to_string(), reason: source }
         }
-    };
+    }
+}
+
+/// Bind and listen. TCP sets `SO_REUSEADDR` first, so a restarted server binds at once.
+pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
+    let bind_err = bind_error(endpoint);
     match endpoint {
         Endpoint::Tcp(addr) => {
             let socket = Socket::new(Domain::for_address(*addr), Type::STREAM, None).map_err(bind_err)?;
