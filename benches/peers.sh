@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # The reference server beside socat and ncat echo peers, loaded by `sockcheck bench` in one run.
-# Usage: bash benches/peers.sh [SECS]   (needs socat, ncat and coreutils' stdbuf; see /work/shared/PEERS.md)
+# Usage: bash benches/peers.sh [SECS]   (SECS per run, default 3; 18 runs)
+# Needs socat, ncat (nmap's), coreutils' stdbuf and python3; on Debian/Ubuntu:
+#   sudo apt-get install socat ncat
 # Prints one line per run: target, conns, size, requests/s, MiB/s, p50/p99 latency, errors.
+# Figures and how to read them: benches/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-3}
+for tool in socat ncat stdbuf python3; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "peers.sh: $tool not found (see the header of $0)" >&2; exit 2; }
+done
 cargo build --release -q -p sockcheck
 bin=$PWD/target/release/sockcheck
 
