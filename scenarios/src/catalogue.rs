@@ -5,7 +5,7 @@
 //! (with the reason) where that is not possible.
 //!
 //! This file is compiled into the `sockcheck` crate (so `sockcheck check` carries it) and run
-//! by `cargo test` through `scenarios/tests/conformance.rs`, one named test per scenario,
+//! by `cargo test` through `harness/tests/conformance.rs`, one named test per scenario,
 //! transport and model.
 
 use crate::dsl::*;

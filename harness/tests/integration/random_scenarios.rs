@@ -5,7 +5,7 @@
 //! send, so bytes crossing connections show up), and a last client checks the server still serves.
 //!
 //! A failure is shrunk and printed as Rust scenario code, ready to paste into the catalogue.
-//! `PROPTEST_CASES=500 cargo test -p sockcheck-scenarios --test random_scenarios` runs longer.
+//! `PROPTEST_CASES=500 cargo test -p sockcheck --test integration random_scenarios` runs longer.
 
 use std::time::Duration;
 
