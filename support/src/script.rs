@@ -150,6 +150,7 @@ impl<'a> ScriptedStream<'a> {
         self.violation.as_deref()
     }
 
+    #[inline]
     fn next_step(steps: &mut &[u8]) -> Step {
         match steps.split_first() {
             Some((&code, rest)) => {
@@ -160,6 +161,7 @@ impl<'a> ScriptedStream<'a> {
         }
     }
 
+    #[inline]
     fn step_error(&mut self, step: Step) -> Option<io::Error> {
         if self.reset {
             return Some(io::ErrorKind::ConnectionReset.into());
@@ -175,6 +177,7 @@ impl<'a> ScriptedStream<'a> {
         }
     }
 
+    #[inline]
     fn limit(step: Step, len: usize) -> usize {
         match step {
             Step::Take(n) => len.min(n as usize),
@@ -182,6 +185,7 @@ impl<'a> ScriptedStream<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn do_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let step = Self::next_step(&mut self.reads);
         if let Some(e) = self.step_error(step) {
@@ -200,6 +204,7 @@ impl<'a> ScriptedStream<'a> {
         Ok(n)
     }
 
+    #[inline]
     pub(crate) fn do_write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.largest_write = self.largest_write.max(buf.len());
         let step = Self::next_step(&mut self.writes);
@@ -256,12 +261,14 @@ fn fail_once(slot: &mut Option<String>, msg: impl FnOnce() -> String) {
 }
 
 impl Read for ScriptedStream<'_> {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.do_read(buf)
     }
 }
 
 impl Write for ScriptedStream<'_> {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.do_write(buf)
     }
