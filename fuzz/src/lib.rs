@@ -11,6 +11,13 @@ use sockcheck_support::Script;
 pub const MAX_BUFSIZE: usize = 4096;
 /// Longer inputs only repeat what shorter ones cover and slow every execution.
 pub const MAX_INPUT: usize = 64 * 1024;
+/// Scripted read calls, and write calls, beyond this many are dropped: the loop keeps no state
+/// from one call to the next beyond its byte counts, so longer lists only repeat shorter ones and
+/// slow every execution.
+pub const MAX_STEPS: usize = 64;
+/// Data beyond this many receive buffers' worth is dropped, for the same reason: with a 1-byte
+/// buffer a 4 KiB input is 8,000 calls that test nothing 64 bytes do not.
+pub const MAX_BUFFERS: usize = 64;
 
 /// One connection, structure-aware: the bytes the peer sends, the server's buffer size, and how
 /// each read and write call goes ([`sockcheck_support::Step`] codes: sizes, `Interrupted`,
@@ -26,17 +33,19 @@ pub struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    /// The script, or `None` for an oversized input.
+    /// The script (cut to [`MAX_STEPS`] and [`MAX_BUFFERS`]), or `None` for an oversized input.
     pub fn script(&self) -> Option<Script<'a>> {
         if self.data.len() > MAX_INPUT {
             return None;
         }
+        let bufsize = 1 + self.bufsize as usize % MAX_BUFSIZE;
+        let cut = |s: &'a [u8], max: usize| &s[..s.len().min(max)];
         Some(Script {
-            input: self.data,
-            bufsize: 1 + self.bufsize as usize % MAX_BUFSIZE,
+            input: cut(self.data, MAX_BUFFERS * bufsize),
+            bufsize,
             transform: if self.echo { Transform::Echo } else { Transform::Upper },
-            reads: self.reads,
-            writes: self.writes,
+            reads: cut(self.reads, MAX_STEPS),
+            writes: cut(self.writes, MAX_STEPS),
         })
     }
 }

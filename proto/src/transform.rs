@@ -64,6 +64,8 @@ impl std::fmt::Display for Transform {
 /// ASCII-uppercase `buf` in place.
 ///
 /// Branch-free per byte so LLVM vectorises it; on x86-64 the AVX2 copy is picked at run time.
+/// Clearing bit 5 with `^` rather than subtracting 32 leaves no overflow check in builds that have
+/// them (the fuzz targets), so the loop is vectorised there too instead of checked byte by byte.
 #[inline]
 pub fn upper_in_place(buf: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
@@ -81,7 +83,7 @@ pub fn upper_in_place(buf: &mut [u8]) {
 fn upper_generic(buf: &mut [u8]) {
     for b in buf {
         let is_lower = b.wrapping_sub(b'a') < 26;
-        *b -= (is_lower as u8) << 5;
+        *b ^= (is_lower as u8) << 5;
     }
 }
 
