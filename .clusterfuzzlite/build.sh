@@ -30,7 +30,9 @@ zip_dir() { # DIR ZIP
     fi
 }
 
-cargo fuzz build -O
+# `harness`: addr_parse and placeholders fuzz harness code and need it (fuzz/Cargo.toml); the other
+# targets link only the protocol core either way.
+cargo fuzz build -O --features harness
 
 release=fuzz/target/x86_64-unknown-linux-gnu/release
 built=0
