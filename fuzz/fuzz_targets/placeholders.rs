@@ -1,4 +1,4 @@
-//! `--spawn` command templates (`sockcheck::spawn::expand`, `transport_of`): never panic; a template
+//! `--spawn` command templates (`sockcheck::target::placeholders::expand`, `transport_of`): never panic; a template
 //! is accepted by both or refused by both; an accepted one leaves no placeholder behind and
 //! keeps the text outside the braces.
 #![no_main]
