@@ -329,7 +329,7 @@ where
 /// Run `sockcheck bench`. `Ok(false)` when the run saw errors or a connection got no reply.
 pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
     // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop.
-    let spawned = match &args.spawn {
+    let spawned = match &args.addr.spawn {
         Some(cmd) => {
             let mut target = SpawnTarget::new(SpawnOpts::new(cmd.clone()))?;
             target.start().map_err(|e| Error::Io(io::Error::other(format!("the server did not start: {e}"))))?;
@@ -337,7 +337,7 @@ pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
         }
         None => None,
     };
-    let endpoint = match (&spawned, args.tcp, args.unix) {
+    let endpoint = match (&spawned, args.addr.tcp, args.addr.unix) {
         (Some(s), _, _) => s.endpoint(),
         (None, Some(e), _) | (None, None, Some(e)) => e,
         (None, None, None) => return Err(Error::Usage("give --tcp, --unix or --spawn".into())),

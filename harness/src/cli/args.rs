@@ -92,7 +92,7 @@ pub struct CheckAddrArgs {
     /// Unix socket path (or @NAME) of a running server
     #[arg(long, value_name = "PATH", value_parser = parse_unix)]
     pub unix: Option<Endpoint>,
-    /// A server to start and check: a shell command with {port}, {addr}, {host} or {path} in it,
+    /// A server to start (and stop afterwards): a shell command with {port}, {addr}, {host} or {path} in it,
     /// e.g. "python3 server.py {port}"
     #[arg(long, value_name = "CMD")]
     pub spawn: Option<String>,
@@ -330,18 +330,11 @@ pub struct ProxyArgs {
 }
 
 /// `sockcheck bench` arguments.
-#[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["tcp", "unix", "spawn"])))]
+#[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Load a TCP server at HOST:PORT
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_tcp)]
-    pub tcp: Option<Endpoint>,
-    /// Load a Unix socket server at PATH
-    #[arg(long, value_name = "PATH", value_parser = parse_unix)]
-    pub unix: Option<Endpoint>,
-    /// Start this server with `sh -c` ({port}, {addr}, {host} or {path} are filled in), load it, stop it
-    #[arg(long, value_name = "CMD")]
-    pub spawn: Option<String>,
+    /// The server to load: a running one, or a command that sockcheck starts and stops
+    #[command(flatten)]
+    pub addr: CheckAddrArgs,
     /// Connections, each with one request in flight
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub conns: u64,
