@@ -290,8 +290,21 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// Run headless chromium on `page` with `args`; its stdout.
+/// Run headless chromium on `page` with `args`; its stdout. A browser that starts badly on a
+/// loaded machine (nothing on stdout) gets two more tries; then its stderr is in the panic.
 fn browse(chromium: &Path, page: &Path, args: &[&str]) -> String {
+    let mut errors = String::new();
+    for _ in 0..3 {
+        let (out, err) = browse_once(chromium, page, args);
+        if !out.trim().is_empty() || args.iter().any(|a| a.starts_with("--screenshot")) {
+            return out;
+        }
+        errors = err;
+    }
+    panic!("chromium printed nothing for {page:?} three times; its stderr:\n{errors}");
+}
+
+fn browse_once(chromium: &Path, page: &Path, args: &[&str]) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(chromium)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
@@ -301,11 +314,13 @@ fn browse(chromium: &Path, page: &Path, args: &[&str]) -> String {
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start chromium");
     let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let err_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let deadline = Instant::now() + Duration::from_secs(120);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -314,7 +329,7 @@ fn browse(chromium: &Path, page: &Path, args: &[&str]) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    reader.join().unwrap()
+    (reader.join().unwrap(), err_reader.join().unwrap())
 }
 
 #[test]
