@@ -117,11 +117,15 @@ fn a_line_longer_than_the_terminal_buffer_arrives_whole_and_ctrl_d_ends_input() 
 fn a_program_on_a_pty_is_stopped_with_its_group() {
     let mut p = on_pty("sleep 30 & sleep 30");
     let pgid = p.pid() as i32;
+    // The shell forks its background child right after it starts: asleep means asleep three polls in
+    // a row, not one moment between two forks.
     let until = Instant::now() + DEADLINE;
-    while !group_asleep(pgid) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(5));
+    let mut in_a_row = 0;
+    while in_a_row < 3 && Instant::now() < until {
+        in_a_row = if group_asleep(pgid) { in_a_row + 1 } else { 0 };
+        std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(p.asleep(), "a program waiting for a timer is asleep");
+    assert!(in_a_row == 3 && p.asleep(), "a program waiting for a timer is asleep");
     p.stop(Duration::from_millis(500)).unwrap();
     assert!(!group_alive(pgid));
     // The terminal's master reads EIO once everything on the slave is gone: stdout closes.
