@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockcheck::spawn::{expand, transport_of, Placeholders};
+use sockcheck::target::placeholders::{expand, transport_of, Placeholders};
 use sockcheck::Transport;
 
 fuzz_target!(|template: &str| {
