@@ -82,14 +82,10 @@ where
                     }
                 }
             },
-            NextIo::Write(buf) => match stream.write(buf).await {
-                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    conn.on_written(n);
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
+            NextIo::Write(buf) => {
+                let written = stream.write(buf).await;
+                conn.wrote(written)
+            }
         };
         match result {
             Ok(()) => {}

@@ -127,6 +127,19 @@ impl EchoConn {
         self.stats.reads += 1;
     }
 
+    /// What a `write` of the slice given by [`NextIo::Write`] returned: `n` bytes were written
+    /// ([`EchoConn::on_written`]); 0 is `WriteZero`; an error is passed on. For every driver.
+    #[inline]
+    pub fn wrote(&mut self, written: io::Result<usize>) -> io::Result<()> {
+        match written? {
+            0 => Err(io::ErrorKind::WriteZero.into()),
+            n => {
+                self.on_written(n);
+                Ok(())
+            }
+        }
+    }
+
     /// `n` bytes of the slice given by [`NextIo::Write`] were written.
     #[inline]
     pub fn on_written(&mut self, n: usize) {
@@ -151,14 +164,10 @@ pub fn serve<S: Read + Write + ?Sized>(stream: &mut S, conn: &mut EchoConn) -> i
         let result = match conn.next_io() {
             NextIo::Done => return Ok(conn.stats()),
             NextIo::Read(buf) => stream.read(buf).map(|n| conn.on_read(n)),
-            NextIo::Write(buf) => match stream.write(buf) {
-                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    conn.on_written(n);
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
+            NextIo::Write(buf) => {
+                let written = stream.write(buf);
+                conn.wrote(written)
+            }
         };
         match result {
             Ok(()) => {}

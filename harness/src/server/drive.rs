@@ -34,11 +34,8 @@ pub(super) async fn serve_conn(
             use tokio::io::AsyncWriteExt;
             let owed = async {
                 while let crate::proto::NextIo::Write(buf) = conn.next_io() {
-                    let n = stream.write(buf).await?;
-                    if n == 0 {
-                        return Err(io::ErrorKind::WriteZero.into());
-                    }
-                    conn.on_written(n);
+                    let written = stream.write(buf).await;
+                    conn.wrote(written)?;
                 }
                 Ok(())
             };
