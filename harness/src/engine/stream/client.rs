@@ -6,7 +6,10 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, ReadHalf};
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf, ReadHalf};
 
 use crate::addr::Endpoint;
 use crate::engine::{RunOpts, StepResult};
@@ -211,7 +214,7 @@ impl Client {
         // Anything more, right away, when nothing else is outstanding, is data nobody asked for.
         if self.unchecked.is_empty() {
             let rd = self.reader.as_mut().expect("connected");
-            if let Ok(Ok(n)) = tokio::time::timeout(Duration::ZERO, rd.read(&mut self.buf)).await {
+            if let Some(Ok(n)) = read_now(rd, &mut self.buf).await {
                 if n > 0 {
                     // The first reply on the connection, then more: was the "reply" a greeting
                     // that the real reply followed? (`hello` sent, `hello\r\n` + `hello` back.)
@@ -377,4 +380,17 @@ impl Client {
         self.reader = None;
         self.linger = None;
     }
+}
+
+/// One read of what is there now, `None` when the read would wait. No timer: a zero timeout
+/// parks the runtime until the next timer tick, a millisecond per call (per connection).
+async fn read_now<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    std::future::poll_fn(|cx| {
+        let mut rb = ReadBuf::new(buf);
+        match Pin::new(&mut *rd).poll_read(cx, &mut rb) {
+            Poll::Ready(r) => Poll::Ready(Some(r.map(|()| rb.filled().len()))),
+            Poll::Pending => Poll::Ready(None),
+        }
+    })
+    .await
 }
