@@ -22,6 +22,8 @@ pub enum Endpoint {
     Udp(SocketAddr),
     /// An `AF_UNIX` `SOCK_DGRAM` socket file (`unix-dgram:PATH`).
     UnixDgram(PathBuf),
+    /// A Linux abstract-namespace Unix datagram socket (`unix-dgram:@NAME`).
+    AbstractDgram(Vec<u8>),
 }
 
 /// The longest Unix socket path the platform takes (`sizeof(sun_path) - 1` for the NUL).
@@ -37,10 +39,14 @@ pub const fn max_unix_path() -> usize {
 impl Endpoint {
     pub fn transport(&self) -> Transport {
         match self {
+            Endpoint::Tcp(a) if a.is_ipv6() => Transport::Tcp6,
             Endpoint::Tcp(_) => Transport::Tcp,
-            Endpoint::Unix(_) | Endpoint::Abstract(_) => Transport::Unix,
+            Endpoint::Unix(_) => Transport::Unix,
+            Endpoint::Abstract(_) => Transport::Abstract,
+            Endpoint::Udp(a) if a.is_ipv6() => Transport::Udp6,
             Endpoint::Udp(_) => Transport::Udp,
             Endpoint::UnixDgram(_) => Transport::UnixDgram,
+            Endpoint::AbstractDgram(_) => Transport::AbstractDgram,
         }
     }
 
@@ -52,18 +58,16 @@ impl Endpoint {
         }
     }
 
-    /// A Unix datagram socket path, with or without `unix-dgram:`.
+    /// A Unix datagram socket path (with or without `unix-dgram:`), or `@name` for the abstract namespace.
     pub fn parse_unix_dgram(input: &str) -> Result<Endpoint> {
         let s = input.strip_prefix("unix-dgram:").unwrap_or(input);
-        if s.starts_with('@') {
-            return Err(Error::BadAddress {
-                input: input.to_string(),
-                reason: "abstract datagram sockets are not supported; give a path".into(),
-            });
-        }
-        match Endpoint::parse_unix(s)? {
+        match Endpoint::parse_unix(s).map_err(|e| match e {
+            Error::BadAddress { reason, .. } => Error::BadAddress { input: input.to_string(), reason },
+            other => other,
+        })? {
             Endpoint::Unix(p) => Ok(Endpoint::UnixDgram(p)),
-            _ => unreachable!("paths only"),
+            Endpoint::Abstract(n) => Ok(Endpoint::AbstractDgram(n)),
+            _ => unreachable!("parse_unix gives Unix endpoints"),
         }
     }
 
@@ -169,6 +173,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Abstract(n) => write!(f, "unix:@{}", String::from_utf8_lossy(n)),
             Endpoint::Udp(a) => write!(f, "udp://{a}"),
             Endpoint::UnixDgram(p) => write!(f, "unix-dgram:{}", p.display()),
+            Endpoint::AbstractDgram(n) => write!(f, "unix-dgram:@{}", String::from_utf8_lossy(n)),
         }
     }
 }
@@ -195,6 +200,11 @@ mod tests {
         assert_eq!(Endpoint::parse("unix:@echo").unwrap().to_string(), "unix:@echo");
         assert_eq!(Endpoint::parse("udp://127.0.0.1:9").unwrap(), Endpoint::Udp("127.0.0.1:9".parse().unwrap()));
         assert_eq!(Endpoint::parse("unix-dgram:/tmp/d").unwrap().to_string(), "unix-dgram:/tmp/d");
+        assert_eq!(Endpoint::parse("unix-dgram:@d").unwrap(), Endpoint::AbstractDgram(b"d".to_vec()));
+        assert_eq!(Endpoint::parse("unix-dgram:@d").unwrap().to_string(), "unix-dgram:@d");
+        assert_eq!(Endpoint::parse("tcp://[::1]:9").unwrap().transport(), Transport::Tcp6);
+        assert_eq!(Endpoint::parse("udp://[::1]:9").unwrap().transport(), Transport::Udp6);
+        assert_eq!(Endpoint::parse("@echo").unwrap().transport(), Transport::Abstract);
     }
 
     #[test]

@@ -4,15 +4,24 @@
 
 use std::fmt;
 
-/// The transports a scenario runs over: two stream ones and two datagram ones.
+/// The transports a scenario runs over: the socket type (stream or datagram) and the family
+/// (IPv4, IPv6, a Unix socket file, a Linux abstract name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     Tcp,
     Unix,
-    /// `SOCK_DGRAM` over IPv4/IPv6.
+    /// `SOCK_DGRAM` over IPv4.
     Udp,
     /// `AF_UNIX` `SOCK_DGRAM` on a socket file.
     UnixDgram,
+    /// TCP over IPv6 loopback (`[::1]`, the tutorial's `AF_INET6`).
+    Tcp6,
+    /// UDP over IPv6 loopback.
+    Udp6,
+    /// A Unix stream socket in Linux's abstract namespace (`@name`: no file).
+    Abstract,
+    /// A Unix datagram socket in Linux's abstract namespace.
+    AbstractDgram,
 }
 
 impl Transport {
@@ -20,8 +29,19 @@ impl Transport {
     pub const ALL: [Transport; 2] = [Transport::Tcp, Transport::Unix];
     /// The datagram transports.
     pub const DATAGRAM: [Transport; 2] = [Transport::Udp, Transport::UnixDgram];
-    /// Every transport.
-    pub const EVERY: [Transport; 4] = [Transport::Tcp, Transport::Unix, Transport::Udp, Transport::UnixDgram];
+    /// What `check` runs by default: the tutorial's two socket types over IPv4 and socket files.
+    pub const DEFAULT: [Transport; 4] = [Transport::Tcp, Transport::Unix, Transport::Udp, Transport::UnixDgram];
+    /// Every transport (`--transport all`): the default ones, then IPv6 and abstract names.
+    pub const EVERY: [Transport; 8] = [
+        Transport::Tcp,
+        Transport::Unix,
+        Transport::Udp,
+        Transport::UnixDgram,
+        Transport::Tcp6,
+        Transport::Udp6,
+        Transport::Abstract,
+        Transport::AbstractDgram,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -29,20 +49,41 @@ impl Transport {
             Transport::Unix => "unix",
             Transport::Udp => "udp",
             Transport::UnixDgram => "unix-dgram",
+            Transport::Tcp6 => "tcp6",
+            Transport::Udp6 => "udp6",
+            Transport::Abstract => "abstract",
+            Transport::AbstractDgram => "abstract-dgram",
+        }
+    }
+
+    /// The default transport of the same socket type and kind of address: `tcp6` is `tcp`,
+    /// `abstract` is `unix`. What is said of a socket type is said of its base.
+    pub fn base(self) -> Transport {
+        match self {
+            Transport::Tcp6 => Transport::Tcp,
+            Transport::Udp6 => Transport::Udp,
+            Transport::Abstract => Transport::Unix,
+            Transport::AbstractDgram => Transport::UnixDgram,
+            t => t,
         }
     }
 
     /// `SOCK_DGRAM`: messages keep their boundaries, nothing connects.
     pub fn is_datagram(self) -> bool {
-        matches!(self, Transport::Udp | Transport::UnixDgram)
+        matches!(self.base(), Transport::Udp | Transport::UnixDgram)
     }
 
-    /// A socket file (`unix` or `unix-dgram`).
+    /// `AF_UNIX`, on a socket file or an abstract name.
     pub fn is_unix(self) -> bool {
+        matches!(self.base(), Transport::Unix | Transport::UnixDgram)
+    }
+
+    /// A socket file on disk (`unix` or `unix-dgram`): what the socket-file scenarios need.
+    pub fn has_socket_file(self) -> bool {
         matches!(self, Transport::Unix | Transport::UnixDgram)
     }
 
-    /// `tcp,unix,udp,unix-dgram` (any of them, comma-separated) or `all`.
+    /// `tcp,unix,udp,unix-dgram,tcp6,udp6,abstract,abstract-dgram` (any of them, comma-separated) or `all`.
     pub fn parse_list(s: &str) -> Result<Vec<Transport>, String> {
         if s == "all" {
             return Ok(Transport::EVERY.to_vec());
@@ -67,12 +108,12 @@ impl fmt::Display for Transport {
 impl std::str::FromStr for Transport {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "tcp" => Ok(Transport::Tcp),
-            "unix" => Ok(Transport::Unix),
-            "udp" => Ok(Transport::Udp),
-            "unix-dgram" => Ok(Transport::UnixDgram),
-            other => Err(format!("unknown transport `{other}` (expected `tcp`, `unix`, `udp` or `unix-dgram`)")),
+        match Transport::EVERY.into_iter().find(|t| t.name() == s) {
+            Some(t) => Ok(t),
+            None => Err(format!(
+                "unknown transport `{s}` (expected `all` or a list of: {})",
+                Transport::EVERY.map(Transport::name).join(", ")
+            )),
         }
     }
 }
@@ -127,8 +168,17 @@ mod tests {
         }
         assert_eq!(
             "sctp".parse::<Transport>().unwrap_err(),
-            "unknown transport `sctp` (expected `tcp`, `unix`, `udp` or `unix-dgram`)"
+            "unknown transport `sctp` (expected `all` or a list of: tcp, unix, udp, unix-dgram, tcp6, udp6, \
+             abstract, abstract-dgram)"
         );
+        for t in Transport::EVERY {
+            assert_eq!(t.base().is_datagram(), t.is_datagram(), "{t}");
+            assert_eq!(t.base().is_unix(), t.is_unix(), "{t}");
+            assert!(!t.has_socket_file() || t == t.base(), "{t}");
+        }
+        assert_eq!(Transport::Tcp6.base(), Transport::Tcp);
+        assert!(Transport::AbstractDgram.is_datagram() && Transport::AbstractDgram.is_unix());
+        assert!(!Transport::Abstract.has_socket_file());
         assert_eq!(Transport::parse_list("udp, unix-dgram,udp").unwrap(), Transport::DATAGRAM.to_vec());
         assert_eq!(Transport::parse_list("all").unwrap(), Transport::EVERY.to_vec());
         assert!(Transport::parse_list("tcp,x").is_err());

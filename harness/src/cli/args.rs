@@ -146,7 +146,9 @@ fn parse_transport_list(s: &str) -> Result<TransportList, String> {
 /// Client checks are written for streams only, so far.
 fn parse_stream_transport(s: &str) -> Result<Transport, String> {
     match s.parse::<Transport>()? {
-        t if t.is_datagram() => Err(format!("client checks over {t} are not written yet (tcp or unix)")),
+        t if t.is_datagram() || t != t.base() => {
+            Err(format!("client checks over {t} are not written yet (tcp or unix)"))
+        }
         t => Ok(t),
     }
 }

@@ -226,10 +226,22 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
         (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
     } else {
-        let transports = args.transport.clone().map_or(Transport::EVERY.to_vec(), |l| l.0);
+        let asked = args.transport.clone().map_or(Transport::DEFAULT.to_vec(), |l| l.0);
+        // A transport this machine lacks (no IPv6 loopback, say) is left out with the reason;
+        // asked for alone, it is an error.
+        let (mut transports, mut lacking) = (vec![], String::new());
+        for t in asked {
+            match net::transport_unsupported(t) {
+                None => transports.push(t),
+                Some(why) => lacking += &format!("\nnote: {t} left out: {why}"),
+            }
+        }
+        if transports.is_empty() {
+            return Err(Error::Usage(lacking.trim_start_matches("\nnote: ").to_string()));
+        }
         let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
         let what = format!(
-            "{} scenarios against the built-in server ({}) over {}",
+            "{} scenarios against the built-in server ({}) over {}{lacking}",
             scenarios.len(),
             models.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and "),
             transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
@@ -254,7 +266,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         if let Some(spawn) = &args.addr.spawn {
             cmd += &format!(" --spawn {}", shell_quote(spawn));
         } else if let Some(endpoint) = args.addr.tcp.as_ref().or(args.addr.unix.as_ref()) {
-            let flag = if endpoint.transport() == Transport::Tcp { "--tcp" } else { "--unix" };
+            let flag = if endpoint.transport().is_unix() { "--unix" } else { "--tcp" };
             cmd += &format!(" {flag} {}", shell_quote(&endpoint.to_string()));
         }
         cmd += &format!(" --filter {}", o.scenario);

@@ -25,6 +25,8 @@ pub enum Peer {
     Udp(SocketAddr),
     /// A Unix datagram socket's path; `None`: an unnamed socket, which cannot be answered.
     Unix(Option<PathBuf>),
+    /// A Unix datagram socket's name in Linux's abstract namespace.
+    Abstract(Vec<u8>),
 }
 
 impl std::fmt::Display for Peer {
@@ -33,6 +35,7 @@ impl std::fmt::Display for Peer {
             Peer::Udp(a) => write!(f, "{a}"),
             Peer::Unix(Some(p)) => write!(f, "{}", p.display()),
             Peer::Unix(None) => f.write_str("an unnamed unix socket"),
+            Peer::Abstract(n) => write!(f, "@{}", String::from_utf8_lossy(n)),
         }
     }
 }
@@ -41,7 +44,10 @@ impl Peer {
     fn from_sockaddr(a: &SockAddr) -> Peer {
         match a.as_socket() {
             Some(s) => Peer::Udp(s),
-            None => Peer::Unix(a.as_pathname().map(PathBuf::from)),
+            None => match a.as_abstract_namespace() {
+                Some(name) => Peer::Abstract(name.to_vec()),
+                None => Peer::Unix(a.as_pathname().map(PathBuf::from)),
+            },
         }
     }
 
@@ -50,6 +56,7 @@ impl Peer {
         match endpoint {
             Endpoint::Udp(a) => Some(Peer::Udp(*a)),
             Endpoint::UnixDgram(p) => Some(Peer::Unix(Some(p.clone()))),
+            Endpoint::AbstractDgram(n) => Some(Peer::Abstract(n.clone())),
             _ => None,
         }
     }
@@ -98,13 +105,19 @@ pub fn bind_dgram(endpoint: &Endpoint, opts: &ListenOpts) -> Result<DgramBound> 
             let socket_file = SocketFile { path: path.clone(), dev: meta.dev(), ino: meta.ino() };
             Ok(DgramBound { socket, endpoint: endpoint.clone(), socket_file: Some(socket_file) })
         }
+        Endpoint::AbstractDgram(_) => {
+            let socket = Socket::new(Domain::UNIX, Type::DGRAM, None).map_err(bind_err)?;
+            socket.set_cloexec(true).map_err(bind_err)?;
+            socket.bind(&unix_sockaddr(endpoint)?).map_err(bind_err)?;
+            Ok(DgramBound { socket, endpoint: endpoint.clone(), socket_file: None })
+        }
         other => Err(Error::Usage(format!("{other} is not a datagram address"))),
     }
 }
 
 /// A client's datagram socket for talking to `server`: UDP on a free port of the same family;
 /// Unix on a fresh path in a new temp dir (an unnamed datagram socket cannot be answered),
-/// removed with the dir when the returned guard drops.
+/// removed with the dir when the returned guard drops; an abstract server, a fresh abstract name.
 pub fn client_socket(server: &Endpoint) -> Result<(Dgram, Option<tempfile::TempDir>)> {
     let local = match server {
         Endpoint::Udp(a) if a.is_ipv4() => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
@@ -117,6 +130,7 @@ pub fn client_socket(server: &Endpoint) -> Result<(Dgram, Option<tempfile::TempD
             std::mem::forget(bound.socket_file);
             return Ok((Dgram::from_socket(bound.socket)?, Some(dir)));
         }
+        Endpoint::AbstractDgram(_) => Endpoint::AbstractDgram(super::fresh_abstract_name()),
         other => return Err(Error::Usage(format!("{other} is not a datagram address"))),
     };
     let bound = bind_dgram(&local, &ListenOpts::default())?;
@@ -179,6 +193,17 @@ impl Dgram {
         match (self, to) {
             (Dgram::Udp(s), Peer::Udp(a)) => s.send_to(bytes, a).await,
             (Dgram::Unix(s), Peer::Unix(Some(p))) => s.send_to(bytes, p).await,
+            (Dgram::Unix(s), Peer::Abstract(name)) => {
+                let to = unix_sockaddr(&Endpoint::AbstractDgram(name.clone()))
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+                loop {
+                    s.writable().await?;
+                    match s.try_io(Interest::WRITABLE, || SockRef::from(s).send_to(bytes, &to)) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        other => return other,
+                    }
+                }
+            }
             (_, Peer::Unix(None)) => Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "an unnamed unix socket")),
             _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "address of the other family")),
         }

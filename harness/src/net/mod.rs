@@ -215,7 +215,7 @@ pub fn clear_stale_socket_of(path: &Path, kind: Type) -> Result<()> {
 fn unix_sockaddr(endpoint: &Endpoint) -> Result<SockAddr> {
     let addr = match endpoint {
         Endpoint::Unix(path) | Endpoint::UnixDgram(path) => SockAddr::unix(path),
-        Endpoint::Abstract(name) => {
+        Endpoint::Abstract(name) | Endpoint::AbstractDgram(name) => {
             use std::os::unix::ffi::OsStrExt;
             let mut bytes = vec![0u8];
             bytes.extend_from_slice(name);
@@ -226,19 +226,53 @@ fn unix_sockaddr(endpoint: &Endpoint) -> Result<SockAddr> {
     addr.map_err(|e| Error::BadAddress { input: endpoint.to_string(), reason: e.to_string() })
 }
 
-/// A free loopback TCP endpoint (port 0: the first bind picks it) or a Unix path in a new temp dir
-/// (which lives as long as the returned handle).
+/// A free endpoint of `transport`: loopback port 0 (the first bind picks the port), a Unix path
+/// in a new temp dir (which lives as long as the returned handle), or a fresh abstract name.
 pub fn fresh_endpoint(transport: Transport) -> io::Result<(Endpoint, Option<tempfile::TempDir>)> {
+    let v4 = ([127, 0, 0, 1], 0).into();
+    let v6 = (std::net::Ipv6Addr::LOCALHOST, 0).into();
     Ok(match transport {
-        Transport::Tcp => (Endpoint::Tcp(([127, 0, 0, 1], 0).into()), None),
-        Transport::Udp => (Endpoint::Udp(([127, 0, 0, 1], 0).into()), None),
+        Transport::Tcp => (Endpoint::Tcp(v4), None),
+        Transport::Tcp6 => (Endpoint::Tcp(v6), None),
+        Transport::Udp => (Endpoint::Udp(v4), None),
+        Transport::Udp6 => (Endpoint::Udp(v6), None),
         Transport::Unix | Transport::UnixDgram => {
             let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir()?;
             let path = dir.path().join("echo.sock");
             let ep = if transport == Transport::Unix { Endpoint::Unix(path) } else { Endpoint::UnixDgram(path) };
             (ep, Some(dir))
         }
+        Transport::Abstract => (Endpoint::Abstract(fresh_abstract_name()), None),
+        Transport::AbstractDgram => (Endpoint::AbstractDgram(fresh_abstract_name()), None),
     })
+}
+
+/// A name in Linux's abstract namespace that nobody else uses: the process id, a counter and
+/// the clock (names are per network namespace and vanish with their socket).
+pub fn fresh_abstract_name() -> Vec<u8> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("sockcheck-{}-{}-{nanos:x}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)).into_bytes()
+}
+
+/// Why this machine cannot run `transport`, if it cannot: no IPv6 loopback (a kernel or a
+/// container without IPv6), or abstract names on a system other than Linux.
+pub fn transport_unsupported(transport: Transport) -> Option<String> {
+    match transport {
+        Transport::Tcp6 | Transport::Udp6 => {
+            let ty = if transport == Transport::Tcp6 { Type::STREAM } else { Type::DGRAM };
+            let addr: std::net::SocketAddr = (std::net::Ipv6Addr::LOCALHOST, 0).into();
+            match Socket::new(Domain::IPV6, ty, None).and_then(|s| s.bind(&addr.into())) {
+                Ok(()) => None,
+                Err(e) => Some(format!("this machine has no IPv6 loopback ([::1]: {e})")),
+            }
+        }
+        Transport::Abstract | Transport::AbstractDgram if !cfg!(any(target_os = "linux", target_os = "android")) => {
+            Some("abstract socket names (@name) exist only on Linux".into())
+        }
+        _ => None,
+    }
 }
 
 /// How a failed `bind()` at `endpoint` is reported: "address in use" on its own.
@@ -296,7 +330,7 @@ pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
             socket.listen(opts.backlog).map_err(bind_err)?;
             Ok(Listener { socket: StdListener::Unix(socket.into()), endpoint: endpoint.clone(), socket_file: None })
         }
-        Endpoint::Udp(_) | Endpoint::UnixDgram(_) => {
+        Endpoint::Udp(_) | Endpoint::UnixDgram(_) | Endpoint::AbstractDgram(_) => {
             Err(Error::Usage(format!("{endpoint} is a datagram address: nothing listens there (see bind_dgram)")))
         }
     }
@@ -338,7 +372,7 @@ pub fn bind_refusing(endpoint: &Endpoint) -> Result<Refusing> {
             let socket_file = SocketFile { path: path.clone(), dev: meta.dev(), ino: meta.ino() };
             Ok(Refusing { endpoint: endpoint.clone(), _socket: None, _socket_file: Some(socket_file) })
         }
-        Endpoint::Udp(_) | Endpoint::UnixDgram(_) => {
+        Endpoint::Udp(_) | Endpoint::UnixDgram(_) | Endpoint::AbstractDgram(_) => {
             Err(Error::Usage(format!("{endpoint} is a datagram address: nothing connects there")))
         }
         // A closed abstract socket leaves no name behind: connects to it are refused.

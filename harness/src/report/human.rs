@@ -6,6 +6,9 @@ use std::time::Instant;
 use super::{format_duration, summary_line, Outcome, Verdict};
 
 /// The human report: a table as outcomes arrive, then each failure with its transcript.
+/// The transport column: as wide as the longest transport name (`abstract-dgram`).
+const TRANSPORT_WIDTH: usize = 14;
+
 pub struct HumanReport<W: Write> {
     out: W,
     color: bool,
@@ -32,13 +35,14 @@ impl<W: Write> HumanReport<W> {
         writeln!(self.out, "sockcheck check: {what}\n")?;
         writeln!(
             self.out,
-            "{:<w$}  {:<9}  {:<36}  {:<6}  {:>8}",
+            "{:<w$}  {:<t$}  {:<36}  {:<6}  {:>8}",
             "SCENARIO",
             "TRANSPORT",
             "TARGET",
             "RESULT",
             "TIME",
-            w = self.name_width
+            w = self.name_width,
+            t = TRANSPORT_WIDTH
         )?;
         self.out.flush()
     }
@@ -58,11 +62,12 @@ impl<W: Write> HumanReport<W> {
             o.target.clone()
         };
         let mut line = format!(
-            "{:<w$}  {:<9}  {:<36}  {result}  {time:>8}",
+            "{:<w$}  {:<t$}  {:<36}  {result}  {time:>8}",
             o.scenario,
             o.transport.name(),
             target,
-            w = self.name_width
+            w = self.name_width,
+            t = TRANSPORT_WIDTH
         );
         if let Verdict::Skip(why) = &o.verdict {
             line.push_str(&format!("  ({why})"));

@@ -96,7 +96,7 @@ pub fn expand(template: &str, values: &Placeholders) -> Result<String> {
             match &tail[1..end] {
                 "host" => out.push_str(&values.host),
                 "port" => out.push_str(&values.port.to_string()),
-                "addr" => out.push_str(&format!("{}:{}", values.host, values.port)),
+                "addr" => out.push_str(&values.addr()),
                 "path" => out.push_str(&values.path.to_string_lossy()),
                 _ => unreachable!("checked by placeholders_in"),
             }
@@ -153,10 +153,32 @@ impl Placeholders {
     /// The endpoint a program started with these values listens on, for this transport.
     pub fn endpoint(&self, transport: Transport) -> Result<Endpoint> {
         match transport {
-            Transport::Tcp => Endpoint::parse_tcp(&format!("{}:{}", self.host, self.port)),
+            Transport::Tcp | Transport::Tcp6 => Endpoint::parse_tcp(&self.addr()),
             Transport::Unix => Ok(Endpoint::Unix(self.path.clone())),
-            Transport::Udp => Endpoint::parse_udp(&format!("{}:{}", self.host, self.port)),
+            Transport::Udp | Transport::Udp6 => Endpoint::parse_udp(&self.addr()),
             Transport::UnixDgram => Ok(Endpoint::UnixDgram(self.path.clone())),
+            Transport::Abstract | Transport::AbstractDgram => Err(Error::Usage(format!(
+                "a program cannot be told an abstract name ({{path}} is a file path): use --transport {} instead of {transport}",
+                transport.base()
+            ))),
+        }
+    }
+
+    /// The host for a transport's loopback: `::1` over IPv6, else `127.0.0.1`.
+    pub fn loopback(transport: Transport) -> &'static str {
+        if matches!(transport, Transport::Tcp6 | Transport::Udp6) {
+            "::1"
+        } else {
+            "127.0.0.1"
+        }
+    }
+
+    /// `{addr}`: `HOST:PORT`, an IPv6 host in brackets.
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
         }
     }
 }

@@ -64,7 +64,7 @@ impl SpawnTarget {
         let transport = transport_of(&opts.command, opts.transport)?;
         let dir = tempfile::Builder::new().prefix("sockcheck-spawn-").tempdir()?;
         let values = Placeholders {
-            host: "127.0.0.1".into(),
+            host: Placeholders::loopback(transport).into(),
             port: free_port_for_spawn()?,
             path: dir.path().join("server.sock"),
         };
@@ -203,6 +203,7 @@ pub fn listening(endpoint: &Endpoint) -> Option<bool> {
                 Endpoint::Abstract(name) => (format!("@{}", String::from_utf8_lossy(name)), "00010000", "0001"),
                 Endpoint::Unix(p) => (p.to_string_lossy().into_owned(), "00010000", "0001"),
                 Endpoint::UnixDgram(p) => (p.to_string_lossy().into_owned(), "00000000", "0002"),
+                Endpoint::AbstractDgram(name) => (format!("@{}", String::from_utf8_lossy(name)), "00000000", "0002"),
                 Endpoint::Tcp(_) | Endpoint::Udp(_) => unreachable!("matched above"),
             };
             let text = std::fs::read_to_string("/proc/net/unix").ok()?;

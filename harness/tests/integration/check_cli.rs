@@ -84,6 +84,60 @@ fn check_reaches_an_ipv6_server() {
     assert_eq!(r.code(), Some(0), "{}", stdout(&r));
 }
 
+/// The whole transport matrix: IPv6 loopback and abstract names are transports like the others
+/// (named in every row), and one the machine lacks is left out with the reason.
+#[test]
+fn the_built_in_server_passes_over_ipv6_and_abstract_names() {
+    let filters = ["--filter", "short_message", "--filter", "thousand", "--filter", "short_datagram"];
+    let r = run(&[&["check", "--transport", "tcp6,udp6,abstract,abstract-dgram"][..], &filters].concat(), b"");
+    let out = stdout(&r);
+    assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
+    let v6 = std::net::TcpListener::bind("[::1]:0").is_ok();
+    let expect: &[(&str, usize)] = if v6 {
+        &[("tcp6", 4), ("udp6", 1), ("abstract", 4), ("abstract-dgram", 1)]
+    } else {
+        assert!(out.contains("tcp6 left out: this machine has no IPv6 loopback"), "{out}");
+        &[("abstract", 4), ("abstract-dgram", 1)]
+    };
+    for (transport, rows) in expect {
+        let n = out.lines().filter(|l| l.split_whitespace().nth(1) == Some(transport)).count();
+        assert_eq!(n, *rows, "{transport}: {out}");
+    }
+    let total: usize = expect.iter().map(|(_, n)| n).sum();
+    assert!(out.lines().any(|l| l == format!("{total} passed, 0 failed, 0 skipped")), "{out}");
+    // `all` is every transport; the default is the four of the tutorial.
+    let all = stdout(&run(&["check", "--transport", "all", "--filter", "short_message", "--model", "sequential"], b""));
+    assert!(all.contains(" over tcp, unix, udp, unix-dgram, tcp6") || !v6, "{all}");
+    assert!(
+        all.contains("abstract") && all.lines().any(|l| l.starts_with("short_message_is_echoed_upper  abstract ")),
+        "{all}"
+    );
+}
+
+/// A spawned program over IPv6 gets `{addr}` as `[::1]:PORT`; an abstract name cannot be handed
+/// to a program, which is said in one line.
+#[test]
+fn spawn_over_tcp6_gets_a_bracketed_address_and_abstract_is_refused() {
+    let variants = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/variants.py");
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        let cmd = format!("python3 {variants} correct {{addr}}");
+        let r = run(
+            &["check", "--spawn", &cmd, "--transport", "tcp6", "--filter", "short_message", "--filter", "several"],
+            b"",
+        );
+        let out = stdout(&r);
+        assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
+        assert!(out.contains("[::1]:") && out.contains(" over tcp6"), "{out}");
+        assert!(out.lines().any(|l| l == "2 passed, 0 failed, 0 skipped"), "{out}");
+    }
+    let cmd = format!("python3 {variants} correct {{path}}");
+    let r = run(&["check", "--spawn", &cmd, "--transport", "abstract"], b"");
+    assert_eq!(r.code(), Some(2), "{}", stdout(&r));
+    let lines = r.stderr_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("abstract name") && lines[0].contains("--transport unix"), "{lines:?}");
+}
+
 #[test]
 fn check_rejects_bad_input_with_one_line_and_exit_2() {
     for (args, needle) in [
@@ -93,6 +147,7 @@ fn check_rejects_bad_input_with_one_line_and_exit_2() {
         (&["check", "--model", "parallel"][..], "parallel"),
         (&["check", "--timeout", "0"][..], "seconds"),
         (&["check", "--tcp", "127.0.0.1:1", "--transport", "unix"][..], "cannot be used with"),
+        (&["check", "--transport", "sctp"][..], "tcp, unix, udp, unix-dgram, tcp6, udp6, abstract, abstract-dgram"),
     ] {
         let r = run(args, b"");
         assert_eq!(r.code(), Some(2), "{args:?}: {}", r.stderr);

@@ -24,10 +24,7 @@ fn check(client: &str, transport: Transport, opts: ClientOpts, filter: &[&str]) 
         false => (format!("{dir}/tests/clients/variants.py"), format!("{client} ")),
     };
     assert!(std::path::Path::new(&script).exists(), "{script} is missing");
-    let placeholder = match transport {
-        Transport::Tcp | Transport::Udp => "{port}",
-        Transport::Unix | Transport::UnixDgram => "{path}",
-    };
+    let placeholder = if transport.is_unix() { "{path}" } else { "{port}" };
     let cmd = ClientCommand::spawn(&format!("exec env -u PYTHONUNBUFFERED python3 '{script}' {args}{placeholder}"));
     let scenarios: Vec<_> = sockcheck::client_catalogue::all()
         .into_iter()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Servers for harness/tests/spawn.rs: the tutorial's server with one thing changed each.
 
-    python3 variants.py VARIANT PORT_OR_PATH
+    python3 variants.py VARIANT PORT_OR_PATH      (or [::1]:PORT: the same over IPv6)
 
 correct       the tutorial's structure done right (like examples/tutorial_server.py)
 once          takes one recv as the whole message: answers it, ignores the rest of the connection
@@ -23,11 +23,16 @@ variant, where = sys.argv[1], sys.argv[2]
 
 
 def listen():
-    if where.isdigit():
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if where.isdigit() or where.startswith("["):
+        v6 = where.startswith("[")
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
         if variant != "no-reuseaddr":
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", int(where)))
+        if v6:
+            host, port = where[1:].split("]:")
+            s.bind((host, int(port)))
+        else:
+            s.bind(("127.0.0.1", int(where)))
     else:
         try:
             if stat.S_ISSOCK(os.lstat(where).st_mode):

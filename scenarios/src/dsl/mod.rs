@@ -281,7 +281,7 @@ pub struct Needs {
     pub control: bool,
     /// Only over this transport.
     pub transport: Option<Transport>,
-    /// A datagram scenario: only over `udp` and `unix-dgram` (and a stream one never over them).
+    /// A datagram scenario: only over the datagram transports (and a stream one never over them).
     pub datagram: bool,
 }
 
@@ -477,11 +477,16 @@ impl Scenario {
     /// Why this scenario cannot run against a target with these properties, if it cannot.
     pub fn skip_reason(&self, transport: Transport, model: Option<Mode>, controllable: bool) -> Option<String> {
         match (self.needs.datagram, transport.is_datagram()) {
-            (true, false) => return Some("a datagram scenario: only over udp and unix-dgram".into()),
+            (true, false) => {
+                return Some("a datagram scenario: only over udp, unix-dgram, udp6 and abstract-dgram".into())
+            }
             (false, true) => return Some("a stream scenario: not over datagrams".into()),
             _ => {}
         }
         if let Some(t) = self.needs.transport {
+            if t != transport && t.has_socket_file() && transport.is_unix() {
+                return Some(format!("needs a socket file, and {transport} names have none: only over {t}"));
+            }
             if t != transport {
                 return Some(format!("only over {t}"));
             }

@@ -133,6 +133,7 @@ impl Server {
             Endpoint::Abstract(n) => vec!["--unix".into(), format!("@{}", String::from_utf8_lossy(n))],
             Endpoint::Udp(a) => vec!["--udp".into(), a.to_string()],
             Endpoint::UnixDgram(p) => vec!["--unix-dgram".into(), p.display().to_string()],
+            Endpoint::AbstractDgram(n) => vec!["--unix-dgram".into(), format!("@{}", String::from_utf8_lossy(n))],
         }
     }
 
