@@ -74,6 +74,11 @@ impl SpawnTarget {
         Ok(SpawnTarget { opts, command_line, endpoint, running: None, last: None, dir: Some(dir) })
     }
 
+    /// What this target was made from (the serving model as set since).
+    pub fn opts(&self) -> &SpawnOpts {
+        &self.opts
+    }
+
     /// The command as run, placeholders filled in.
     pub fn command_line(&self) -> &str {
         &self.command_line

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sockcheck::engine::{Engine, RunOpts};
+use sockcheck::engine::{self, CheckOpts, Engine, RunOpts, TargetSpec};
 use sockcheck::report::Outcome;
 use sockcheck::report::{write_report, Format};
 use sockcheck::scenario::{Mode, Scenario};
@@ -35,23 +35,20 @@ fn target(command: &str, model: Option<Mode>) -> SpawnTarget {
     SpawnTarget::new(SpawnOpts { model, ..SpawnOpts::new(command) }).expect("spawn target")
 }
 
-/// Run these scenarios (all when `only` is empty) as `check --spawn` does: one process, replaced
-/// after a failure. Returns every outcome.
+/// Run these stream scenarios (all when `only` is empty) as `check --spawn` does: each against a
+/// fresh process of `target`'s command on a port or path of its own, as many at once as there are
+/// CPUs. Returns every outcome, in catalogue order.
 fn run(target: &mut SpawnTarget, only: &[&str]) -> Vec<Outcome> {
-    let runner = runner();
-    let mut outcomes = vec![];
-    for s in sockcheck::catalogue::all() {
-        if !only.is_empty() && !only.contains(&s.name()) {
-            continue;
-        }
-        let o = runner.check(&s, target);
-        if o.failed() {
-            let _ = target.stop();
-        }
-        outcomes.push(o);
-    }
-    target.stop().expect("stop");
-    outcomes
+    let scenarios: Vec<Scenario> = sockcheck::catalogue::all()
+        .into_iter()
+        .filter(|s| !s.needs.datagram && (only.is_empty() || only.contains(&s.name())))
+        .collect();
+    let opts = CheckOpts {
+        run: RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() },
+        jobs: engine::default_jobs(),
+        retries: 0,
+    };
+    engine::check_servers(&scenarios, TargetSpec::Spawn(target.opts().clone()), opts, &mut ()).expect("check")
 }
 
 /// Assert that exactly `must_fail` failed (plus any of `may_fail`), showing the reports otherwise.
@@ -88,6 +85,11 @@ fn the_tutorial_server_passes_everything_over_unix() {
     let outcomes = run(&mut t, &[]);
     assert_fails(&outcomes, &[], &[]);
     assert_eq!(outcomes.iter().filter(|o| o.passed()).count(), 18, "every Unix scenario for a sequential server");
+    // Started and stopped by this target: its socket file goes with it.
+    let short = sockcheck::catalogue::all().into_iter().find(|s| s.name() == "short_message_is_echoed_upper").unwrap();
+    assert!(runner().check(&short, &mut t).passed());
+    assert!(path.exists(), "the server made its socket file");
+    t.stop().expect("stop");
     assert!(!path.exists(), "the socket file was left behind");
 }
 
@@ -158,6 +160,9 @@ fn a_server_printing_every_message_still_passes() {
     let mut t = target(&variant("chatty", "{port}"), Some(Mode::Sequential));
     let outcomes = run(&mut t, &[]);
     assert_fails(&outcomes, &[], &[]);
+    // What one process printed, kept as a bounded tail.
+    let several = sockcheck::catalogue::find("several_messages_on_one_connection").unwrap();
+    assert!(runner().check(&several, &mut t).passed());
     let (stdout, stderr) = t.output_tail();
     assert!(stdout.iter().any(|l| l.starts_with("got ")), "stdout tail: {stdout:?}");
     assert!(stderr.iter().any(|l| l.starts_with("echoing ")), "stderr tail: {stderr:?}");
