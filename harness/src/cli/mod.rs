@@ -144,8 +144,21 @@ pub fn client(args: ClientArgs) -> Result<bool> {
         connect_timeout: Duration::from_secs(10),
         reply_timeout: args.timeout,
         prompt: stdin.is_terminal(),
+        retries: args.retries,
     };
-    match client::run(&cfg, stdin, std::io::stdout().lock()) {
+    let result = if cfg.endpoint.transport().is_datagram() {
+        // A signal must not leave an AF_UNIX client's socket file behind (check-client stops
+        // clients with SIGTERM): the handler removes the registered dir.
+        exit_130_on_interrupt("the client stopped")?;
+        let sock = net::StdDgram::for_server(&cfg.endpoint)?;
+        if let Some(dir) = sock.dir() {
+            process::register_dir(dir);
+        }
+        client::datagram::run(&cfg, &sock, stdin.lock(), std::io::stdout().lock())
+    } else {
+        client::run(&cfg, stdin, std::io::stdout().lock())
+    };
+    match result {
         Ok(()) => Ok(true),
         Err(client::ClientError::Setup(e)) => Err(e),
         Err(e) => {
