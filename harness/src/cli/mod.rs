@@ -308,7 +308,7 @@ pub fn list(args: ListArgs) -> Result<bool> {
 
 /// `sockcheck check-client`.
 pub fn check_client(args: CheckClientArgs) -> Result<bool> {
-    let scenarios = engine::select(client_catalogue::all(), &args.filter, |s| s.name());
+    let mut scenarios = engine::select(client_catalogue::all(), &args.filter, |s| s.name());
     if args.list {
         let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
         for s in &scenarios {
@@ -325,22 +325,29 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     let report = args.report.opts();
     let output = report.create_output()?;
     type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
-    let (transports, what, command): (Vec<Transport>, String, CommandFor) = match &args.spawn {
+    let transports = match (&args.spawn, args.transport.as_ref().map(|l| l.0.as_slice())) {
+        (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?],
+        (Some(cmd), Some([t])) => vec![placeholders::transport_of(cmd, Some(*t))?],
+        (Some(_), Some(_)) => return Err(Error::Usage("--spawn takes one --transport: the one the client uses".into())),
+        (None, list) => list.map_or(Transport::EVERY.to_vec(), <[Transport]>::to_vec),
+    };
+    // Datagram scenarios only where a datagram transport is checked, stream ones likewise.
+    scenarios.retain(|s| transports.iter().any(|&t| s.runs_over(t)));
+    if scenarios.is_empty() {
+        return Err(Error::Usage(format!("no client scenario matches {:?} over these transports", args.filter)));
+    }
+    let runs: usize = transports.iter().map(|&t| scenarios.iter().filter(|s| s.runs_over(t)).count()).sum();
+    let over = transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
+    let (what, command): (String, CommandFor) = match &args.spawn {
         Some(cmd) => {
-            let transport = placeholders::transport_of(cmd, args.transport)?;
-            let what = format!("{} client scenarios against `{cmd}` over {transport}", scenarios.len());
+            let what = format!("{runs} client scenarios against `{cmd}` over {over}");
             let cmd = ClientCommand::spawn(cmd);
-            (vec![transport], what, Box::new(move |_| cmd.clone()))
+            (what, Box::new(move |_| cmd.clone()))
         }
         None => {
             let exe = std::env::current_exe()?;
-            let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
-            let what = format!(
-                "{} client scenarios against the built-in client over {}",
-                scenarios.len(),
-                transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
-            );
-            (transports, what, Box::new(move |t| ClientCommand::reference(&exe, t)))
+            let what = format!("{runs} client scenarios against the built-in client over {over}");
+            (what, Box::new(move |t| ClientCommand::reference(&exe, t)))
         }
     };
     exit_130_on_interrupt("the client was stopped")?;

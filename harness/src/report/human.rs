@@ -32,7 +32,7 @@ impl<W: Write> HumanReport<W> {
         writeln!(self.out, "sockcheck check: {what}\n")?;
         writeln!(
             self.out,
-            "{:<w$}  {:<9}  {:<36}  {:<6}  {:>8}",
+            "{:<w$}  {:<10}  {:<36}  {:<6}  {:>8}",
             "SCENARIO",
             "TRANSPORT",
             "TARGET",
@@ -58,7 +58,7 @@ impl<W: Write> HumanReport<W> {
             o.target.clone()
         };
         let mut line = format!(
-            "{:<w$}  {:<9}  {:<36}  {result}  {time:>8}",
+            "{:<w$}  {:<10}  {:<36}  {result}  {time:>8}",
             o.scenario,
             o.transport.name(),
             target,
