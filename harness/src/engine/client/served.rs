@@ -43,7 +43,14 @@ impl ServerLog {
             (false, 0, _) => "the client never connected".into(),
             (false, n, _) => format!("the server has had {n} connection(s), received {} bytes", self.received.len()),
             (true, _, 0) => "the server has received no datagram".into(),
-            (true, _, n) => format!("the server has received {n} datagram(s), {} bytes", self.received.len()),
+            (true, _, n) => {
+                let mut s = format!("the server has received {n} datagram(s), {} bytes", self.received.len());
+                if self.peers.contains(&crate::net::Peer::Unix(None)) {
+                    s += ", from an unnamed socket, which cannot be answered: an AF_UNIX datagram client must \
+                          bind its socket to a path of its own";
+                }
+                s
+            }
         }
     }
 }
