@@ -159,7 +159,9 @@ mod tests {
 
     #[test]
     fn datagram_scenarios_run_over_datagrams_only_and_stream_ones_never_there() {
-        let over = |t: Transport| all().into_iter().filter(|s| s.runs_over(t)).map(|s| s.name().to_string()).collect::<Vec<_>>();
+        let over = |t: Transport| {
+            all().into_iter().filter(|s| s.runs_over(t)).map(|s| s.name().to_string()).collect::<Vec<_>>()
+        };
         assert_eq!(over(Transport::Tcp), over(Transport::Unix));
         assert_eq!(over(Transport::Udp), over(Transport::UnixDgram));
         assert!(over(Transport::Udp).contains(&"lost_reply_does_not_hang_the_client".to_string()));

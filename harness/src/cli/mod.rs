@@ -312,7 +312,8 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     if args.list {
         let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
         for s in &scenarios {
-            println!("{:<width$}  {}", s.name(), s.description());
+            let over: Vec<&str> = Transport::EVERY.iter().filter(|&&t| s.runs_over(t)).map(|t| t.name()).collect();
+            println!("{:<width$}  {:<26}  {}", s.name(), over.join(","), s.description());
         }
         return Ok(true);
     }
@@ -328,7 +329,9 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     let transports = match (&args.spawn, args.transport.as_ref().map(|l| l.0.as_slice())) {
         (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?],
         (Some(cmd), Some([t])) => vec![placeholders::transport_of(cmd, Some(*t))?],
-        (Some(_), Some(_)) => return Err(Error::Usage("--spawn takes one --transport: the one the client uses".into())),
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage("--spawn takes one --transport: the one the client uses".into()))
+        }
         (None, list) => list.map_or(Transport::EVERY.to_vec(), <[Transport]>::to_vec),
     };
     // Datagram scenarios only where a datagram transport is checked, stream ones likewise.
@@ -336,7 +339,7 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     if scenarios.is_empty() {
         return Err(Error::Usage(format!("no client scenario matches {:?} over these transports", args.filter)));
     }
-    let runs: usize = transports.iter().map(|&t| scenarios.iter().filter(|s| s.runs_over(t)).count()).sum();
+    let runs = scenarios.len();
     let over = transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
     let (what, command): (String, CommandFor) = match &args.spawn {
         Some(cmd) => {

@@ -52,11 +52,10 @@ pub fn run<R: BufRead, W: Write>(
             return Err(ClientError::TooLong(msg.len()));
         }
         sock.drain(&mut buf)?;
-        let reply = exchange(sock, msg, &mut buf, timeout, cfg.retries)
-            .map_err(|e| match e {
-                ClientError::Send(why) => ClientError::Send(format!("sendto {}: {why}", cfg.endpoint)),
-                e => e,
-            })?;
+        let reply = exchange(sock, msg, &mut buf, timeout, cfg.retries).map_err(|e| match e {
+            ClientError::Send(why) => ClientError::Send(format!("sendto {}: {why}", cfg.endpoint)),
+            e => e,
+        })?;
         out.write_all(String::from_utf8_lossy(reply).as_bytes())?;
         out.write_all(b"\n")?;
         out.flush()?;
@@ -79,7 +78,8 @@ fn exchange<'b>(
     loop {
         let left = until.saturating_duration_since(std::time::Instant::now());
         match sock.recv(buf, left)? {
-            Some((n, truncated, from_server)) => match request.on_datagram(Received { len: n, truncated }, from_server) {
+            Some((n, truncated, from_server)) => match request.on_datagram(Received { len: n, truncated }, from_server)
+            {
                 Ok(()) => return Ok(&buf[..n]),
                 Err(Stray::OtherSender) => strangers += 1,
                 Err(Stray::Truncated | Stray::OtherLength(_)) => others += 1,

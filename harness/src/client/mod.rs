@@ -54,7 +54,13 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     pub fn new(endpoint: Endpoint) -> Self {
-        ClientConfig { endpoint, connect_timeout: Duration::from_secs(10), reply_timeout: None, prompt: false, retries: 3 }
+        ClientConfig {
+            endpoint,
+            connect_timeout: Duration::from_secs(10),
+            reply_timeout: None,
+            prompt: false,
+            retries: 3,
+        }
     }
 }
 

@@ -382,10 +382,11 @@ pub fn check_clients(
     let jobs: Vec<Job<'_, client::ClientScenario>> = transports
         .iter()
         .flat_map(|&transport| {
-            scenarios
-                .iter()
-                .filter(move |s| s.runs_over(transport))
-                .map(move |scenario| Job { scenario, transport, model: None })
+            scenarios.iter().filter(move |s| s.runs_over(transport)).map(move |scenario| Job {
+                scenario,
+                transport,
+                model: None,
+            })
         })
         .collect();
     let commands: Vec<(Transport, ClientCommand)> = transports.iter().map(|&t| (t, command(t))).collect();

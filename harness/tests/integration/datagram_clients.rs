@@ -46,8 +46,8 @@ fn check(cmd: &str, t: Transport, filter: &[&str]) -> (BTreeMap<String, String>,
         .collect();
     assert!(!scenarios.is_empty(), "no scenario matches {filter:?} over {t}");
     let run = CheckOpts { jobs: 2, ..CheckOpts::default() };
-    let outcomes = check_clients(&scenarios, |_| cmd.clone(), &[t], ClientOpts::default(), run, &mut ())
-        .expect("runner starts");
+    let outcomes =
+        check_clients(&scenarios, |_| cmd.clone(), &[t], ClientOpts::default(), run, &mut ()).expect("runner starts");
     assert_eq!(outcomes.len(), scenarios.len());
     let failed = outcomes
         .iter()
@@ -131,7 +131,8 @@ per_datagram_transport! {
 #[test]
 fn an_unbound_unix_datagram_client_is_told_to_bind() {
     let tmp = tempfile::tempdir().unwrap();
-    let (failed, _) = check(&variant("unbound", Transport::UnixDgram, tmp.path()), Transport::UnixDgram, &["line_is_sent"]);
+    let (failed, _) =
+        check(&variant("unbound", Transport::UnixDgram, tmp.path()), Transport::UnixDgram, &["line_is_sent"]);
     let cause = &failed["line_is_sent_and_reply_printed"];
     assert!(cause.contains("from an unnamed socket, which cannot be answered"), "{cause}");
     assert!(cause.contains("must bind its socket to a path of its own"), "{cause}");

@@ -144,9 +144,9 @@ impl Run<'_> {
                 let said = tail(&self.proc.stderr, 2);
                 return match (status.code().is_some_and(|c| c != 0), said.is_empty()) {
                     (true, false) => Ok(format!("gave up: {what}; stderr: {said}")),
-                    (true, true) => Err(format!(
-                        "{what} without a word on stderr: a person is not told that the reply was lost"
-                    )),
+                    (true, true) => {
+                        Err(format!("{what} without a word on stderr: a person is not told that the reply was lost"))
+                    }
                     (false, _) => Err(format!(
                         "{what} without printing the reply: expected the reply (sent again) or a non-zero exit \
                          that says it gave up"

@@ -29,9 +29,9 @@ mod exit;
 mod printed;
 mod served;
 
-use printed::unfinished;
 #[cfg(test)]
 use printed::common_prefix_hint;
+use printed::unfinished;
 use served::{accept_loop, ServerLog};
 
 /// The client under test: a command template and how reports name it.
@@ -419,7 +419,6 @@ impl Run<'_> {
             self.proc.stderr.wait_closed(Duration::from_millis(500));
         }
     }
-
 }
 
 #[cfg(test)]
