@@ -181,7 +181,8 @@ impl StdDgram {
             if left.is_zero() {
                 return Ok(None);
             }
-            self.socket.set_read_timeout(Some(left))?;
+            // Under a microsecond would round to a zero timeval: no timeout at all.
+            self.socket.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
             match recv_once(SockRef::from(&self.socket), buf, 0) {
                 Ok((n, cut, from)) => return Ok(Some((n, cut, from == self.server))),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

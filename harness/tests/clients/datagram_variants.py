@@ -14,6 +14,7 @@ no-timeout  no settimeout: when a reply is lost, recvfrom waits for ever
 any-sender  takes a datagram from any address as the reply
 stale       takes the next datagram as the reply: a duplicated reply answers the next line
 unbound     AF_UNIX without bind(): the server has no address to answer
+sends-empty strips but does not skip empty lines: sends empty datagrams (which are answered)
 """
 import os
 import shutil
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 
-VARIANTS = ("correct", "recv1024", "no-timeout", "any-sender", "stale", "unbound")
+VARIANTS = ("correct", "recv1024", "no-timeout", "any-sender", "stale", "unbound", "sends-empty")
 TIMEOUT = 1.0
 RETRIES = 3
 
@@ -77,7 +78,7 @@ def main(variant, where):
     try:
         for line in sys.stdin:
             msg = line.strip().encode()
-            if not msg:
+            if not msg and variant != "sends-empty":
                 continue
             if variant not in ("stale", "no-timeout"):
                 drain(s)

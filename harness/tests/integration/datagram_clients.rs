@@ -115,6 +115,13 @@ per_datagram_transport! {
              sent twice",
         )]);
     }
+    fn sending_empty_lines_as_empty_datagrams_is_caught(t) {
+        let empty = "the client sent an empty datagram (an empty line) and printed its empty reply";
+        assert_caught("sends-empty", t, &[
+            ("empty_and_blank_lines_are_not_sent", empty),
+            ("each_line_is_one_datagram", empty),
+        ]);
+    }
     fn the_built_in_client_passes_and_leaves_no_socket_file(t) {
         let tmp = tempfile::tempdir().unwrap();
         let flag = if t == Transport::Udp { "--udp {addr}" } else { "--unix-dgram {path}" };

@@ -223,6 +223,13 @@ impl Run<'_> {
             return None;
         }
         let want = &expected[i];
+        if got.is_empty() && self.log.lock().unwrap_or_else(|e| e.into_inner()).datagrams.iter().any(Vec::is_empty) {
+            return Some(
+                "the client sent an empty datagram (an empty line) and printed its empty reply: empty lines must \
+                 not be sent"
+                    .into(),
+            );
+        }
         if !got.is_empty() && got.len() < want.len() && want.starts_with(got) {
             let n = got.len();
             return Some(format!(
