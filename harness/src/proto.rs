@@ -8,8 +8,8 @@
 use std::io;
 
 pub use sockcheck_proto::{
-    serve, strip_line, upper_in_place, Answer, ConnStats, DatagramEcho, DatagramStats, EchoConn, NextIo, Received,
-    ReplyAssembler, Transform,
+    serve, strip_line, upper_in_place, Answer, ConnStats, DatagramEcho, DatagramRequest, DatagramStats, EchoConn,
+    NextIo, OnTimeout, Received, ReplyAssembler, Stray, Transform,
 };
 
 /// [`serve`] for tokio streams.

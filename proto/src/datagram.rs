@@ -68,6 +68,76 @@ impl DatagramEcho {
     }
 }
 
+/// The client's side of one line over datagrams: which datagrams answer it, and what to do when
+/// none comes in time.
+///
+/// A datagram can be lost (so the line is sent again after a timeout, a bounded number of times)
+/// or duplicated, and anyone can send to the client's address. The reply is whole in one
+/// datagram and as long as the line, so a datagram answers the line when it comes from the server,
+/// was not cut, and has the line's length; anything else is a stray to ignore. Datagrams that
+/// were already waiting before the line was sent are stale (a late or duplicate reply to an
+/// earlier line): the driver drains them first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatagramRequest {
+    len: usize,
+    sent: u32,
+    retries: u32,
+}
+
+/// Why a datagram that came is not the reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stray {
+    /// It came from another address than the server's.
+    OtherSender,
+    /// The buffer cut it: longer than any reply can be.
+    Truncated,
+    /// Its length is not the line's: a reply to another line.
+    OtherLength(usize),
+}
+
+/// What to do when no reply came within the timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// Send the line again (this is send number `n`, counting from 1).
+    Resend(u32),
+    /// Every retry is spent: the line was sent `sent` times.
+    GiveUp { sent: u32 },
+}
+
+impl DatagramRequest {
+    /// A line of `len` bytes, sent once so far, to be sent again at most `retries` times.
+    pub fn sent(len: usize, retries: u32) -> Self {
+        DatagramRequest { len, sent: 1, retries }
+    }
+
+    /// How many times the line has been sent.
+    pub fn times_sent(&self) -> u32 {
+        self.sent
+    }
+
+    /// Whether a datagram of `got.len` bytes (cut or not), from the server or not, is the reply.
+    pub fn on_datagram(&self, got: Received, from_server: bool) -> Result<(), Stray> {
+        if !from_server {
+            Err(Stray::OtherSender)
+        } else if got.truncated {
+            Err(Stray::Truncated)
+        } else if got.len != self.len {
+            Err(Stray::OtherLength(got.len))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The timeout passed without a reply.
+    pub fn on_timeout(&mut self) -> OnTimeout {
+        if self.sent > self.retries {
+            return OnTimeout::GiveUp { sent: self.sent };
+        }
+        self.sent += 1;
+        OnTimeout::Resend(self.sent)
+    }
+}
+
 /// The reply to one whole datagram from `peer`: its transform, to `peer`.
 pub fn reply_to<P>(datagram: &[u8], peer: P, transform: Transform) -> (Vec<u8>, P) {
     (transform.to_vec(datagram), peer)
@@ -88,6 +158,21 @@ mod tests {
             Answer::Reply { bytes: &b""[..], to: "b" }
         );
         assert_eq!(echo.stats().replies, 2);
+    }
+
+    #[test]
+    fn a_line_takes_only_a_whole_reply_from_the_server_and_gives_up_after_its_retries() {
+        let mut r = DatagramRequest::sent(5, 2);
+        let whole = Received { len: 5, truncated: false };
+        assert_eq!(r.on_datagram(whole, true), Ok(()));
+        assert_eq!(r.on_datagram(whole, false), Err(Stray::OtherSender));
+        assert_eq!(r.on_datagram(Received { len: 3, truncated: false }, true), Err(Stray::OtherLength(3)));
+        assert_eq!(r.on_datagram(Received { len: 5, truncated: true }, true), Err(Stray::Truncated));
+        assert_eq!(r.on_timeout(), OnTimeout::Resend(2));
+        assert_eq!(r.on_timeout(), OnTimeout::Resend(3));
+        assert_eq!(r.on_timeout(), OnTimeout::GiveUp { sent: 3 });
+        assert_eq!(r.times_sent(), 3);
+        assert_eq!(DatagramRequest::sent(1, 0).on_timeout(), OnTimeout::GiveUp { sent: 1 });
     }
 
     #[test]

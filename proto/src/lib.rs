@@ -12,7 +12,8 @@
 //! - [`stream`]: the server's side, [`EchoConn`]: the tutorial's `recv`/`sendall` loop as a
 //!   state machine, its blocking driver [`serve`], and [`ConnStats`].
 //! - [`datagram`]: the datagram server's loop body, [`DatagramEcho`]: (datagram, peer) to
-//!   (reply, peer), one reply per datagram, truncation refused.
+//!   (reply, peer), one reply per datagram, truncation refused; and the client's side,
+//!   [`DatagramRequest`]: which datagram answers a line, and when to resend it.
 //! - [`reply`]: the client's side: [`ReplyAssembler`] and [`strip_line`].
 //! - [`matrix`]: the two axes every scenario runs over, [`Transport`] and the server's [`Mode`].
 
@@ -23,7 +24,7 @@ mod spare;
 pub mod stream;
 pub mod transform;
 
-pub use datagram::{Answer, DatagramEcho, DatagramStats, Received};
+pub use datagram::{Answer, DatagramEcho, DatagramRequest, DatagramStats, OnTimeout, Received, Stray};
 pub use matrix::{Mode, Transport};
 pub use reply::{strip_line, ReplyAssembler};
 pub use stream::{serve, ConnStats, EchoConn, NextIo};

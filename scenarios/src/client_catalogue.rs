@@ -2,8 +2,9 @@
 //!
 //! sockcheck plays the server and types on the client's stdin. Each scenario names the bug it is
 //! there to catch. This file is compiled into the `sockcheck` crate (so the CLI carries it) and run
-//! by `cargo test` through `harness/tests/client_catalogue.rs` against the reference client, over
-//! TCP and Unix sockets.
+//! by `cargo test` through `harness/tests/conformance.rs` against the reference client. A scenario
+//! runs over stream transports (`tcp`, `unix`) unless it says `.datagrams()` (`udp`, `unix-dgram`
+//! only) or `.any_transport()`; the datagram ones are in [`datagram_scenarios`].
 
 use crate::dsl::client::*;
 use crate::dsl::{ms, pattern, secs};
@@ -28,9 +29,11 @@ fn server_goes_away(name: &str) -> ClientScenario {
 pub fn all() -> Vec<ClientScenario> {
     vec![
         ClientScenario::new("line_is_sent_and_reply_printed")
+            .any_transport()
             .about("a typed line is sent stripped and its uppercase reply printed on a line of its own")
             .steps(|c| c.type_line("hello, world").expect_replies().expect_sent(["hello, world"])),
         ClientScenario::new("several_lines_on_one_connection")
+            .any_transport()
             .about("every line gets its reply, in order, over one connection")
             .steps(|c| {
                 c.type_lines(["hello", "  how are you  ", "1 + 1 = 2", "bye"])
@@ -38,6 +41,7 @@ pub fn all() -> Vec<ClientScenario> {
                     .expect_sent(["hello", "how are you", "1 + 1 = 2", "bye"])
             }),
         ClientScenario::new("empty_and_blank_lines_are_not_sent")
+            .any_transport()
             .about("empty and whitespace-only lines send nothing (an empty send gets no reply: the client would hang)")
             .steps(|c| {
                 c.type_lines(["", "   ", "\t", "hello", "", " \t ", "world"])
@@ -80,9 +84,11 @@ pub fn all() -> Vec<ClientScenario> {
                     .expect_message()
             }),
         ClientScenario::new("waiting_for_input_uses_no_cpu")
+            .any_transport()
             .about("a client waiting for its next line blocks: it does not poll")
             .steps(|c| c.type_line("hello").expect_replies().expect_idle(ms(600))),
         ClientScenario::new("end_of_input_exits_zero")
+            .any_transport()
             .about("at the end of stdin the client exits 0, having printed every reply and nothing else")
             .steps(|c| {
                 c.type_lines(["first", "second"])
@@ -91,6 +97,53 @@ pub fn all() -> Vec<ClientScenario> {
                     .expect_replies()
                     .expect_no_traceback()
             }),
+    ]
+    .into_iter()
+    .chain(datagram_scenarios())
+    .collect()
+}
+
+/// How long a datagram client may take to print a reply whose first copy was lost (it waits,
+/// sends the line again and gets the reply) or to give up saying so.
+const LOST_REPLY_DEADLINE: u64 = 5;
+
+/// The client scenarios over datagrams only: sockcheck plays the tutorial's UDP server.
+pub fn datagram_scenarios() -> Vec<ClientScenario> {
+    vec![
+        ClientScenario::new("each_line_is_one_datagram")
+            .about("every non-empty stripped line goes out as exactly one datagram; empty and blank lines send none")
+            .datagrams()
+            .steps(|c| {
+                c.type_lines(["hello", "  two words  ", "", " \t ", "last"])
+                    .expect_replies()
+                    .expect_sent(["hello", "two words", "last"])
+            }),
+        ClientScenario::new("reply_of_10000_bytes_is_printed_whole")
+            .about("a 10,000-byte reply in one datagram is printed whole (catches recvfrom(1024), which cuts the datagram)")
+            .datagrams()
+            .steps(|c| c.type_line(pattern(10_000)).expect_replies().type_line("next").expect_replies()),
+        ClientScenario::new("lost_reply_does_not_hang_the_client")
+            .about("when a reply is lost, the client sends the line again and prints the reply, or gives up non-zero saying so: it does not wait for ever")
+            .datagrams()
+            .serve(drop_first_replies(1))
+            .steps(|c| c.type_line("hello").expect_reply_or_give_up().within(secs(LOST_REPLY_DEADLINE))),
+        ClientScenario::new("duplicate_reply_is_not_taken_for_the_next")
+            .about("a reply that comes twice is printed once: its copy is not printed as the answer to the next line")
+            .datagrams()
+            .serve(duplicate_replies())
+            .steps(|c| {
+                c.type_line("hello")
+                    .expect_replies()
+                    .type_line("second line")
+                    .expect_replies()
+                    .type_line("3rd")
+                    .expect_replies()
+            }),
+        ClientScenario::new("datagram_from_another_address_is_not_the_reply")
+            .about("a datagram from another address than the server's, sent just before the reply, is not printed as the reply")
+            .datagrams()
+            .serve(stranger_first())
+            .steps(|c| c.type_line("hello").expect_replies().type_line("again").expect_replies()),
     ]
 }
 
@@ -102,6 +155,20 @@ pub fn find(name: &str) -> Option<ClientScenario> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsl::Transport;
+
+    #[test]
+    fn datagram_scenarios_run_over_datagrams_only_and_stream_ones_never_there() {
+        let over = |t: Transport| {
+            all().into_iter().filter(|s| s.runs_over(t)).map(|s| s.name().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(over(Transport::Tcp), over(Transport::Unix));
+        assert_eq!(over(Transport::Udp), over(Transport::UnixDgram));
+        assert!(over(Transport::Udp).contains(&"lost_reply_does_not_hang_the_client".to_string()));
+        assert!(!over(Transport::Udp).contains(&"server_reset_ends_the_client".to_string()));
+        assert!(!over(Transport::Tcp).contains(&"each_line_is_one_datagram".to_string()));
+        assert!(over(Transport::Udp).contains(&"line_is_sent_and_reply_printed".to_string()));
+    }
 
     #[test]
     fn client_catalogue_names_are_unique_and_print_as_code() {
@@ -113,6 +180,8 @@ mod tests {
             let code = s.to_code();
             assert!(code.starts_with(&format!("ClientScenario::new({:?})", s.name())), "{code}");
         }
+        let code = find("lost_reply_does_not_hang_the_client").unwrap().to_code();
+        assert!(code.contains(".datagrams()") && code.contains(".serve(drop_first_replies(1))"), "{code}");
         let code = find("server_close_ends_the_client").unwrap().to_code();
         assert!(
             code.contains(".serve(close_after(1))") && code.contains("expect_exit(Exit::Failure).within(ms(2000))"),

@@ -27,7 +27,7 @@ pub enum Command {
     Check(CheckArgs),
     /// List the scenarios of the catalogue
     List(ListArgs),
-    /// Check a client: sockcheck plays the server (default: the built-in client, TCP and Unix)
+    /// Check a client: sockcheck plays the server (default: the built-in client, every transport)
     CheckClient(CheckClientArgs),
     /// Forward between a client and a server, injecting faults (slices, delays, resets, closes)
     Proxy(ProxyArgs),
@@ -141,16 +141,6 @@ pub struct TransportList(pub Vec<Transport>);
 
 fn parse_transport_list(s: &str) -> Result<TransportList, String> {
     Transport::parse_list(s).map(TransportList)
-}
-
-/// Client checks are written for streams only, so far.
-fn parse_stream_transport(s: &str) -> Result<Transport, String> {
-    match s.parse::<Transport>()? {
-        t if t.is_datagram() || t != t.base() => {
-            Err(format!("client checks over {t} are not written yet (tcp or unix)"))
-        }
-        t => Ok(t),
-    }
 }
 
 fn parse_udp(s: &str) -> Result<Endpoint, String> {
@@ -275,13 +265,15 @@ impl ReportArgs {
 
 #[derive(Args)]
 pub struct CheckClientArgs {
-    /// The client to check, run through `sh -c` with {host} {port} {addr} (TCP) or {path} (Unix)
-    /// filled in, e.g. "python3 client.py {port}" (default: the built-in client)
+    /// The client to check, run through `sh -c` with {host} {port} {addr} (TCP, UDP) or {path}
+    /// (Unix) filled in, e.g. "python3 client.py {port}" (default: the built-in client)
     #[arg(long, value_name = "CMD")]
     pub spawn: Option<String>,
-    /// The transport (default: from the placeholders of CMD; both for the built-in client)
-    #[arg(long, value_parser = parse_stream_transport)]
-    pub transport: Option<Transport>,
+    /// Built-in client: these transports, a comma list of tcp, unix, udp, unix-dgram, or all
+    /// [default: all]; --spawn: the one transport the client uses (default: from its
+    /// placeholders: {port} is TCP, {path} a Unix socket; say udp or unix-dgram for datagrams)
+    #[arg(long, value_name = "LIST", value_parser = parse_transport_list)]
+    pub transport: Option<TransportList>,
     /// Only scenarios whose name contains TEXT (repeatable)
     #[arg(long, value_name = "TEXT")]
     pub filter: Vec<String>,

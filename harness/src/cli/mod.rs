@@ -144,8 +144,21 @@ pub fn client(args: ClientArgs) -> Result<bool> {
         connect_timeout: Duration::from_secs(10),
         reply_timeout: args.timeout,
         prompt: stdin.is_terminal(),
+        retries: args.retries,
     };
-    match client::run(&cfg, stdin, std::io::stdout().lock()) {
+    let result = if cfg.endpoint.transport().is_datagram() {
+        // A signal must not leave an AF_UNIX client's socket file behind (check-client stops
+        // clients with SIGTERM): the handler removes the registered dir.
+        exit_130_on_interrupt("the client stopped")?;
+        let sock = net::StdDgram::for_server(&cfg.endpoint)?;
+        if let Some(dir) = sock.dir() {
+            process::register_dir(dir);
+        }
+        client::datagram::run(&cfg, &sock, stdin.lock(), std::io::stdout().lock())
+    } else {
+        client::run(&cfg, stdin, std::io::stdout().lock())
+    };
+    match result {
         Ok(()) => Ok(true),
         Err(client::ClientError::Setup(e)) => Err(e),
         Err(e) => {
@@ -307,11 +320,12 @@ pub fn list(args: ListArgs) -> Result<bool> {
 
 /// `sockcheck check-client`.
 pub fn check_client(args: CheckClientArgs) -> Result<bool> {
-    let scenarios = engine::select(client_catalogue::all(), &args.filter, |s| s.name());
+    let mut scenarios = engine::select(client_catalogue::all(), &args.filter, |s| s.name());
     if args.list {
         let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
         for s in &scenarios {
-            println!("{:<width$}  {}", s.name(), s.description());
+            let over: Vec<&str> = Transport::DEFAULT.iter().filter(|&&t| s.runs_over(t)).map(|t| t.name()).collect();
+            println!("{:<width$}  {:<26}  {}", s.name(), over.join(","), s.description());
         }
         return Ok(true);
     }
@@ -324,22 +338,40 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     let report = args.report.opts();
     let output = report.create_output()?;
     type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
-    let (transports, what, command): (Vec<Transport>, String, CommandFor) = match &args.spawn {
+    let transports = match (&args.spawn, args.transport.as_ref().map(|l| l.0.as_slice())) {
+        (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?],
+        (Some(cmd), Some([t])) => vec![placeholders::transport_of(cmd, Some(*t))?],
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage("--spawn takes one --transport: the one the client uses".into()))
+        }
+        (None, list) => list.map_or(Transport::DEFAULT.to_vec(), <[Transport]>::to_vec),
+    };
+    if let Some(t) = transports.iter().find(|t| matches!(t, Transport::Abstract | Transport::AbstractDgram)) {
+        return Err(Error::Usage(format!(
+            "a client cannot be told an abstract name ({{path}} is a file path): use --transport {} instead of {t}",
+            t.base()
+        )));
+    }
+    if let Some(why) = transports.iter().find_map(|&t| net::transport_unsupported(t)) {
+        return Err(Error::Usage(why));
+    }
+    // Datagram scenarios only where a datagram transport is checked, stream ones likewise.
+    scenarios.retain(|s| transports.iter().any(|&t| s.runs_over(t)));
+    if scenarios.is_empty() {
+        return Err(Error::Usage(format!("no client scenario matches {:?} over these transports", args.filter)));
+    }
+    let runs = scenarios.len();
+    let over = transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ");
+    let (what, command): (String, CommandFor) = match &args.spawn {
         Some(cmd) => {
-            let transport = placeholders::transport_of(cmd, args.transport)?;
-            let what = format!("{} client scenarios against `{cmd}` over {transport}", scenarios.len());
+            let what = format!("{runs} client scenarios against `{cmd}` over {over}");
             let cmd = ClientCommand::spawn(cmd);
-            (vec![transport], what, Box::new(move |_| cmd.clone()))
+            (what, Box::new(move |_| cmd.clone()))
         }
         None => {
             let exe = std::env::current_exe()?;
-            let transports = args.transport.map_or(Transport::ALL.to_vec(), |t| vec![t]);
-            let what = format!(
-                "{} client scenarios against the built-in client over {}",
-                scenarios.len(),
-                transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(" and ")
-            );
-            (transports, what, Box::new(move |t| ClientCommand::reference(&exe, t)))
+            let what = format!("{runs} client scenarios against the built-in client over {over}");
+            (what, Box::new(move |t| ClientCommand::reference(&exe, t)))
         }
     };
     exit_130_on_interrupt("the client was stopped")?;

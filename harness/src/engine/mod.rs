@@ -370,7 +370,7 @@ pub fn check_servers(
     run_jobs(&jobs, &opts, observer, |s| s.name(), play)
 }
 
-/// Run every client scenario with the client over each transport.
+/// Run every client scenario with the client over each transport it runs over.
 pub fn check_clients(
     scenarios: &[client::ClientScenario],
     command: impl Fn(Transport) -> ClientCommand,
@@ -381,7 +381,13 @@ pub fn check_clients(
 ) -> io::Result<Vec<Outcome>> {
     let jobs: Vec<Job<'_, client::ClientScenario>> = transports
         .iter()
-        .flat_map(|&transport| scenarios.iter().map(move |scenario| Job { scenario, transport, model: None }))
+        .flat_map(|&transport| {
+            scenarios.iter().filter(move |s| s.runs_over(transport)).map(move |scenario| Job {
+                scenario,
+                transport,
+                model: None,
+            })
+        })
         .collect();
     let commands: Vec<(Transport, ClientCommand)> = transports.iter().map(|&t| (t, command(t))).collect();
     let play = |engine: &Engine, job: &Job<'_, client::ClientScenario>| {

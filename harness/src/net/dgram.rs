@@ -7,6 +7,7 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, MaybeUninitSlice, SockAddr, SockRef, Socket, Type};
 use tokio::io::Interest;
@@ -48,6 +49,17 @@ impl Peer {
                 Some(name) => Peer::Abstract(name.to_vec()),
                 None => Peer::Unix(a.as_pathname().map(PathBuf::from)),
             },
+        }
+    }
+
+    /// The address to send to.
+    pub fn sockaddr(&self) -> io::Result<SockAddr> {
+        match self {
+            Peer::Udp(a) => Ok(SockAddr::from(*a)),
+            Peer::Unix(Some(p)) => SockAddr::unix(p),
+            Peer::Unix(None) => Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "an unnamed unix socket")),
+            Peer::Abstract(name) => unix_sockaddr(&Endpoint::AbstractDgram(name.clone()))
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string())),
         }
     }
 
@@ -119,6 +131,12 @@ pub fn bind_dgram(endpoint: &Endpoint, opts: &ListenOpts) -> Result<DgramBound> 
 /// Unix on a fresh path in a new temp dir (an unnamed datagram socket cannot be answered),
 /// removed with the dir when the returned guard drops; an abstract server, a fresh abstract name.
 pub fn client_socket(server: &Endpoint) -> Result<(Dgram, Option<tempfile::TempDir>)> {
+    let (socket, dir) = bind_client(server)?;
+    Ok((Dgram::from_socket(socket)?, dir))
+}
+
+/// [`client_socket`], bound but blocking and outside any runtime.
+fn bind_client(server: &Endpoint) -> Result<(Socket, Option<tempfile::TempDir>)> {
     let local = match server {
         Endpoint::Udp(a) if a.is_ipv4() => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
         Endpoint::Udp(_) => Endpoint::Udp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
@@ -128,13 +146,84 @@ pub fn client_socket(server: &Endpoint) -> Result<(Dgram, Option<tempfile::TempD
             let bound = bind_dgram(&ep, &ListenOpts::default())?;
             // The temp dir removes the file; the guard must not outlive the socket's use.
             std::mem::forget(bound.socket_file);
-            return Ok((Dgram::from_socket(bound.socket)?, Some(dir)));
+            return Ok((bound.socket, Some(dir)));
         }
         Endpoint::AbstractDgram(_) => Endpoint::AbstractDgram(super::fresh_abstract_name()),
         other => return Err(Error::Usage(format!("{other} is not a datagram address"))),
     };
-    let bound = bind_dgram(&local, &ListenOpts::default())?;
-    Ok((Dgram::from_socket(bound.socket)?, None))
+    Ok((bind_dgram(&local, &ListenOpts::default())?.socket, None))
+}
+
+/// One `recvmsg` into `buf` with `flags`: length, cut (`MSG_TRUNC`), sender.
+fn recv_once(sock: SockRef<'_>, buf: &mut [u8], flags: i32) -> io::Result<(usize, bool, Peer)> {
+    // SAFETY: an initialised buffer seen as maybe-uninitialised; recvmsg only writes to it.
+    let raw: &mut [MaybeUninit<u8>] =
+        unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut MaybeUninit<u8>, buf.len()) };
+    let (n, got_flags, from) = sock.recv_from_vectored_with_flags(&mut [MaybeUninitSlice::new(raw)], flags)?;
+    Ok((n, got_flags.is_truncated(), Peer::from_sockaddr(&from)))
+}
+
+/// A blocking datagram socket for the reference client, with its temp dir (Unix) that goes
+/// when it drops.
+#[derive(Debug)]
+pub struct StdDgram {
+    socket: Socket,
+    server: Peer,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl StdDgram {
+    /// A socket of its own for talking to `server` (see [`client_socket`]).
+    pub fn for_server(server: &Endpoint) -> Result<StdDgram> {
+        let peer = Peer::of(server).ok_or_else(|| Error::Usage(format!("{server} is not a datagram address")))?;
+        let (socket, dir) = bind_client(server)?;
+        // Room for the largest datagram both ways, over Unix sockets too.
+        let _ = socket.set_send_buffer_size(1 << 18);
+        let _ = socket.set_recv_buffer_size(1 << 18);
+        Ok(StdDgram { socket, server: peer, dir })
+    }
+
+    /// The temp dir that holds its socket file (Unix).
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
+    /// Send one datagram to the server.
+    pub fn send(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.socket.send_to(bytes, &self.server.sockaddr()?)
+    }
+
+    /// The next datagram within `timeout` (`None`: none came), and whether the server sent it.
+    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<(usize, bool, bool)>> {
+        let until = Instant::now() + timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            // Under a microsecond would round to a zero timeval: no timeout at all.
+            self.socket.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+            match recv_once(SockRef::from(&self.socket), buf, 0) {
+                Ok((n, cut, from)) => return Ok(Some((n, cut, from == self.server))),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Throw away every datagram already waiting (late or duplicate replies); how many there were.
+    pub fn drain(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        loop {
+            match recv_once(SockRef::from(&self.socket), buf, nix::libc::MSG_DONTWAIT) {
+                Ok(_) => n += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(n),
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 impl Dgram {
@@ -163,22 +252,16 @@ impl Dgram {
     /// The next datagram into `buf`: its length in the buffer, whether the kernel cut it
     /// (`MSG_TRUNC`: it was longer than `buf`), and who sent it.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, bool, Peer)> {
-        let once = || {
-            // SAFETY: an initialised buffer seen as maybe-uninitialised; recvmsg only writes to it.
-            let raw: &mut [MaybeUninit<u8>] =
-                unsafe { std::slice::from_raw_parts_mut(buf.as_ptr() as *mut MaybeUninit<u8>, buf.len()) };
-            let (n, flags, from) = self.sock().recv_from_vectored(&mut [MaybeUninitSlice::new(raw)])?;
-            Ok((n, flags.is_truncated(), Peer::from_sockaddr(&from)))
-        };
+        let mut once = || recv_once(self.sock(), &mut *buf, 0);
         loop {
             let r = match self {
                 Dgram::Udp(s) => {
                     s.readable().await?;
-                    s.try_io(Interest::READABLE, once)
+                    s.try_io(Interest::READABLE, &mut once)
                 }
                 Dgram::Unix(s) => {
                     s.readable().await?;
-                    s.try_io(Interest::READABLE, once)
+                    s.try_io(Interest::READABLE, &mut once)
                 }
             };
             match r {
@@ -193,9 +276,8 @@ impl Dgram {
         match (self, to) {
             (Dgram::Udp(s), Peer::Udp(a)) => s.send_to(bytes, a).await,
             (Dgram::Unix(s), Peer::Unix(Some(p))) => s.send_to(bytes, p).await,
-            (Dgram::Unix(s), Peer::Abstract(name)) => {
-                let to = unix_sockaddr(&Endpoint::AbstractDgram(name.clone()))
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            (Dgram::Unix(s), Peer::Abstract(_)) => {
+                let to = to.sockaddr()?;
                 loop {
                     s.writable().await?;
                     match s.try_io(Interest::WRITABLE, || SockRef::from(s).send_to(bytes, &to)) {

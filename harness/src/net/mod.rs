@@ -17,7 +17,7 @@ pub mod dgram;
 
 pub use conn::{connect, connect_with, Conn, LingerHandle, StdConn};
 
-pub use dgram::{bind_dgram, Dgram, DgramBound, Peer};
+pub use dgram::{bind_dgram, Dgram, DgramBound, Peer, StdDgram};
 
 /// How to bind a listener.
 #[derive(Clone, Debug)]

@@ -11,11 +11,13 @@ fn clients_dir() -> String {
 }
 
 #[test]
-fn built_in_client_passes_over_both_transports() {
+fn built_in_client_passes_over_every_transport() {
     let r = run(&["check-client"], b"");
     let out = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
-    assert!(out.contains("22 passed, 0 failed, 0 skipped"), "{out}");
+    // 6 stream scenarios over tcp and unix, 5 over all four, 5 datagram ones over udp and unix-dgram.
+    assert!(out.contains("16 client scenarios against the built-in client over tcp, unix, udp, unix-dgram"), "{out}");
+    assert!(out.contains("42 passed, 0 failed, 0 skipped"), "{out}");
     assert!(out.contains("built-in client"), "{out}");
 }
 
@@ -72,7 +74,9 @@ fn usage_errors_are_one_line_and_exit_2() {
         &["check-client", "--spawn", "./c {port} {path}"],
         &["check-client", "--filter", "no_such_scenario"],
         &["check-client", "--timeout", "-1"],
-        &["check-client", "--transport", "udp"],
+        &["check-client", "--transport", "sctp"],
+        &["check-client", "--spawn", "python3 client.py {port}", "--transport", "udp,tcp"],
+        &["check-client", "--filter", "server_reset", "--transport", "udp"],
         &["check-client", "--stdio", "tty"],
     ] {
         let r = run(args, b"");

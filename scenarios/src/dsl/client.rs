@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::Payload;
+use super::{Payload, Transport};
 
 /// How the server sockcheck plays answers the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +25,12 @@ pub enum Serve {
     ResetAfter(usize),
     /// Nothing listens at the client's address: its connect is refused.
     NothingListening,
+    /// Datagrams: the first `k` replies are lost (not sent); later ones, to a resent line too, go out.
+    DropReplies(usize),
+    /// Datagrams: every reply is sent twice.
+    Duplicating,
+    /// Datagrams: before each reply, a datagram of the same length comes from another address.
+    StrangerFirst,
 }
 
 impl Serve {
@@ -36,6 +42,9 @@ impl Serve {
             Serve::CloseAfter(k) => format!("close_after({k})"),
             Serve::ResetAfter(k) => format!("reset_after({k})"),
             Serve::NothingListening => "nothing_listening()".into(),
+            Serve::DropReplies(k) => format!("drop_first_replies({k})"),
+            Serve::Duplicating => "duplicate_replies()".into(),
+            Serve::StrangerFirst => "stranger_first()".into(),
         }
     }
 }
@@ -64,6 +73,31 @@ pub fn reset_after(k: usize) -> Serve {
 /// Listen nowhere: the client's connect is refused.
 pub fn nothing_listening() -> Serve {
     Serve::NothingListening
+}
+
+/// Lose the first `k` replies (datagrams).
+pub fn drop_first_replies(k: usize) -> Serve {
+    Serve::DropReplies(k)
+}
+/// Send every reply twice (datagrams).
+pub fn duplicate_replies() -> Serve {
+    Serve::Duplicating
+}
+/// Before each reply, send a datagram of its length from another address.
+pub fn stranger_first() -> Serve {
+    Serve::StrangerFirst
+}
+
+/// Which transports a client scenario runs over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Over {
+    /// `tcp` and `unix` only: it is about connections (closes, resets, byte streams).
+    #[default]
+    Streams,
+    /// `udp` and `unix-dgram` only: it is about datagrams (loss, duplicates, senders).
+    Datagrams,
+    /// Every transport: lines and replies, whatever carries them.
+    Any,
 }
 
 /// The exit status a step expects.
@@ -97,6 +131,9 @@ pub enum ClientStep {
     /// The client said something (on stderr, or stdout besides its prompt): a person is told why
     /// it stopped.
     ExpectMessage,
+    /// Datagrams, after a reply was lost: within the deadline the client prints the reply (it
+    /// sent the line again) or exits non-zero saying so; waiting for ever fails.
+    ExpectReplyOrGiveUp,
 }
 
 impl ClientStep {
@@ -112,6 +149,7 @@ impl ClientStep {
             ClientStep::ExpectIdle(d) => format!("expect_idle(ms({}))", d.as_millis()),
             ClientStep::ExpectNoTraceback => "expect_no_traceback()".into(),
             ClientStep::ExpectMessage => "expect_message()".into(),
+            ClientStep::ExpectReplyOrGiveUp => "expect_reply_or_give_up()".into(),
         }
     }
 }
@@ -168,6 +206,9 @@ impl ClientSteps {
     pub fn expect_message(self) -> Self {
         self.push(ClientStep::ExpectMessage)
     }
+    pub fn expect_reply_or_give_up(self) -> Self {
+        self.push(ClientStep::ExpectReplyOrGiveUp)
+    }
     /// Give the previous step this deadline instead of the default.
     pub fn within(mut self, d: Duration) -> Self {
         if let Some(last) = self.steps.last_mut() {
@@ -184,6 +225,8 @@ pub struct ClientScenario {
     name: String,
     about: String,
     pub serve: Serve,
+    /// The transports it runs over (the others do not run it at all).
+    pub over: Over,
     pub steps: ClientSteps,
     /// The whole scenario's deadline.
     pub deadline: Duration,
@@ -195,6 +238,7 @@ impl ClientScenario {
             name: name.into(),
             about: String::new(),
             serve: Serve::Normally,
+            over: Over::Streams,
             steps: ClientSteps::default(),
             deadline: Duration::from_secs(60),
         }
@@ -213,6 +257,24 @@ impl ClientScenario {
         self.serve = serve;
         self
     }
+    /// Only over `udp` and `unix-dgram`.
+    pub fn datagrams(mut self) -> Self {
+        self.over = Over::Datagrams;
+        self
+    }
+    /// Over streams and datagrams alike.
+    pub fn any_transport(mut self) -> Self {
+        self.over = Over::Any;
+        self
+    }
+    /// Whether it runs over `transport`.
+    pub fn runs_over(&self, transport: Transport) -> bool {
+        match self.over {
+            Over::Streams => !transport.is_datagram(),
+            Over::Datagrams => transport.is_datagram(),
+            Over::Any => true,
+        }
+    }
     pub fn steps(mut self, f: impl FnOnce(ClientSteps) -> ClientSteps) -> Self {
         self.steps = f(std::mem::take(&mut self.steps));
         self
@@ -221,6 +283,11 @@ impl ClientScenario {
     /// The scenario as the code that builds it.
     pub fn to_code(&self) -> String {
         let mut s = format!("ClientScenario::new({:?})\n    .about({:?})\n", self.name, self.about);
+        match self.over {
+            Over::Streams => {}
+            Over::Datagrams => s.push_str("    .datagrams()\n"),
+            Over::Any => s.push_str("    .any_transport()\n"),
+        }
         let _ = writeln!(s, "    .serve({})", self.serve.to_code());
         let steps: Vec<String> = self
             .steps

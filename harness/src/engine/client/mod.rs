@@ -19,14 +19,19 @@ use crate::addr::{Endpoint, Transport};
 use crate::net::{self, AsyncListener, ListenOpts};
 use crate::process::{self, describe_status, Keep, Output, Spawned, Stdin};
 use crate::proto::{strip_line, Transform};
-use crate::report::{excerpt, format_duration, mismatch, Failure};
+use crate::report::{excerpt, format_duration, Failure};
 use crate::target::placeholders::{self, Placeholders};
 
 pub use crate::scenario::client::*;
 
+mod datagram;
 mod exit;
+mod printed;
 mod served;
 
+#[cfg(test)]
+use printed::common_prefix_hint;
+use printed::unfinished;
 use served::{accept_loop, ServerLog};
 
 /// The client under test: a command template and how reports name it.
@@ -46,9 +51,9 @@ impl ClientCommand {
     pub fn reference(exe: &Path, transport: Transport) -> Self {
         let exe = shell_quote(&exe.to_string_lossy());
         let template = match transport {
-            Transport::Tcp => format!("exec {exe} client --tcp {{addr}}"),
+            Transport::Tcp | Transport::Tcp6 => format!("exec {exe} client --tcp {{addr}}"),
             Transport::Unix => format!("exec {exe} client --unix {{path}}"),
-            Transport::Udp => format!("exec {exe} client --udp {{addr}}"),
+            Transport::Udp | Transport::Udp6 => format!("exec {exe} client --udp {{addr}}"),
             Transport::UnixDgram => format!("exec {exe} client --unix-dgram {{path}}"),
             // Not offered by `check-client` (see `cli::args`): no {path} names an abstract socket.
             other => format!("echo 'no built-in client command over {other}' >&2; exit 2"),
@@ -148,6 +153,8 @@ const TRACEBACK_MARKS: [&str; 7] = [
 /// The state of one scenario run.
 struct Run<'a> {
     opts: &'a ClientOpts,
+    transport: Transport,
+    serve: &'a Serve,
     proc: Spawned,
     log: Arc<Mutex<ServerLog>>,
     /// The lines the client should have printed by now.
@@ -201,13 +208,22 @@ impl Play for ClientPlay<'_> {
         process::register_dir(dir.path());
         let ask = match transport {
             Transport::Tcp => Endpoint::Tcp(([127, 0, 0, 1], 0).into()),
+            Transport::Tcp6 => Endpoint::Tcp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
             Transport::Unix => Endpoint::Unix(path.clone()),
+            Transport::Udp => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
+            Transport::Udp6 => Endpoint::Udp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
+            Transport::UnixDgram => Endpoint::UnixDgram(path.clone()),
             _ => return Err(setup_failure(format!("client checks over {transport} are not written yet"))),
         };
-        let server_log = Arc::new(Mutex::new(ServerLog::default()));
+        let server_log = Arc::new(Mutex::new(ServerLog { datagram: transport.is_datagram(), ..Default::default() }));
         // Nothing listening: the address is held (so nobody else takes it) but connects are
         // refused. Otherwise a played server answers.
         let (endpoint, server, _held) = match scenario.serve {
+            _ if transport.is_datagram() => {
+                let (endpoint, served) = datagram::start(engine, &ask, dir.path(), &scenario.serve, &server_log)
+                    .map_err(|e| setup_failure(format!("cannot bind: {e}")))?;
+                (endpoint, Some(served), None)
+            }
             Serve::NothingListening => {
                 let refusing = net::bind_refusing(&ask).map_err(|e| setup_failure(format!("cannot bind: {e}")))?;
                 (refusing.endpoint.clone(), None, Some(refusing))
@@ -223,10 +239,10 @@ impl Play for ClientPlay<'_> {
             }
         };
         let port = match &endpoint {
-            Endpoint::Tcp(a) => a.port(),
+            Endpoint::Tcp(a) | Endpoint::Udp(a) => a.port(),
             _ => 0,
         };
-        let values = Placeholders { host: "127.0.0.1".into(), port, path };
+        let values = Placeholders { host: Placeholders::loopback(transport).into(), port, path };
         let command = placeholders::expand(&self.cmd.template, &values).map_err(|e| setup_failure(e.to_string()))?;
 
         let started = Instant::now();
@@ -238,6 +254,7 @@ impl Play for ClientPlay<'_> {
         let proc =
             Spawned::start(&command, stdin, keep).map_err(|e| setup_failure(format!("cannot run `{command}`: {e}")))?;
         let listening = match server {
+            Some(_) if transport.is_datagram() => format!("bound to {endpoint}"),
             Some(_) => format!("listening on {endpoint}"),
             None => format!("nothing listening on {endpoint}"),
         };
@@ -245,6 +262,8 @@ impl Play for ClientPlay<'_> {
         let prompt = self.opts.prompt.as_ref().filter(|p| !p.is_empty()).map(|p| p.as_bytes().to_vec());
         let mut run = Run {
             opts: self.opts,
+            transport,
+            serve: &scenario.serve,
             proc,
             log: server_log.clone(),
             expected_out: vec![],
@@ -290,6 +309,13 @@ impl Play for ClientPlay<'_> {
         let served = server_log.lock().unwrap_or_else(|e| e.into_inner());
         let mut note = match scenario.serve {
             Serve::NothingListening => format!("nothing listened on {endpoint}: connects were refused"),
+            _ if transport.is_datagram() => format!(
+                "{} datagram(s) from {} address(es), {} bytes received, {} bytes replied",
+                served.datagrams.len(),
+                served.peers.len(),
+                served.received.len(),
+                served.replied()
+            ),
             _ => format!(
                 "{} connection(s), {} bytes received, {} bytes replied",
                 served.connections,
@@ -310,7 +336,7 @@ impl Play for ClientPlay<'_> {
 fn who(step: &ClientStep) -> &'static str {
     match step {
         ClientStep::Type(_) | ClientStep::EndInput => "stdin",
-        ClientStep::ExpectReplies | ClientStep::ExpectPrinted(_) => "stdout",
+        ClientStep::ExpectReplies | ClientStep::ExpectPrinted(_) | ClientStep::ExpectReplyOrGiveUp => "stdout",
         ClientStep::ExpectSent(_) => "server",
         ClientStep::ExpectExit(_) | ClientStep::ExpectIdle(_) => "process",
         ClientStep::ExpectNoTraceback | ClientStep::ExpectMessage => "stderr",
@@ -348,7 +374,12 @@ impl Run<'_> {
                 self.expected_out = expected.clone();
                 self.expect_printed(&expected, timeout)
             }
+            ClientStep::ExpectSent(msgs) if self.transport.is_datagram() => {
+                let msgs: Vec<Vec<u8>> = msgs.iter().map(|m| m.as_bytes().to_vec()).collect();
+                self.expect_datagrams_sent(&msgs, timeout)
+            }
             ClientStep::ExpectSent(msgs) => self.expect_sent(&msgs.concat().into_bytes(), timeout),
+            ClientStep::ExpectReplyOrGiveUp => self.expect_reply_or_give_up(timeout),
             ClientStep::ExpectExit(exit) => self.expect_exit(*exit, timeout),
             ClientStep::ExpectIdle(d) => self.expect_idle(*d),
             ClientStep::ExpectNoTraceback => {
@@ -387,205 +418,12 @@ impl Run<'_> {
         }
     }
 
-    /// Wait until the client has gone quiet and asleep (waiting for its first line), at most
-    /// [`PROMPT_WAIT`], and take what it printed without a newline as its prompt. A prompt on
-    /// stderr (Python's `input()` on a terminal puts it there) is reported, but stdout holds only
-    /// replies then.
-    fn detect_prompt(&mut self) -> String {
-        self.prompt_known = true;
-        let started = Instant::now();
-        let until = started + PROMPT_WAIT.min(self.opts.step_timeout);
-        let marks = |run: &Self| (run.proc.stdout.mark(), run.proc.stderr.mark());
-        let (mut last, mut quiet_since, mut asleep_before) = (marks(self), started, false);
-        let why = loop {
-            let now = Instant::now();
-            if marks(self) != last {
-                (last, quiet_since) = (marks(self), now);
-            }
-            if let Some(status) = self.proc.status() {
-                self.settle_stderr();
-                break format!("the client ended: {}", describe_status(status));
-            }
-            if now >= until {
-                break format!("it did not go quiet within {}", format_duration(until - started));
-            }
-            // Waiting for input twice in a row after the quiet time: blocked on its first line,
-            // not merely slow to start.
-            let asleep = now - quiet_since >= PROMPT_QUIET && self.proc.waiting_for_input();
-            if asleep && asleep_before {
-                break format!("waited {} for it to go quiet", format_duration(now - started));
-            }
-            asleep_before = asleep;
-            let out = self.proc.stdout.lock();
-            drop(self.proc.stdout.wait(out, Duration::from_millis(10)));
-        };
-        let stdout = self.proc.stdout.bytes();
-        let stderr = self.proc.stderr.bytes();
-        let prompt = |bytes: &[u8]| {
-            let p = unfinished(bytes);
-            (!p.is_empty() && p.len() <= PROMPT_MAX).then(|| p.to_vec())
-        };
-        if let Some(p) = prompt(&stdout) {
-            let note =
-                format!("prompt {} detected on stdout, ignored at the start of printed lines ({why})", excerpt(&p));
-            self.prompt = Some(p);
-            note
-        } else if let Some(p) = prompt(&stderr) {
-            format!("prompt {} detected on stderr, so stdout holds only the replies ({why})", excerpt(&p))
-        } else {
-            format!("no prompt: nothing printed without a newline ({why})")
-        }
-    }
-
-    /// `line` without the prompt at its start, as many times as it is there.
-    fn strip_prompt<'b>(&self, mut line: &'b [u8]) -> &'b [u8] {
-        if let Some(prompt) = self.prompt.as_deref().filter(|p| !p.is_empty()) {
-            while let Some(rest) = line.strip_prefix(prompt) {
-                line = rest;
-            }
-        }
-        line
-    }
-
     /// If the client has exited, wait (briefly) until its stderr pipe is drained and closed.
     fn settle_stderr(&mut self) {
         if self.proc.status().is_some() {
             self.proc.stderr.wait_closed(Duration::from_millis(500));
         }
     }
-
-    /// The complete lines printed so far, prompts removed.
-    fn printed_lines(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
-        let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-        lines.pop(); // the unfinished last line (or the empty piece after the last newline)
-        lines.into_iter().map(|l| self.strip_prompt(l).to_vec()).collect()
-    }
-
-    fn expect_printed(&mut self, expected: &[Vec<u8>], timeout: Duration) -> StepResult {
-        let started = Instant::now();
-        let until = started + timeout;
-        let stdout = self.proc.stdout.clone();
-        let mut p = stdout.lock();
-        let mut exited_at = None;
-        loop {
-            let lines = self.printed_lines(&p.bytes);
-            // A wrong line fails at once; too few lines wait.
-            for (i, (want, got)) in expected.iter().zip(&lines).enumerate() {
-                if want != got {
-                    let mut msg = format!(
-                        "printed line {} is wrong ({} bytes, expected {}): {}",
-                        i + 1,
-                        got.len(),
-                        want.len(),
-                        mismatch(want, got, 0).replace("of the stream", "of the line")
-                    );
-                    if let Some(prefix) = common_prefix_hint(&lines, want, got) {
-                        let _ = write!(
-                            msg,
-                            "; every printed line starts with {}: if the client prints that as a prompt, pass --prompt {}",
-                            excerpt(prefix),
-                            placeholders::shell_quote(&String::from_utf8_lossy(prefix))
-                        );
-                    }
-                    return Err(msg);
-                }
-            }
-            if lines.len() > expected.len() {
-                return Err(format!(
-                    "printed {} lines, expected {}; line {} is {}",
-                    lines.len(),
-                    expected.len(),
-                    expected.len() + 1,
-                    excerpt(&lines[expected.len()])
-                ));
-            }
-            if lines.len() == expected.len() {
-                let total: usize = expected.iter().map(Vec::len).sum();
-                return Ok(format!("{} lines ({total} bytes) as expected", expected.len()));
-            }
-            let now = Instant::now();
-            // An exited client's last output may still be in the pipe: wait for the pipe to close
-            // (or, if something else holds it open, a moment).
-            if exited_at.is_none() && self.proc.status().is_some() {
-                exited_at = Some(now);
-            }
-            let gone = p.closed || exited_at.is_some_and(|t| now - t > Duration::from_millis(500));
-            if now >= until || gone {
-                let partial = self.strip_prompt(unfinished(&p.bytes)).len();
-                let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-                if !gone && lines.is_empty() && partial == 0 && log.replied() > 0 {
-                    // Replies went out and nothing came of them: the output is sitting in a buffer.
-                    return Err(format!(
-                        "printed nothing yet (is its output buffered?) within {}, though the server replied {} bytes; \
-                         next expected: {}",
-                        format_duration(timeout),
-                        log.replied(),
-                        excerpt(&expected[0])
-                    ));
-                }
-                let mut msg = if gone {
-                    format!("the client ended after printing {} of {} lines", lines.len(), expected.len())
-                } else {
-                    format!("printed {} of {} lines within {}", lines.len(), expected.len(), format_duration(timeout))
-                };
-                if partial > 0 {
-                    let _ = write!(msg, " and {partial} bytes of an unfinished line");
-                }
-                let _ = write!(msg, "; next expected: {}", excerpt(&expected[lines.len()]));
-                let _ = match log.connections {
-                    0 => write!(msg, " (the client never connected)"),
-                    n => write!(msg, " (the server has had {n} connection(s), received {} bytes)", log.received.len()),
-                };
-                return Err(msg);
-            }
-            p = stdout.wait(p, (until - now).min(Duration::from_millis(20)));
-        }
-    }
-
-    fn expect_sent(&mut self, expected: &[u8], timeout: Duration) -> StepResult {
-        let until = Instant::now() + timeout;
-        loop {
-            let received = self.log.lock().unwrap_or_else(|e| e.into_inner()).received.clone();
-            if received.len() > expected.len() || received[..] != expected[..received.len()] {
-                return Err(format!("the server received something else: {}", mismatch(expected, &received, 0)));
-            }
-            if received.len() == expected.len() {
-                return Ok(format!("the server received exactly {} bytes", expected.len()));
-            }
-            if Instant::now() >= until {
-                return Err(format!(
-                    "the server received {} of {} bytes within {}",
-                    received.len(),
-                    expected.len(),
-                    format_duration(timeout)
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-/// What follows the last newline.
-fn unfinished(bytes: &[u8]) -> &[u8] {
-    &bytes[bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..]
-}
-
-/// The text every printed line starts with, when the wrong line `got` is that text followed by
-/// the expected `want`, or when several lines share it: an undeclared prompt (or label).
-fn common_prefix_hint<'l>(lines: &'l [Vec<u8>], want: &[u8], got: &'l [u8]) -> Option<&'l [u8]> {
-    let prefix = match got.strip_suffix(want) {
-        Some(p) if !p.is_empty() => p,
-        _ if lines.len() >= 2 => {
-            let n = lines[1..]
-                .iter()
-                .fold(lines[0].len(), |n, l| n.min(lines[0].iter().zip(l).take_while(|(a, b)| a == b).count()));
-            &lines[0][..n]
-        }
-        _ => return None,
-    };
-    let shared = !prefix.is_empty() && lines.iter().all(|l| l.starts_with(prefix));
-    // A prompt makes the line wrong from its first byte.
-    (shared && got.first() != want.first()).then_some(prefix)
 }
 
 #[cfg(test)]

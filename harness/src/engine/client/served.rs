@@ -15,14 +15,43 @@ use crate::scenario::client::Serve;
 pub(super) struct ServerLog {
     pub(super) connections: usize,
     pub(super) received: Vec<u8>,
+    /// Over datagrams: each datagram received, whole, and the addresses they came from.
+    pub(super) datagram: bool,
+    pub(super) datagrams: Vec<Vec<u8>>,
+    pub(super) peers: Vec<crate::net::Peer>,
+    pub(super) datagram_bytes_replied: u64,
     /// The progress of each connection's writer: what was replied.
-    writers: Vec<tokio::sync::watch::Receiver<WriteProgress>>,
+    pub(super) writers: Vec<tokio::sync::watch::Receiver<WriteProgress>>,
     pub(super) notes: Vec<String>,
 }
 
 impl ServerLog {
     pub(super) fn replied(&self) -> u64 {
-        self.writers.iter().map(|w| w.borrow().written).sum()
+        self.writers.iter().map(|w| w.borrow().written).sum::<u64>() + self.datagram_bytes_replied
+    }
+
+    /// A note, once however often it happens.
+    pub(super) fn note(&mut self, n: String) {
+        if !self.notes.contains(&n) {
+            self.notes.push(n);
+        }
+    }
+
+    /// What the client did to the server so far, for a failure message.
+    pub(super) fn summary(&self) -> String {
+        match (self.datagram, self.connections, self.datagrams.len()) {
+            (false, 0, _) => "the client never connected".into(),
+            (false, n, _) => format!("the server has had {n} connection(s), received {} bytes", self.received.len()),
+            (true, _, 0) => "the server has received no datagram".into(),
+            (true, _, n) => {
+                let mut s = format!("the server has received {n} datagram(s), {} bytes", self.received.len());
+                if self.peers.contains(&crate::net::Peer::Unix(None)) {
+                    s += ", from an unnamed socket, which cannot be answered: an AF_UNIX datagram client must \
+                          bind its socket to a path of its own";
+                }
+                s
+            }
+        }
     }
 }
 
@@ -53,7 +82,7 @@ fn pacing(serve: &Serve) -> Pacing {
 }
 
 async fn serve_conn(conn: Conn, serve: Serve, log: Arc<Mutex<ServerLog>>) {
-    let note = |n: &str| log.lock().unwrap_or_else(|e| e.into_inner()).notes.push(n.to_string());
+    let note = |n: &str| log.lock().unwrap_or_else(|e| e.into_inner()).note(n.to_string());
     let linger = conn.linger_handle();
     let (mut rd, wr) = tokio::io::split(conn);
     // Replies are written by their own task, so a large message is read while its reply goes out.

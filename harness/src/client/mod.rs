@@ -4,7 +4,8 @@
 //! otherwise the line is sent and the whole reply — exactly as many bytes as were sent, however
 //! many reads that takes ([`ReplyAssembler`]) — is printed, lossily if it is not UTF-8.
 //! While waiting for input it also watches the socket, so a server that closes or resets is
-//! reported at once rather than at the next line.
+//! reported at once rather than at the next line. Over datagrams, [`datagram`] plays the same
+//! loop with timeouts and resends.
 
 use std::io::{self, BufRead, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -13,6 +14,8 @@ use std::time::Duration;
 use crate::addr::Endpoint;
 use crate::net::StdConn;
 use crate::proto::{strip_line, ReplyAssembler};
+
+pub mod datagram;
 
 /// Why a client session ended early.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,12 @@ pub enum ClientError {
     #[error("server sent {0} bytes nobody asked for")]
     Unasked(usize),
     #[error("{0}")]
+    NoReply(String),
+    #[error("a line of {0} bytes is longer than a datagram can carry (65507 bytes)")]
+    TooLong(usize),
+    #[error("{0}")]
+    Send(String),
+    #[error("{0}")]
     Io(#[from] io::Error),
 }
 
@@ -39,11 +48,19 @@ pub struct ClientConfig {
     pub reply_timeout: Option<Duration>,
     /// Print the tutorial's `>>: ` prompt before each line.
     pub prompt: bool,
+    /// Datagrams: how many times a line is sent again when its reply does not come.
+    pub retries: u32,
 }
 
 impl ClientConfig {
     pub fn new(endpoint: Endpoint) -> Self {
-        ClientConfig { endpoint, connect_timeout: Duration::from_secs(10), reply_timeout: None, prompt: false }
+        ClientConfig {
+            endpoint,
+            connect_timeout: Duration::from_secs(10),
+            reply_timeout: None,
+            prompt: false,
+            retries: 3,
+        }
     }
 }
 
