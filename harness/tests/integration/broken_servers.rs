@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::support::servers::*;
+use crate::support::{par_map, JOBS};
 use sockcheck::engine::{Engine, RunOpts};
 use sockcheck::scenario::{Mode, Transport};
 use sockcheck::target::FnTarget;
@@ -37,21 +38,23 @@ fn run_case(case: &Case) {
 
 /// Run the catalogue against the case's server over one transport; `Some` describes a mismatch.
 fn run_transport(case: &Case, transport: Transport) -> Option<String> {
-    let runner = Engine::new(RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() }).unwrap();
     let concurrent = case.model == Mode::Concurrent;
     let (handler, bind) = (case.handler, case.bind);
-    let mut target =
-        FnTarget::new(case.name, transport, Some(case.model), move |ep| start(ep, bind, handler, concurrent)).unwrap();
+    // Every scenario gets a server of its own, as `check --spawn` gives each a fresh process.
+    let outcomes = par_map(&sockcheck_scenarios::all(), JOBS, |scenario| {
+        let runner = Engine::new(RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() }).unwrap();
+        let mut target =
+            FnTarget::new(case.name, transport, Some(case.model), move |ep| start(ep, bind, handler, concurrent))
+                .unwrap();
+        let outcome = runner.check(scenario, &mut target);
+        let _ = sockcheck::target::Target::stop(&mut target);
+        outcome
+    });
     let mut failed = BTreeSet::new();
     let mut reports = vec![];
-    for scenario in sockcheck_scenarios::all() {
-        let outcome = runner.check(&scenario, &mut target);
-        if outcome.failed() {
-            failed.insert(scenario.name().to_string());
-            reports.push(outcome.report());
-        }
-        // The next scenario gets a fresh server, as `check --spawn` does after a failure.
-        let _ = sockcheck::target::Target::stop(&mut target);
+    for outcome in outcomes.iter().filter(|o| o.failed()) {
+        failed.insert(outcome.scenario.clone());
+        reports.push(outcome.report());
     }
     let must: BTreeSet<String> =
         case.must_fail.iter().filter(|(_, ts)| ts.contains(&transport)).map(|(n, _)| n.to_string()).collect();

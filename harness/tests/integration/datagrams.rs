@@ -23,18 +23,20 @@ fn variant(name: &str, transport: Transport) -> SpawnTarget {
 }
 
 /// Every datagram scenario, each against a fresh target as `check` runs them: failed name -> cause.
-fn failures<T: Target>(new_target: impl Fn() -> T) -> BTreeMap<String, String> {
-    let engine = Engine::new(RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() }).unwrap();
-    let mut failed = BTreeMap::new();
-    for s in sockcheck_scenarios::datagram_catalogue::all() {
-        let mut target = new_target();
-        let o = engine.check(&s, &mut target);
-        if o.failed() {
-            failed.insert(s.name().to_string(), o.failure.as_ref().map_or(String::new(), |f| f.message.clone()));
-        }
-        let _ = target.stop();
-    }
-    failed
+fn failures<T: Target>(new_target: impl Fn() -> T + Sync) -> BTreeMap<String, String> {
+    let outcomes =
+        crate::support::par_map(&sockcheck_scenarios::datagram_catalogue::all(), crate::support::JOBS, |s| {
+            let engine = Engine::new(RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() }).unwrap();
+            let mut target = new_target();
+            let o = engine.check(s, &mut target);
+            let _ = target.stop();
+            o
+        });
+    outcomes
+        .into_iter()
+        .filter(|o| o.failed())
+        .map(|o| (o.scenario.clone(), o.failure.as_ref().map_or(String::new(), |f| f.message.clone())))
+        .collect()
 }
 
 /// `name` fails exactly `expected` (scenario, words of its cause) over both datagram transports.

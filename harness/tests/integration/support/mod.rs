@@ -38,6 +38,28 @@ macro_rules! per_transport {
 
 /// Poll `cond` until it holds or the deadline passes (then panic naming `what`).
 #[track_caller]
+/// `f` over `items`, `jobs` at a time on threads of their own; the results in the items' order.
+/// For runs that mostly wait (a broken server's deadlines), as `check --jobs` does.
+pub fn par_map<I: Sync, R: Send>(items: &[I], jobs: usize, f: impl Fn(&I) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                results.lock().unwrap()[i] = Some(r);
+            });
+        }
+    });
+    results.into_inner().unwrap().into_iter().map(|r| r.expect("every item ran")).collect()
+}
+
+/// Scenarios a test runs at once when it runs a catalogue (each against a target of its own).
+pub const JOBS: usize = 3;
+
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
