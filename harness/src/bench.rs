@@ -337,10 +337,10 @@ pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
         }
         None => None,
     };
-    let endpoint = match (&spawned, args.addr.tcp, args.addr.unix) {
-        (Some(s), _, _) => s.endpoint(),
-        (None, Some(e), _) | (None, None, Some(e)) => e,
-        (None, None, None) => return Err(Error::Usage("give --tcp, --unix or --spawn".into())),
+    let endpoint = match (&spawned, args.addr.running()) {
+        (Some(s), _) => s.endpoint(),
+        (None, Some(e)) => e,
+        (None, None) => return Err(Error::Usage("give --tcp, --unix or --spawn".into())),
     };
     let cfg = BenchConfig {
         endpoint,

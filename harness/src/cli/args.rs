@@ -68,7 +68,7 @@ pub struct CheckArgs {
     /// Built-in server: these transports, a comma list of tcp, unix, udp, unix-dgram, or all
     /// [default: all]; --spawn: the one transport the command listens on (default: from its
     /// placeholders: {port} is TCP, {path} a Unix socket; say udp or unix-dgram for datagrams)
-    #[arg(long, value_name = "LIST", value_parser = parse_transport_list, conflicts_with_all = ["tcp", "unix"])]
+    #[arg(long, value_name = "LIST", value_parser = parse_transport_list, conflicts_with_all = ["tcp", "unix", "udp", "unix_dgram"])]
     pub transport: Option<TransportList>,
     /// --spawn: seconds the command has to accept connections after it is started
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs, requires = "spawn")]
@@ -92,10 +92,33 @@ pub struct CheckAddrArgs {
     /// Unix socket path (or @NAME) of a running server
     #[arg(long, value_name = "PATH", value_parser = parse_unix)]
     pub unix: Option<Endpoint>,
+    /// UDP address of a running datagram server, HOST:PORT
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_udp)]
+    pub udp: Option<Endpoint>,
+    /// Unix datagram socket path (AF_UNIX SOCK_DGRAM) of a running server
+    #[arg(long, value_name = "PATH", value_parser = parse_unix_dgram)]
+    pub unix_dgram: Option<Endpoint>,
     /// A server to start (and stop afterwards): a shell command with {port}, {addr}, {host} or {path} in it,
     /// e.g. "python3 server.py {port}"
     #[arg(long, value_name = "CMD")]
     pub spawn: Option<String>,
+}
+
+impl CheckAddrArgs {
+    /// The running server's address (`--tcp`, `--unix`, `--udp` or `--unix-dgram`), if one was given.
+    pub fn running(&self) -> Option<Endpoint> {
+        [&self.tcp, &self.unix, &self.udp, &self.unix_dgram].into_iter().find_map(Clone::clone)
+    }
+}
+
+/// The flag that names `endpoint` on the command line: `--tcp`, `--unix`, `--udp` or `--unix-dgram`.
+pub fn address_flag(endpoint: &Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Tcp(_) => "--tcp",
+        Endpoint::Unix(_) | Endpoint::Abstract(_) => "--unix",
+        Endpoint::Udp(_) => "--udp",
+        Endpoint::UnixDgram(_) | Endpoint::AbstractDgram(_) => "--unix-dgram",
+    }
 }
 
 #[derive(Args)]

@@ -178,8 +178,10 @@ pub fn check(args: CheckArgs) -> Result<bool> {
     let kinds: Vec<bool> = match (&args.addr.spawn, &args.transport) {
         (_, Some(ts)) => ts.0.iter().map(|t| t.is_datagram()).collect(),
         (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?.is_datagram()],
-        (None, None) if args.addr.tcp.is_some() || args.addr.unix.is_some() => vec![false],
-        (None, None) => vec![false, true],
+        (None, None) => match args.addr.running() {
+            Some(running) => vec![running.transport().is_datagram()],
+            None => vec![false, true],
+        },
     };
     scenarios.retain(|s| kinds.contains(&s.needs.datagram));
     if scenarios.is_empty() {
@@ -235,8 +237,9 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         }
         let _ = probe.stop();
         (TargetSpec::Spawn(opts), what)
-    } else if let Some(endpoint) = args.addr.tcp.clone().or_else(|| args.addr.unix.clone()) {
-        let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
+    } else if let Some(endpoint) = args.addr.running() {
+        let datagram = if endpoint.transport().is_datagram() { " (one datagram socket: sequential)" } else { "" };
+        let what = format!("{} scenarios against the server at {endpoint}{datagram}", scenarios.len());
         (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
     } else {
         let asked = args.transport.clone().map_or(Transport::DEFAULT.to_vec(), |l| l.0);
@@ -278,12 +281,18 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let mut cmd = String::from("sockcheck check");
         if let Some(spawn) = &args.addr.spawn {
             cmd += &format!(" --spawn {}", shell_quote(spawn));
-        } else if let Some(endpoint) = args.addr.tcp.as_ref().or(args.addr.unix.as_ref()) {
-            let flag = if endpoint.transport().is_unix() { "--unix" } else { "--tcp" };
-            cmd += &format!(" {flag} {}", shell_quote(&endpoint.to_string()));
+        } else if let Some(endpoint) = args.addr.running() {
+            let addr = match &endpoint {
+                crate::Endpoint::Tcp(a) | crate::Endpoint::Udp(a) => a.to_string(),
+                crate::Endpoint::Abstract(n) | crate::Endpoint::AbstractDgram(n) => {
+                    format!("@{}", String::from_utf8_lossy(n))
+                }
+                crate::Endpoint::Unix(p) | crate::Endpoint::UnixDgram(p) => p.display().to_string(),
+            };
+            cmd += &format!(" {} {}", address_flag(&endpoint), shell_quote(&addr));
         }
         cmd += &format!(" --filter {}", o.scenario);
-        if args.addr.tcp.is_none() && args.addr.unix.is_none() {
+        if args.addr.running().is_none() {
             cmd += &format!(" --transport {}", o.transport);
         }
         if let Some(m) = args.model.or(o.model.filter(|_| args.addr.spawn.is_none())) {
