@@ -326,16 +326,17 @@ fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
 
 #[derive(Args)]
 pub struct ProxyArgs {
-    /// Where clients connect: HOST:PORT, tcp://HOST:PORT, unix:PATH or @NAME
+    /// Where clients connect: HOST:PORT, tcp://HOST:PORT, unix:PATH or @NAME; for datagrams
+    /// udp://HOST:PORT or unix-dgram:PATH
     #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
     pub listen: Endpoint,
-    /// The server to forward to, same forms
+    /// The server to forward to, same forms (streams to streams, datagrams to datagrams)
     #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
     pub upstream: Endpoint,
     /// Forward in pieces of at most N bytes, each written on its own (both directions)
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
     pub slice: Option<u64>,
-    /// Milliseconds to pause before each piece (both directions)
+    /// Milliseconds to pause before each piece, or each datagram (both directions)
     #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub delay: Option<u64>,
     /// Reset the client's connection (RST) after this many bytes went to it
@@ -344,6 +345,15 @@ pub struct ProxyArgs {
     /// Close the client's connection cleanly (FIN) after this many bytes went to it
     #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = clap::value_parser!(u64))]
     pub close_after: Option<u64>,
+    /// Datagrams: drop every Nth datagram of each client, each direction (1: all)
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub drop_every: Option<u64>,
+    /// Datagrams: send each datagram twice (both directions)
+    #[arg(long)]
+    pub duplicate: bool,
+    /// Datagrams: swap each pair of datagrams (the first waits for the second; both directions)
+    #[arg(long)]
+    pub reorder: bool,
 }
 
 /// `sockcheck bench` arguments.

@@ -436,13 +436,31 @@ pub fn proxy(args: ProxyArgs) -> Result<bool> {
         delay: args.delay.map(Duration::from_millis),
         reset_after: args.reset_after,
         close_after: args.close_after,
+        drop_every: args.drop_every,
+        duplicate: args.duplicate,
+        reorder: args.reorder,
     };
+    let datagram = proxy::datagram_mode(&args.listen, &args.upstream)?;
+    faults.check(datagram)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let listener = net::bind(&args.listen, &ListenOpts { backlog: 128, unix_mode: 0o600 })?;
+    let opts = ListenOpts { backlog: 128, unix_mode: 0o600 };
+    enum Bound {
+        Stream(net::Listener),
+        Datagram(net::DgramBound),
+    }
+    let (bound, endpoint) = if datagram {
+        let b = net::bind_dgram(&args.listen, &opts)?;
+        let e = b.endpoint.clone();
+        (Bound::Datagram(b), e)
+    } else {
+        let l = net::bind(&args.listen, &opts)?;
+        let e = l.endpoint.clone();
+        (Bound::Stream(l), e)
+    };
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
-        announce(&listener.endpoint)?;
+        announce(&endpoint)?;
         eprintln!("sockcheck proxy: forwarding to {} ({})", args.upstream, faults.describe());
         let stop = tokio_util::sync::CancellationToken::new();
         let token = stop.clone();
@@ -450,7 +468,10 @@ pub fn proxy(args: ProxyArgs) -> Result<bool> {
             tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
             token.cancel();
         });
-        proxy::run(listener, args.upstream, faults, true, stop).await
+        match bound {
+            Bound::Stream(l) => proxy::run(l, args.upstream, faults, true, stop).await,
+            Bound::Datagram(b) => proxy::datagram::run(b, args.upstream, faults, true, stop).await,
+        }
     })?;
     Ok(true)
 }

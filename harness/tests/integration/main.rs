@@ -13,6 +13,7 @@ mod check_cli;
 mod check_client_cli;
 mod datagram_address;
 mod datagram_clients;
+mod datagram_proxy;
 mod datagrams;
 mod fuzz_regressions;
 mod hardening;
