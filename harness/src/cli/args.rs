@@ -362,7 +362,7 @@ pub struct BenchArgs {
     /// The server to load: a running one, or a command that sockcheck starts and stops
     #[command(flatten)]
     pub addr: CheckAddrArgs,
-    /// Connections, each with one request in flight
+    /// Connections (datagrams: client sockets), each with one request in flight
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub conns: u64,
     /// Bytes per message
@@ -371,9 +371,10 @@ pub struct BenchArgs {
     /// Seconds to run
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub duration: Duration,
-    /// Seconds to wait for a connect or a whole reply before counting an error
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
-    pub timeout: Duration,
+    /// Seconds to wait for a connect or a whole reply before counting an error; datagrams: for a
+    /// reply before counting the datagram as lost [default: 10; datagrams: 1]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
     /// The transform the server applies: upper or echo
     #[arg(long, default_value = "upper")]
     pub transform: Transform,
