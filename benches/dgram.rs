@@ -29,7 +29,9 @@ impl StdDgram {
         let s = match endpoint {
             Endpoint::Udp(a) => StdDgram::Udp(UdpSocket::bind(a)?),
             Endpoint::UnixDgram(p) => StdDgram::Unix(UnixDatagram::bind(p)?),
-            other => return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{other} is not a datagram address"))),
+            other => {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{other} is not a datagram address")))
+            }
         };
         Ok(s)
     }
@@ -37,7 +39,9 @@ impl StdDgram {
     pub fn local(&self) -> io::Result<Endpoint> {
         Ok(match self {
             StdDgram::Udp(s) => Endpoint::Udp(s.local_addr()?),
-            StdDgram::Unix(s) => Endpoint::UnixDgram(s.local_addr()?.as_pathname().unwrap_or(std::path::Path::new("")).into()),
+            StdDgram::Unix(s) => {
+                Endpoint::UnixDgram(s.local_addr()?.as_pathname().unwrap_or(std::path::Path::new("")).into())
+            }
         })
     }
 

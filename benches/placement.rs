@@ -43,4 +43,3 @@ pub fn on_cpu<T>(cpu: Option<usize>, f: impl FnOnce() -> T) -> T {
     }
     out
 }
-

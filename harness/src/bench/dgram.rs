@@ -112,7 +112,11 @@ async fn drive(
                     return Ok(Err(format!("a datagram of {n} bytes from {from}, not from the server")));
                 }
                 if truncated || n != cfg.size {
-                    return Ok(Err(format!("a reply of {n}{} bytes to {} bytes", if truncated { "+" } else { "" }, cfg.size)));
+                    return Ok(Err(format!(
+                        "a reply of {n}{} bytes to {} bytes",
+                        if truncated { "+" } else { "" },
+                        cfg.size
+                    )));
                 }
                 // A late reply to an earlier datagram carries an older counter: read past it.
                 if buf[..prefix] != want[..prefix] {

@@ -29,9 +29,10 @@ pub enum Command {
     List(ListArgs),
     /// Check a client: sockcheck plays the server (default: the built-in client, every transport)
     CheckClient(CheckClientArgs),
-    /// Forward between a client and a server, injecting faults (slices, delays, resets, closes)
+    /// Forward between a client and a server, injecting faults (slices, delays, resets, closes;
+    /// datagrams: drops, duplicates, swaps, delays)
     Proxy(ProxyArgs),
-    /// Load a server: N connections, each sending a message and waiting for its whole reply
+    /// Load a server: N connections (or datagram sockets), each sending a message and waiting for its whole reply
     Bench(BenchArgs),
     /// Render a saved JSON report (from --format json) again: as HTML, JUnit XML or the human text
     Report(ReportFileArgs),
