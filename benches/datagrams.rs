@@ -12,7 +12,7 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use hdrhistogram::Histogram;
 use sockcheck::Transport;
 use sockcheck_benches::dgram::{DgramKind, DgramPingPong, DgramServer};
-use sockcheck_benches::placement::{apart, on_cpu, together};
+use sockcheck_benches::placement::{apart, on_cpu, together, Placement};
 
 const SIZE: usize = 64;
 const KINDS: [DgramKind; 2] = [DgramKind::Echo, DgramKind::Reference];
@@ -20,7 +20,7 @@ const KINDS: [DgramKind; 2] = [DgramKind::Echo, DgramKind::Reference];
 /// Round-trip latencies (ns) per benchmark id.
 static LATENCY: Mutex<BTreeMap<String, Histogram<u64>>> = Mutex::new(BTreeMap::new());
 
-fn placements() -> Vec<(&'static str, (Option<usize>, Option<usize>))> {
+fn placements() -> Vec<(&'static str, Placement)> {
     let mut p = vec![];
     if apart() != (None, None) {
         p.push(("2cpu", apart()));
