@@ -122,7 +122,7 @@ impl Faults {
             parts.push(format!("close after {n} bytes"));
         }
         if let Some(n) = self.drop_every {
-            parts.push(format!("drop every {n}th datagram"));
+            parts.push(format!("drop one datagram in {n}"));
         }
         if self.duplicate {
             parts.push("duplicate every datagram".into());
