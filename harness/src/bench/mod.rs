@@ -368,7 +368,8 @@ pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
     // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop.
     let spawned = match &args.addr.spawn {
         Some(cmd) => {
-            let mut target = SpawnTarget::new(SpawnOpts::new(cmd.clone()))?;
+            let opts = SpawnOpts { transport: args.transport, ..SpawnOpts::new(cmd.clone()) };
+            let mut target = SpawnTarget::new(opts)?;
             target.start().map_err(|e| Error::Io(io::Error::other(format!("the server did not start: {e}"))))?;
             Some(target)
         }

@@ -382,4 +382,8 @@ pub struct BenchArgs {
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
+    /// --spawn: the transport the command serves (default: from its placeholders; say udp or
+    /// unix-dgram for datagrams)
+    #[arg(long, requires = "spawn")]
+    pub transport: Option<Transport>,
 }

@@ -248,3 +248,14 @@ fn a_datagram_too_long_for_udp_is_a_one_line_usage_error() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("more than a UDP datagram carries (65507 bytes)"), "{err}");
 }
+
+#[test]
+fn a_spawned_datagram_server_is_loaded_over_the_transport_named() {
+    let cmd = format!("exec {EXE} serve --udp {{addr}}");
+    let out = bench(&["--spawn", &cmd, "--transport", "udp", "--duration", "0.3", "--json"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert!(v["target"].as_str().unwrap().starts_with("udp://"), "{v}");
+    assert!(v["requests"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!((v["errors"].as_u64(), v["lost"].as_u64()), (Some(0), Some(0)), "{v}");
+}
