@@ -89,6 +89,8 @@ pub async fn run(
         let _ = sock.set_buffers(BUFSIZE);
         next_id += 1;
         say(format!("client {next_id}: {peer}"));
+        // Forget the clients whose task ended (idle), so the map holds live ones only.
+        sessions.retain(|_, tx| !tx.is_closed());
         let (tx, rx) = mpsc::unbounded_channel();
         tx.send(datagram).expect("the receiver is here");
         sessions.insert(peer.clone(), tx);
