@@ -7,8 +7,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
+use sockcheck::net::{self, ListenOpts};
 use sockcheck::Endpoint;
-use sockcheck_benches::dgram::{echo_loop, StdDgram};
+use sockcheck_benches::dgram::echo_loop;
 
 fn main() -> ExitCode {
     let arg = std::env::args().nth(1).unwrap_or_default();
@@ -17,14 +18,13 @@ fn main() -> ExitCode {
         Ok(e) => return fail(&format!("{e} is not a datagram address (udp://HOST:PORT or unix-dgram:PATH)")),
         Err(e) => return fail(&format!("usage: dgram-echo udp://HOST:PORT | unix-dgram:PATH ({e})")),
     };
-    let sock = match StdDgram::bind(&endpoint) {
-        Ok(s) => s,
-        Err(e) => return fail(&format!("cannot bind {endpoint}: {e}")),
+    let bound = match net::bind_dgram(&endpoint, &ListenOpts::default()) {
+        Ok(b) => b,
+        Err(e) => return fail(&e.to_string()),
     };
-    let at = sock.local().unwrap_or(endpoint);
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "listening on {at}").and_then(|()| out.flush());
-    echo_loop(&sock, &AtomicBool::new(false));
+    let _ = writeln!(out, "listening on {}", bound.endpoint).and_then(|()| out.flush());
+    echo_loop(&bound, &AtomicBool::new(false));
     ExitCode::SUCCESS
 }
 

@@ -229,11 +229,7 @@ impl StdDgram {
 /// `recvfrom` on a blocking socket: the datagram's length in `buf`, whether the kernel cut it
 /// (`MSG_TRUNC`), and who sent it. What [`Dgram::recv_from`] does, for a thread of its own.
 pub fn recv_from_blocking(socket: &Socket, buf: &mut [u8]) -> io::Result<(usize, bool, Peer)> {
-    // SAFETY: an initialised buffer seen as maybe-uninitialised; recvmsg only writes to it.
-    let raw: &mut [MaybeUninit<u8>] =
-        unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut MaybeUninit<u8>, buf.len()) };
-    let (n, flags, from) = socket.recv_from_vectored(&mut [MaybeUninitSlice::new(raw)])?;
-    Ok((n, flags.is_truncated(), Peer::from_sockaddr(&from)))
+    recv_once(SockRef::from(socket), buf, 0)
 }
 
 /// `sendto` on a blocking socket.
