@@ -6,10 +6,16 @@
 //!   the raw `std::io::copy` echo baseline, or the one-way sink baseline — over TCP or Unix.
 //! - [`StreamClient`]: one connection streaming messages (a writer thread, the caller reads).
 //! - [`PingPong`]: one connection doing request/reply round trips.
+//! - [`dgram`]: datagram servers (the reference one, the `recv_from`/`send_to` echo baseline) and
+//!   a round-trip client.
+//! - [`placement`]: pinning client and server threads to CPUs.
 //!
 //! Every server here runs on threads of the bench process, so clients and servers share the
 //! machine's cores: on 2 cores a streaming bench has a writer, a reader and a server thread or two
 //! competing. The ratios between servers are measured under the same conditions, which is the point.
+
+pub mod dgram;
+pub mod placement;
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -16,6 +16,7 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput
 use hdrhistogram::Histogram;
 use sockcheck::proto::{serve, EchoConn};
 use sockcheck::{Mode, Transform, Transport};
+use sockcheck_benches::placement::{apart, on_cpu, together, Placement};
 use sockcheck_benches::{payload, size_label, Kind, PingPong, Server, StreamClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -183,24 +184,6 @@ fn network_group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, Wal
     g
 }
 
-/// Where a benchmark's client and server run: (client CPU, server CPU), `None` where the scheduler likes.
-type Placement = (Option<usize>, Option<usize>);
-
-/// The client on the first CPU, the server on the last (anywhere, on a machine of one CPU).
-fn apart() -> Placement {
-    let cpus = allowed_cpus();
-    match (cpus.first(), cpus.last()) {
-        (Some(&a), Some(&b)) if a != b => (Some(a), Some(b)),
-        _ => (None, None),
-    }
-}
-
-/// Both on the first CPU.
-fn together() -> Placement {
-    let first = allowed_cpus().first().copied();
-    (first, first)
-}
-
 /// Benchmark `bench` against a server of `kind`, placed as told: the server is started and `connect`
 /// makes the client at the first iteration, both are reused by every later one, and `run` does
 /// `iters` iterations and says how long they took. The client closes before its server stops.
@@ -228,31 +211,6 @@ fn bench_server<C>(
             drop(server);
         }
     });
-}
-
-/// The CPUs this process may run on.
-fn allowed_cpus() -> Vec<usize> {
-    use nix::sched::{sched_getaffinity, CpuSet};
-    use nix::unistd::Pid;
-    let Ok(set) = sched_getaffinity(Pid::from_raw(0)) else { return vec![] };
-    (0..CpuSet::count()).filter(|&i| set.is_set(i).unwrap_or(false)).collect()
-}
-
-/// Run `f` with this thread (and every thread it starts) on `cpu` only; `None`: where it was.
-fn on_cpu<T>(cpu: Option<usize>, f: impl FnOnce() -> T) -> T {
-    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
-    use nix::unistd::Pid;
-    let old = cpu.and_then(|_| sched_getaffinity(Pid::from_raw(0)).ok());
-    if let (Some(cpu), Some(_)) = (cpu, &old) {
-        let mut one = CpuSet::new();
-        one.set(cpu).expect("CPU number in range");
-        sched_setaffinity(Pid::from_raw(0), &one).expect("pin to one CPU");
-    }
-    let out = f();
-    if let Some(old) = old {
-        sched_setaffinity(Pid::from_raw(0), &old).expect("restore CPU affinity");
-    }
-    out
 }
 
 /// 64 B round trips, the client on the first CPU and the server on `-2cpu`: the last one (every

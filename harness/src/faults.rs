@@ -6,6 +6,9 @@
 //! while its connection goes on reading, and can shut down (FIN) or reset (RST) the connection
 //! after what is queued. The proxy, sockcheck's clients of a server scenario and the server that
 //! sockcheck plays for a client scenario all write through these.
+//!
+//! [`DatagramShaper`] is the datagram counterpart, without I/O: it drops, duplicates and swaps
+//! datagrams by counting them (never by time), so what a peer behind it receives is exact.
 
 use std::io;
 use std::sync::Arc;
@@ -208,9 +211,79 @@ impl Writer {
     }
 }
 
+/// What is done to datagrams, counted per peer and direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatagramFaults {
+    /// Drop every Nth datagram that comes (N, 2N, ...; 1 drops all).
+    pub drop_every: Option<u64>,
+    /// Send each datagram twice.
+    pub duplicate: bool,
+    /// Swap each pair: hold the first, send the second then the first.
+    pub reorder: bool,
+}
+
+/// One direction of one peer's datagrams through [`DatagramFaults`]: drops first (on the count of
+/// datagrams that came), then swaps the survivors in pairs, then doubles what goes.
+#[derive(Debug, Default)]
+pub struct DatagramShaper {
+    faults: DatagramFaults,
+    seen: u64,
+    held: Option<Vec<u8>>,
+}
+
+impl DatagramShaper {
+    pub fn new(faults: DatagramFaults) -> Self {
+        DatagramShaper { faults, seen: 0, held: None }
+    }
+
+    /// A datagram came: the datagrams to send now, in order (none while one is held for a swap).
+    pub fn on_datagram(&mut self, datagram: Vec<u8>) -> Vec<Vec<u8>> {
+        self.seen += 1;
+        if self.faults.drop_every.is_some_and(|n| self.seen % n.max(1) == 0) {
+            return vec![];
+        }
+        let out = match (self.faults.reorder, self.held.take()) {
+            (false, _) => vec![datagram],
+            (true, None) => {
+                self.held = Some(datagram);
+                return vec![];
+            }
+            (true, Some(first)) => vec![datagram, first],
+        };
+        if self.faults.duplicate {
+            out.into_iter().flat_map(|d| [d.clone(), d]).collect()
+        } else {
+            out
+        }
+    }
+
+    /// Datagrams that came so far.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shape(faults: DatagramFaults, n: u8) -> Vec<u8> {
+        let mut s = DatagramShaper::new(faults);
+        (1..=n).flat_map(|i| s.on_datagram(vec![i])).flatten().collect()
+    }
+
+    #[test]
+    fn datagram_faults_are_counted_not_timed() {
+        let none = DatagramFaults::default();
+        assert_eq!(shape(none, 4), [1, 2, 3, 4]);
+        assert_eq!(shape(DatagramFaults { drop_every: Some(3), ..none }, 7), [1, 2, 4, 5, 7]);
+        assert_eq!(shape(DatagramFaults { drop_every: Some(1), ..none }, 3), [0u8; 0]);
+        assert_eq!(shape(DatagramFaults { duplicate: true, ..none }, 2), [1, 1, 2, 2]);
+        assert_eq!(shape(DatagramFaults { reorder: true, ..none }, 5), [2, 1, 4, 3]);
+        // Drops count what came; the survivors are then swapped in pairs and doubled.
+        let all = DatagramFaults { drop_every: Some(2), duplicate: true, reorder: true };
+        assert_eq!(shape(all, 6), [3, 3, 1, 1]);
+    }
 
     #[test]
     fn utf8_cuts_split_every_multibyte_character() {

@@ -29,9 +29,10 @@ pub enum Command {
     List(ListArgs),
     /// Check a client: sockcheck plays the server (default: the built-in client, every transport)
     CheckClient(CheckClientArgs),
-    /// Forward between a client and a server, injecting faults (slices, delays, resets, closes)
+    /// Forward between a client and a server, injecting faults (slices, delays, resets, closes;
+    /// datagrams: drops, duplicates, swaps, delays)
     Proxy(ProxyArgs),
-    /// Load a server: N connections, each sending a message and waiting for its whole reply
+    /// Load a server: N connections (or datagram sockets), each sending a message and waiting for its whole reply
     Bench(BenchArgs),
     /// Render a saved JSON report (from --format json) again: as HTML, JUnit XML or the human text
     Report(ReportFileArgs),
@@ -68,7 +69,7 @@ pub struct CheckArgs {
     /// Built-in server: these transports, a comma list of tcp, unix, udp, unix-dgram, or all
     /// [default: all]; --spawn: the one transport the command listens on (default: from its
     /// placeholders: {port} is TCP, {path} a Unix socket; say udp or unix-dgram for datagrams)
-    #[arg(long, value_name = "LIST", value_parser = parse_transport_list, conflicts_with_all = ["tcp", "unix"])]
+    #[arg(long, value_name = "LIST", value_parser = parse_transport_list, conflicts_with_all = ["tcp", "unix", "udp", "unix_dgram"])]
     pub transport: Option<TransportList>,
     /// --spawn: seconds the command has to accept connections after it is started
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs, requires = "spawn")]
@@ -92,10 +93,33 @@ pub struct CheckAddrArgs {
     /// Unix socket path (or @NAME) of a running server
     #[arg(long, value_name = "PATH", value_parser = parse_unix)]
     pub unix: Option<Endpoint>,
+    /// UDP address of a running datagram server, HOST:PORT
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_udp)]
+    pub udp: Option<Endpoint>,
+    /// Unix datagram socket path (AF_UNIX SOCK_DGRAM) of a running server
+    #[arg(long, value_name = "PATH", value_parser = parse_unix_dgram)]
+    pub unix_dgram: Option<Endpoint>,
     /// A server to start (and stop afterwards): a shell command with {port}, {addr}, {host} or {path} in it,
     /// e.g. "python3 server.py {port}"
     #[arg(long, value_name = "CMD")]
     pub spawn: Option<String>,
+}
+
+impl CheckAddrArgs {
+    /// The running server's address (`--tcp`, `--unix`, `--udp` or `--unix-dgram`), if one was given.
+    pub fn running(&self) -> Option<Endpoint> {
+        [&self.tcp, &self.unix, &self.udp, &self.unix_dgram].into_iter().find_map(Clone::clone)
+    }
+}
+
+/// The flag that names `endpoint` on the command line: `--tcp`, `--unix`, `--udp` or `--unix-dgram`.
+pub fn address_flag(endpoint: &Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Tcp(_) => "--tcp",
+        Endpoint::Unix(_) | Endpoint::Abstract(_) => "--unix",
+        Endpoint::Udp(_) => "--udp",
+        Endpoint::UnixDgram(_) | Endpoint::AbstractDgram(_) => "--unix-dgram",
+    }
 }
 
 #[derive(Args)]
@@ -303,16 +327,17 @@ fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
 
 #[derive(Args)]
 pub struct ProxyArgs {
-    /// Where clients connect: HOST:PORT, tcp://HOST:PORT, unix:PATH or @NAME
+    /// Where clients connect: HOST:PORT, tcp://HOST:PORT, unix:PATH or @NAME; for datagrams
+    /// udp://HOST:PORT or unix-dgram:PATH
     #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
     pub listen: Endpoint,
-    /// The server to forward to, same forms
+    /// The server to forward to, same forms (streams to streams, datagrams to datagrams)
     #[arg(long, value_name = "ADDR", value_parser = parse_endpoint)]
     pub upstream: Endpoint,
     /// Forward in pieces of at most N bytes, each written on its own (both directions)
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
     pub slice: Option<u64>,
-    /// Milliseconds to pause before each piece (both directions)
+    /// Milliseconds to pause before each piece, or each datagram (both directions)
     #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub delay: Option<u64>,
     /// Reset the client's connection (RST) after this many bytes went to it
@@ -321,6 +346,15 @@ pub struct ProxyArgs {
     /// Close the client's connection cleanly (FIN) after this many bytes went to it
     #[arg(long, value_name = "BYTES", allow_negative_numbers = true, value_parser = clap::value_parser!(u64))]
     pub close_after: Option<u64>,
+    /// Datagrams: drop every Nth datagram of each client, each direction (1: all)
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub drop_every: Option<u64>,
+    /// Datagrams: send each datagram twice (both directions)
+    #[arg(long)]
+    pub duplicate: bool,
+    /// Datagrams: swap each pair of datagrams (the first waits for the second; both directions)
+    #[arg(long)]
+    pub reorder: bool,
 }
 
 /// `sockcheck bench` arguments.
@@ -329,7 +363,7 @@ pub struct BenchArgs {
     /// The server to load: a running one, or a command that sockcheck starts and stops
     #[command(flatten)]
     pub addr: CheckAddrArgs,
-    /// Connections, each with one request in flight
+    /// Connections (datagrams: client sockets), each with one request in flight
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub conns: u64,
     /// Bytes per message
@@ -338,13 +372,18 @@ pub struct BenchArgs {
     /// Seconds to run
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub duration: Duration,
-    /// Seconds to wait for a connect or a whole reply before counting an error
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
-    pub timeout: Duration,
+    /// Seconds to wait for a connect or a whole reply before counting an error; datagrams: for a
+    /// reply before counting the datagram as lost [default: 10; datagrams: 1]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
     /// The transform the server applies: upper or echo
     #[arg(long, default_value = "upper")]
     pub transform: Transform,
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
+    /// --spawn: the transport the command serves (default: from its placeholders; say udp or
+    /// unix-dgram for datagrams)
+    #[arg(long, requires = "spawn")]
+    pub transport: Option<Transport>,
 }

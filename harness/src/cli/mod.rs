@@ -178,8 +178,10 @@ pub fn check(args: CheckArgs) -> Result<bool> {
     let kinds: Vec<bool> = match (&args.addr.spawn, &args.transport) {
         (_, Some(ts)) => ts.0.iter().map(|t| t.is_datagram()).collect(),
         (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?.is_datagram()],
-        (None, None) if args.addr.tcp.is_some() || args.addr.unix.is_some() => vec![false],
-        (None, None) => vec![false, true],
+        (None, None) => match args.addr.running() {
+            Some(running) => vec![running.transport().is_datagram()],
+            None => vec![false, true],
+        },
     };
     scenarios.retain(|s| kinds.contains(&s.needs.datagram));
     if scenarios.is_empty() {
@@ -235,8 +237,9 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         }
         let _ = probe.stop();
         (TargetSpec::Spawn(opts), what)
-    } else if let Some(endpoint) = args.addr.tcp.clone().or_else(|| args.addr.unix.clone()) {
-        let what = format!("{} scenarios against the server at {endpoint}", scenarios.len());
+    } else if let Some(endpoint) = args.addr.running() {
+        let datagram = if endpoint.transport().is_datagram() { " (one datagram socket: sequential)" } else { "" };
+        let what = format!("{} scenarios against the server at {endpoint}{datagram}", scenarios.len());
         (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
     } else {
         let asked = args.transport.clone().map_or(Transport::DEFAULT.to_vec(), |l| l.0);
@@ -278,12 +281,18 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let mut cmd = String::from("sockcheck check");
         if let Some(spawn) = &args.addr.spawn {
             cmd += &format!(" --spawn {}", shell_quote(spawn));
-        } else if let Some(endpoint) = args.addr.tcp.as_ref().or(args.addr.unix.as_ref()) {
-            let flag = if endpoint.transport().is_unix() { "--unix" } else { "--tcp" };
-            cmd += &format!(" {flag} {}", shell_quote(&endpoint.to_string()));
+        } else if let Some(endpoint) = args.addr.running() {
+            let addr = match &endpoint {
+                crate::Endpoint::Tcp(a) | crate::Endpoint::Udp(a) => a.to_string(),
+                crate::Endpoint::Abstract(n) | crate::Endpoint::AbstractDgram(n) => {
+                    format!("@{}", String::from_utf8_lossy(n))
+                }
+                crate::Endpoint::Unix(p) | crate::Endpoint::UnixDgram(p) => p.display().to_string(),
+            };
+            cmd += &format!(" {} {}", address_flag(&endpoint), shell_quote(&addr));
         }
         cmd += &format!(" --filter {}", o.scenario);
-        if args.addr.tcp.is_none() && args.addr.unix.is_none() {
+        if args.addr.running().is_none() {
             cmd += &format!(" --transport {}", o.transport);
         }
         if let Some(m) = args.model.or(o.model.filter(|_| args.addr.spawn.is_none())) {
@@ -427,13 +436,31 @@ pub fn proxy(args: ProxyArgs) -> Result<bool> {
         delay: args.delay.map(Duration::from_millis),
         reset_after: args.reset_after,
         close_after: args.close_after,
+        drop_every: args.drop_every,
+        duplicate: args.duplicate,
+        reorder: args.reorder,
     };
+    let datagram = proxy::datagram_mode(&args.listen, &args.upstream)?;
+    faults.check(datagram)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let listener = net::bind(&args.listen, &ListenOpts { backlog: 128, unix_mode: 0o600 })?;
+    let opts = ListenOpts { backlog: 128, unix_mode: 0o600 };
+    enum Bound {
+        Stream(net::Listener),
+        Datagram(net::DgramBound),
+    }
+    let (bound, endpoint) = if datagram {
+        let b = net::bind_dgram(&args.listen, &opts)?;
+        let e = b.endpoint.clone();
+        (Bound::Datagram(b), e)
+    } else {
+        let l = net::bind(&args.listen, &opts)?;
+        let e = l.endpoint.clone();
+        (Bound::Stream(l), e)
+    };
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
-        announce(&listener.endpoint)?;
+        announce(&endpoint)?;
         eprintln!("sockcheck proxy: forwarding to {} ({})", args.upstream, faults.describe());
         let stop = tokio_util::sync::CancellationToken::new();
         let token = stop.clone();
@@ -441,7 +468,10 @@ pub fn proxy(args: ProxyArgs) -> Result<bool> {
             tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
             token.cancel();
         });
-        proxy::run(listener, args.upstream, faults, true, stop).await
+        match bound {
+            Bound::Stream(l) => proxy::run(l, args.upstream, faults, true, stop).await,
+            Bound::Datagram(b) => proxy::datagram::run(b, args.upstream, faults, true, stop).await,
+        }
     })?;
     Ok(true)
 }

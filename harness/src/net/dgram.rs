@@ -226,6 +226,17 @@ impl StdDgram {
     }
 }
 
+/// `recvfrom` on a blocking socket: the datagram's length in `buf`, whether the kernel cut it
+/// (`MSG_TRUNC`), and who sent it. What [`Dgram::recv_from`] does, for a thread of its own.
+pub fn recv_from_blocking(socket: &Socket, buf: &mut [u8]) -> io::Result<(usize, bool, Peer)> {
+    recv_once(SockRef::from(socket), buf, 0)
+}
+
+/// `sendto` on a blocking socket.
+pub fn send_to_blocking(socket: &Socket, bytes: &[u8], to: &Peer) -> io::Result<usize> {
+    socket.send_to(bytes, &to.sockaddr()?)
+}
+
 impl Dgram {
     /// Hand a bound socket to the event loop (call it inside a tokio runtime).
     pub fn from_socket(socket: Socket) -> io::Result<Dgram> {

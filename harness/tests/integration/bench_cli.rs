@@ -179,3 +179,83 @@ fn nothing_listening_is_a_runtime_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }
+
+/// The reference datagram server on a free port or a temp path.
+fn datagram_reference(t: sockcheck::Transport, dir: &std::path::Path) -> ServerHandle {
+    let at = match t {
+        sockcheck::Transport::Udp => Endpoint::parse("udp://127.0.0.1:0").unwrap(),
+        _ => Endpoint::UnixDgram(dir.join("echo.dgram")),
+    };
+    let cfg =
+        ServerConfig { bufsize: server::datagram::DEFAULT_DGRAM_BUFSIZE, log_errors: false, ..ServerConfig::default() };
+    server::spawn(&at, &ListenOpts::default(), cfg).expect("start the datagram server")
+}
+
+/// `--udp ADDR` or `--unix-dgram PATH`.
+fn dgram_args(endpoint: &Endpoint) -> [String; 2] {
+    match endpoint {
+        Endpoint::Udp(a) => ["--udp".into(), a.to_string()],
+        Endpoint::UnixDgram(p) => ["--unix-dgram".into(), p.display().to_string()],
+        other => panic!("not a datagram endpoint: {other}"),
+    }
+}
+
+#[test]
+fn datagram_round_trips_against_the_reference_server_lose_nothing() {
+    for t in sockcheck::Transport::DATAGRAM {
+        let dir = tempfile::tempdir().unwrap();
+        let srv = datagram_reference(t, dir.path());
+        let [flag, addr] = dgram_args(srv.endpoint());
+        let out = bench(&[&flag, &addr, "--conns", "3", "--size", "1000", "--duration", "0.5", "--json"]);
+        assert!(out.status.success(), "{t}: {}", String::from_utf8_lossy(&out.stderr));
+        let v = json(&out);
+        assert!(v["requests"].as_u64().unwrap() > 0, "{v}");
+        assert_eq!(
+            (v["errors"].as_u64(), v["lost"].as_u64(), v["served_conns"].as_u64()),
+            (Some(0), Some(0), Some(3)),
+            "{v}"
+        );
+        assert!(v["latency_us"]["p99"].as_f64().unwrap() > 0.0, "{v}");
+        let text = bench(&[&flag, &addr, "--duration", "0.2"]);
+        let stdout = String::from_utf8_lossy(&text.stdout);
+        assert!(stdout.contains("lost 0 (0.00%)") && stdout.contains("requests/s"), "{stdout}");
+    }
+}
+
+#[test]
+fn datagram_loss_is_counted_not_waited_for() {
+    // Through a proxy dropping every 2nd datagram each way: of every 4 datagrams sent, only the
+    // 1st gets its reply back (the 2nd and 4th are dropped going, the 3rd's reply coming back).
+    let dir = tempfile::tempdir().unwrap();
+    let srv = datagram_reference(sockcheck::Transport::Udp, dir.path());
+    let faults = sockcheck::proxy::Faults { drop_every: Some(2), ..Default::default() };
+    let proxy = sockcheck::proxy::spawn(&Endpoint::parse("udp://127.0.0.1:0").unwrap(), srv.endpoint().clone(), faults)
+        .unwrap();
+    let [flag, addr] = dgram_args(proxy.endpoint());
+    let out = bench(&[&flag, &addr, "--timeout", "0.25", "--duration", "0.8", "--json"]);
+    let v = json(&out);
+    let (requests, lost) = (v["requests"].as_u64().unwrap(), v["lost"].as_u64().unwrap());
+    assert!(requests >= 1 && (3 * requests - 3..=3 * requests).contains(&lost), "{v}");
+    assert_eq!(v["errors"].as_u64(), Some(0), "{v}");
+    assert!(v["loss_percent"].as_f64().unwrap() > 50.0, "{v}");
+}
+
+#[test]
+fn a_datagram_too_long_for_udp_is_a_one_line_usage_error() {
+    let out = bench(&["--udp", "127.0.0.1:9", "--size", "65508"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("more than a UDP datagram carries (65507 bytes)"), "{err}");
+}
+
+#[test]
+fn a_spawned_datagram_server_is_loaded_over_the_transport_named() {
+    let cmd = format!("exec {EXE} serve --udp {{addr}}");
+    let out = bench(&["--spawn", &cmd, "--transport", "udp", "--duration", "0.3", "--json"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert!(v["target"].as_str().unwrap().starts_with("udp://"), "{v}");
+    assert!(v["requests"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!((v["errors"].as_u64(), v["lost"].as_u64()), (Some(0), Some(0)), "{v}");
+}

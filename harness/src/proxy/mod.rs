@@ -9,6 +9,11 @@
 //! - `close_after`: the same, but closed cleanly (FIN).
 //!
 //! Slicing and delays apply to both directions; the byte limits count downstream bytes only.
+//!
+//! Between datagram endpoints (`udp://`, `unix-dgram:`) it forwards datagrams instead
+//! ([`datagram`]): `drop_every`, `duplicate`, `reorder` and `delay`, both directions.
+
+pub mod datagram;
 
 use std::io;
 use std::time::Duration;
@@ -18,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::addr::Endpoint;
 use crate::error::{Error, Result};
-use crate::faults::{write_paced, Pacing};
+use crate::faults::{write_paced, DatagramFaults, Pacing};
 use crate::net::{self, AsyncListener, Conn, ListenOpts, Listener};
 
 /// What the proxy does to the bytes it forwards.
@@ -32,6 +37,12 @@ pub struct Faults {
     pub reset_after: Option<u64>,
     /// Close the client's connection cleanly after this many bytes went downstream.
     pub close_after: Option<u64>,
+    /// Datagrams: drop every Nth (per client, each direction).
+    pub drop_every: Option<u64>,
+    /// Datagrams: send each twice.
+    pub duplicate: bool,
+    /// Datagrams: swap each pair.
+    pub reorder: bool,
 }
 
 impl Faults {
@@ -51,12 +62,46 @@ impl Faults {
         }
     }
 
-    fn check(&self) -> Result<()> {
+    /// Datagram faults only.
+    pub fn datagrams(faults: DatagramFaults) -> Self {
+        let DatagramFaults { drop_every, duplicate, reorder } = faults;
+        Faults { drop_every, duplicate, reorder, ..Faults::default() }
+    }
+
+    pub(crate) fn datagram_faults(&self) -> DatagramFaults {
+        DatagramFaults { drop_every: self.drop_every, duplicate: self.duplicate, reorder: self.reorder }
+    }
+
+    /// Whether these faults fit a proxy of streams (`datagram` false) or of datagrams.
+    pub fn check(&self, datagram: bool) -> Result<()> {
         if self.slice == Some(0) {
             return Err(Error::Usage("--slice must be at least 1 byte".into()));
         }
+        if self.drop_every == Some(0) {
+            return Err(Error::Usage("--drop-every must be at least 1".into()));
+        }
         if self.reset_after.is_some() && self.close_after.is_some() {
             return Err(Error::Usage("--reset-after and --close-after exclude each other".into()));
+        }
+        let stream_only = [
+            (self.slice.is_some(), "--slice cuts a byte stream"),
+            (self.reset_after.is_some(), "--reset-after resets a connection"),
+            (self.close_after.is_some(), "--close-after closes a connection"),
+        ];
+        let datagram_only =
+            [(self.drop_every.is_some(), "--drop-every"), (self.duplicate, "--duplicate"), (self.reorder, "--reorder")];
+        if datagram {
+            if let Some((_, what)) = stream_only.iter().find(|(on, _)| *on) {
+                return Err(Error::Usage(format!(
+                    "{what}: a stream fault, and these are datagram addresses (datagram faults: --drop-every, \
+                     --duplicate, --reorder, --delay)"
+                )));
+            }
+        } else if let Some((_, flag)) = datagram_only.iter().find(|(on, _)| *on) {
+            return Err(Error::Usage(format!(
+                "{flag} is a datagram fault: give udp://HOST:PORT or unix-dgram:PATH to --listen and --upstream \
+                 (stream faults: --slice, --delay, --reset-after, --close-after)"
+            )));
         }
         Ok(())
     }
@@ -75,6 +120,15 @@ impl Faults {
         }
         if let Some(n) = self.close_after {
             parts.push(format!("close after {n} bytes"));
+        }
+        if let Some(n) = self.drop_every {
+            parts.push(format!("drop one datagram in {n}"));
+        }
+        if self.duplicate {
+            parts.push("duplicate every datagram".into());
+        }
+        if self.reorder {
+            parts.push("swap each pair of datagrams".into());
         }
         if parts.is_empty() {
             "no faults".into()
@@ -230,7 +284,7 @@ pub async fn run(
     log: bool,
     stop: CancellationToken,
 ) -> Result<()> {
-    faults.check()?;
+    faults.check(false)?;
     let Listener { socket, socket_file, endpoint } = listener;
     let acceptor = AsyncListener::from_std(socket)?;
     let mut conns = tokio::task::JoinSet::new();
@@ -261,9 +315,35 @@ pub async fn run(
 /// A proxy running on a thread of its own; dropping the handle stops it.
 pub type ProxyHandle = crate::background::Background;
 
-/// Bind `listen` (errors come back here) and proxy to `upstream` on a new thread.
+/// Whether `listen` and `upstream` make a stream proxy (false) or a datagram one (true): one
+/// kind on both sides, else a usage error.
+pub fn datagram_mode(listen: &Endpoint, upstream: &Endpoint) -> Result<bool> {
+    let (l, u) = (listen.transport().is_datagram(), upstream.transport().is_datagram());
+    if l != u {
+        let kind = |d: bool| if d { "datagram" } else { "stream" };
+        return Err(Error::Usage(format!(
+            "--listen {listen} is a {} address and --upstream {upstream} a {} one: the proxy forwards streams to \
+             streams and datagrams to datagrams",
+            kind(l),
+            kind(u)
+        )));
+    }
+    Ok(l)
+}
+
+/// Bind `listen` (errors come back here) and proxy to `upstream` on a new thread: streams, or
+/// datagrams between datagram addresses.
 pub fn spawn(listen: &Endpoint, upstream: Endpoint, faults: Faults) -> Result<ProxyHandle> {
-    faults.check()?;
+    let datagram = datagram_mode(listen, &upstream)?;
+    faults.check(datagram)?;
+    if datagram {
+        let bound = net::bind_dgram(listen, &ListenOpts { backlog: 1, unix_mode: 0o600 })?;
+        let endpoint = bound.endpoint.clone();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        return ProxyHandle::spawn(format!("sockcheck-proxy {endpoint}"), endpoint, rt, move |stop| {
+            datagram::run(bound, upstream, faults, false, stop)
+        });
+    }
     let listener = net::bind(listen, &ListenOpts { backlog: 128, unix_mode: 0o600 })?;
     let endpoint = listener.endpoint.clone();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

@@ -7,6 +7,12 @@
 //!
 //! The message is mostly ASCII lowercase (so a server that does not uppercase is caught) with an
 //! 8-byte request counter at its start (so a stale or repeated reply is caught).
+//!
+//! Against a datagram server ([`dgram`]) each client is a socket sending one datagram and waiting
+//! for its reply; a reply that does not come within the timeout is counted as lost, and the
+//! client goes on with the next datagram.
+
+mod dgram;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,6 +62,12 @@ pub struct BenchReport {
     pub latency_us: Latency,
     /// The first error seen, if any.
     pub first_error: Option<String>,
+    /// Datagrams: those whose reply did not come within the timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
+    /// Datagrams: `lost` as a percentage of the datagrams sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_percent: Option<f64>,
 }
 
 /// Round-trip latency percentiles in microseconds.
@@ -92,6 +104,9 @@ impl BenchReport {
             l.p99,
             l.max,
         );
+        if let (Some(lost), Some(pct)) = (self.lost, self.loss_percent) {
+            s.push_str(&format!("lost {lost} ({pct:.2}%): no reply within the timeout\n"));
+        }
         if let Some(e) = &self.first_error {
             s.push_str(&format!("first error: {e}\n"));
         }
@@ -129,9 +144,14 @@ fn base_message(size: usize, conn: usize) -> Vec<u8> {
 }
 
 /// Run the load. Connections are all opened first; the clock starts when the last one is up.
+/// A datagram endpoint gets datagram clients ([`dgram`]).
 pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     if cfg.conns == 0 || cfg.size == 0 {
         return Err(Error::Usage("--conns and --size must be at least 1".into()));
+    }
+    let datagram = cfg.endpoint.transport().is_datagram();
+    if datagram {
+        dgram::check(cfg)?;
     }
     net::raise_fd_limit();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cfg.conns);
@@ -140,7 +160,11 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     } else {
         tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?
     };
-    rt.block_on(run_async(cfg))
+    if datagram {
+        rt.block_on(dgram::run(cfg))
+    } else {
+        rt.block_on(run_async(cfg))
+    }
 }
 
 async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
@@ -191,13 +215,24 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         }
     }
     let seconds = start.elapsed().as_secs_f64();
+    Ok(report(cfg, &shared, progress, &hist, served_conns, seconds).await)
+}
+
+/// The figures of a run that took `seconds`, once its progress line is gone.
+async fn report(
+    cfg: &BenchConfig,
+    shared: &Shared,
+    progress: Option<tokio::task::JoinHandle<()>>,
+    hist: &Histogram<u64>,
+    served_conns: usize,
+    seconds: f64,
+) -> BenchReport {
     shared.stop.store(true, Ordering::Relaxed);
     if let Some(p) = progress {
         p.abort();
         let _ = p.await;
         eprint!("\r\x1b[K");
     }
-
     let requests = shared.requests.load(Ordering::Relaxed);
     let us = |ns: u64| ns as f64 / 1000.0;
     let latency = if hist.is_empty() {
@@ -211,7 +246,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         }
     };
     let first_error = shared.first_error.lock().unwrap_or_else(|p| p.into_inner()).take();
-    Ok(BenchReport {
+    BenchReport {
         target: cfg.endpoint.to_string(),
         transform: cfg.transform.to_string(),
         conns: cfg.conns,
@@ -224,7 +259,9 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         mib_per_sec: (requests * cfg.size as u64) as f64 / seconds / (1024.0 * 1024.0),
         latency_us: latency,
         first_error,
-    })
+        lost: None,
+        loss_percent: None,
+    }
 }
 
 async fn progress_line(shared: Arc<Shared>, start: Instant, duration: Duration) {
@@ -331,24 +368,26 @@ pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
     // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop.
     let spawned = match &args.addr.spawn {
         Some(cmd) => {
-            let mut target = SpawnTarget::new(SpawnOpts::new(cmd.clone()))?;
+            let opts = SpawnOpts { transport: args.transport, ..SpawnOpts::new(cmd.clone()) };
+            let mut target = SpawnTarget::new(opts)?;
             target.start().map_err(|e| Error::Io(io::Error::other(format!("the server did not start: {e}"))))?;
             Some(target)
         }
         None => None,
     };
-    let endpoint = match (&spawned, args.addr.tcp, args.addr.unix) {
-        (Some(s), _, _) => s.endpoint(),
-        (None, Some(e), _) | (None, None, Some(e)) => e,
-        (None, None, None) => return Err(Error::Usage("give --tcp, --unix or --spawn".into())),
+    let endpoint = match (&spawned, args.addr.running()) {
+        (Some(s), _) => s.endpoint(),
+        (None, Some(e)) => e,
+        (None, None) => return Err(Error::Usage("give --tcp, --unix, --udp, --unix-dgram or --spawn".into())),
     };
+    let datagram = endpoint.transport().is_datagram();
     let cfg = BenchConfig {
         endpoint,
         conns: args.conns as usize,
         size: args.size as usize,
         duration: args.duration,
         transform: args.transform,
-        timeout: args.timeout,
+        timeout: args.timeout.unwrap_or(if datagram { dgram::DEFAULT_TIMEOUT } else { Duration::from_secs(10) }),
         progress: io::stderr().is_terminal(),
     };
     let report = run(&cfg)?;
