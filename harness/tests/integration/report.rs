@@ -290,18 +290,19 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// Run headless chromium on `page` with `args`; its stdout. A browser that starts badly on a
-/// loaded machine (nothing on stdout) gets two more tries; then its stderr is in the panic.
+/// Run headless chromium on `page` with `args`; its stdout. A browser that starts badly beside a
+/// full test run (nothing on stdout, its zygote's pipe broken) gets four more tries; then its
+/// stderr is in the panic.
 fn browse(chromium: &Path, page: &Path, args: &[&str]) -> String {
     let mut errors = String::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let (out, err) = browse_once(chromium, page, args);
         if !out.trim().is_empty() || args.iter().any(|a| a.starts_with("--screenshot")) {
             return out;
         }
         errors = err;
     }
-    panic!("chromium printed nothing for {page:?} three times; its stderr:\n{errors}");
+    panic!("chromium printed nothing for {page:?} five times; its stderr:\n{errors}");
 }
 
 fn browse_once(chromium: &Path, page: &Path, args: &[&str]) -> (String, String) {
@@ -309,6 +310,8 @@ fn browse_once(chromium: &Path, page: &Path, args: &[&str]) -> (String, String) 
     let mut child = Command::new(chromium)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
         .args(["--disable-component-update", "--disable-sync", "--hide-scrollbars"])
+        // One browser process and its renderers, no zygote to lose on a busy machine.
+        .args(["--no-zygote", "--disable-dev-shm-usage"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
         .arg(format!("file://{}", page.display()))
