@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::{base_message, histogram, progress_line, report, BenchConfig, BenchReport, Shared};
+use super::{base_message, finish, histogram, progress_line, BenchConfig, BenchReport, Shared};
 use crate::error::{Error, Result};
 use crate::net::{self, Dgram, Peer};
 
@@ -59,19 +59,7 @@ pub(super) async fn run(cfg: &BenchConfig) -> Result<BenchReport> {
         });
     }
     let progress = cfg.progress.then(|| tokio::spawn(progress_line(shared.clone(), start, cfg.duration)));
-    let mut hist = histogram();
-    let mut served = 0;
-    while let Some(r) = tasks.join_next().await {
-        match r {
-            Ok(h) => {
-                served += usize::from(!h.is_empty());
-                hist.add(&h).expect("same histogram bounds");
-            }
-            Err(e) => shared.error(format!("client task failed: {e}")),
-        }
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    let mut out = report(cfg, &shared, progress, &hist, served, seconds).await;
+    let mut out = finish(cfg, &shared, start, progress, tasks).await;
     let lost = lost.load(Ordering::Relaxed);
     let sent = out.requests + lost + out.errors;
     out.lost = Some(lost);

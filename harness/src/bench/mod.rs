@@ -202,20 +202,29 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         tasks.spawn(async move { drive(conn, i, &cfg, deadline, &shared).await });
     }
     let progress = cfg.progress.then(|| tokio::spawn(progress_line(shared.clone(), start, cfg.duration)));
+    Ok(finish(cfg, &shared, start, progress, tasks).await)
+}
 
+/// Wait for every client task, merge their latencies and report the run.
+async fn finish(
+    cfg: &BenchConfig,
+    shared: &Shared,
+    start: Instant,
+    progress: Option<tokio::task::JoinHandle<()>>,
+    mut tasks: tokio::task::JoinSet<Histogram<u64>>,
+) -> BenchReport {
     let mut hist = histogram();
-    let mut served_conns = 0;
+    let mut served = 0;
     while let Some(r) = tasks.join_next().await {
         match r {
             Ok(h) => {
-                served_conns += usize::from(!h.is_empty());
+                served += usize::from(!h.is_empty());
                 hist.add(&h).expect("same histogram bounds")
             }
-            Err(e) => shared.error(format!("connection task failed: {e}")),
+            Err(e) => shared.error(format!("client task failed: {e}")),
         }
     }
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(report(cfg, &shared, progress, &hist, served_conns, seconds).await)
+    report(cfg, shared, progress, &hist, served, start.elapsed().as_secs_f64()).await
 }
 
 /// The figures of a run that took `seconds`, once its progress line is gone.

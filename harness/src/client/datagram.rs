@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::{ClientConfig, ClientError};
 use crate::net::StdDgram;
-use crate::proto::{strip_line, DatagramRequest, OnTimeout, Received, Stray};
+use crate::proto::{DatagramRequest, OnTimeout, Received, Stray};
 
 /// How long a datagram client waits for a reply before it sends the line again.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -36,15 +36,8 @@ pub fn run<R: BufRead, W: Write>(
     let mut line = Vec::new();
     let mut buf = vec![0u8; RECV_BUFFER];
     loop {
-        if cfg.prompt {
-            out.write_all(b">>: ")?;
-            out.flush()?;
-        }
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
-        }
-        let msg = strip_line(&line);
+        super::show_prompt(cfg, &mut out)?;
+        let Some(msg) = super::read_line(&mut input, &mut line)? else { return Ok(()) };
         if msg.is_empty() {
             continue;
         }
@@ -56,9 +49,7 @@ pub fn run<R: BufRead, W: Write>(
             ClientError::Send(why) => ClientError::Send(format!("sendto {}: {why}", cfg.endpoint)),
             e => e,
         })?;
-        out.write_all(String::from_utf8_lossy(reply).as_bytes())?;
-        out.write_all(b"\n")?;
-        out.flush()?;
+        super::print_reply(&mut out, reply)?;
     }
 }
 

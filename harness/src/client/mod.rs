@@ -101,10 +101,7 @@ pub fn run<R: Read + AsFd, W: Write>(cfg: &ClientConfig, input: R, mut out: W) -
     let mut line = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        if cfg.prompt {
-            out.write_all(b">>: ")?;
-            out.flush()?;
-        }
+        show_prompt(cfg, &mut out)?;
         if input.buffer().is_empty() {
             // SAFETY: `input` (and so its fd) outlives this call.
             let input_fd = unsafe { BorrowedFd::borrow_raw(input_fd) };
@@ -116,19 +113,35 @@ pub fn run<R: Read + AsFd, W: Write>(cfg: &ClientConfig, input: R, mut out: W) -
                 });
             }
         }
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
-        }
-        let msg = strip_line(&line);
+        let Some(msg) = read_line(&mut input, &mut line)? else { return Ok(()) };
         if msg.is_empty() {
             continue;
         }
         let reply = exchange(&mut sock, msg, &mut buf, cfg.reply_timeout)?;
-        out.write_all(String::from_utf8_lossy(&reply).as_bytes())?;
-        out.write_all(b"\n")?;
+        print_reply(&mut out, &reply)?;
+    }
+}
+
+/// The tutorial's `>>: `, when asked for.
+fn show_prompt(cfg: &ClientConfig, out: &mut impl Write) -> io::Result<()> {
+    if cfg.prompt {
+        out.write_all(b">>: ")?;
         out.flush()?;
     }
+    Ok(())
+}
+
+/// The next input line, stripped (empty: nothing to send); `None` at end of input.
+fn read_line<'a>(input: &mut impl BufRead, line: &'a mut Vec<u8>) -> io::Result<Option<&'a [u8]>> {
+    line.clear();
+    Ok((input.read_until(b'\n', line)? > 0).then(|| strip_line(line)))
+}
+
+/// A reply on a line of its own (lossily, if it is not UTF-8), flushed at once.
+fn print_reply(out: &mut impl Write, reply: &[u8]) -> io::Result<()> {
+    out.write_all(String::from_utf8_lossy(reply).as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 fn sock_fd(sock: &StdConn) -> BorrowedFd<'_> {
