@@ -15,19 +15,6 @@ use sockcheck::Transport;
 
 use crate::support::run;
 
-/// Two tests per body, one per datagram transport: `mod name { fn udp(); fn unix_dgram(); }`.
-macro_rules! per_datagram_transport {
-    ($( fn $name:ident($t:ident) $body:block )*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn body($t: Transport) $body
-            #[test] fn udp() { body(Transport::Udp) }
-            #[test] fn unix_dgram() { body(Transport::UnixDgram) }
-        }
-    )*};
-}
-
 fn placeholder(t: Transport) -> &'static str {
     if t == Transport::Udp {
         "{port}"
@@ -81,7 +68,8 @@ fn assert_caught(client: &str, t: Transport, expected: &[(&str, &str)]) -> Vec<O
     outcomes
 }
 
-per_datagram_transport! {
+per_transport! {
+    datagram:
     fn the_correct_python_datagram_client_passes_everything(t) {
         assert_caught("correct", t, &[]);
     }

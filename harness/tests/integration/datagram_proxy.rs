@@ -169,19 +169,8 @@ fn strings(s: &[&str]) -> Vec<String> {
     s.iter().map(|s| s.to_string()).collect()
 }
 
-macro_rules! per_datagram_transport {
-    ($( fn $name:ident($t:ident) $body:block )*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn body($t: T) $body
-            #[test] fn udp() { body(T::Udp) }
-            #[test] fn unix_dgram() { body(T::UnixDgram) }
-        }
-    )*};
-}
-
-per_datagram_transport! {
+per_transport! {
+    datagram:
     fn every_third_datagram_is_dropped_each_way(t) {
         let faults = Faults::datagrams(sockcheck::faults::DatagramFaults { drop_every: Some(3), ..Default::default() });
         let (seen, back) = through(t, faults, 6, 4, 3);

@@ -22,9 +22,19 @@ pub use sockcheck::Transport as T;
 
 pub mod servers;
 
-/// Two tests per body, one per transport: `mod name { fn tcp(); fn unix(); }`.
+/// Two tests per body, one per transport: `mod name { fn tcp(); fn unix(); }`; with `datagram:`
+/// first, one per datagram transport: `mod name { fn udp(); fn unix_dgram(); }`.
 #[macro_export]
 macro_rules! per_transport {
+    (datagram: $( $(#[$meta:meta])* fn $name:ident($t:ident) $body:block )*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn body($t: $crate::support::T) $body
+            $(#[$meta])* #[test] fn udp() { body($crate::support::T::Udp) }
+            $(#[$meta])* #[test] fn unix_dgram() { body($crate::support::T::UnixDgram) }
+        }
+    )*};
     ($( $(#[$meta:meta])* fn $name:ident($t:ident) $body:block )*) => {$(
         mod $name {
             #[allow(unused_imports)]
@@ -36,8 +46,6 @@ macro_rules! per_transport {
     )*};
 }
 
-/// Poll `cond` until it holds or the deadline passes (then panic naming `what`).
-#[track_caller]
 /// `f` over `items`, `jobs` at a time on threads of their own; the results in the items' order.
 /// For runs that mostly wait (a broken server's deadlines), as `check --jobs` does.
 pub fn par_map<I: Sync, R: Send>(items: &[I], jobs: usize, f: impl Fn(&I) -> R + Sync) -> Vec<R> {
@@ -60,6 +68,8 @@ pub fn par_map<I: Sync, R: Send>(items: &[I], jobs: usize, f: impl Fn(&I) -> R +
 /// Scenarios a test runs at once when it runs a catalogue (each against a target of its own).
 pub const JOBS: usize = 3;
 
+/// Poll `cond` until it holds or the deadline passes (then panic naming `what`).
+#[track_caller]
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
