@@ -5,7 +5,6 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -108,13 +107,7 @@ pub fn bind_dgram(endpoint: &Endpoint, opts: &ListenOpts) -> Result<DgramBound> 
             clear_stale_socket_of(path, Type::DGRAM)?;
             let socket = Socket::new(Domain::UNIX, Type::DGRAM, None).map_err(bind_err)?;
             socket.set_cloexec(true).map_err(bind_err)?;
-            let mask = nix::sys::stat::Mode::from_bits_truncate(!opts.unix_mode & 0o777);
-            let old = nix::sys::stat::umask(mask);
-            let bound = socket.bind(&unix_sockaddr(endpoint)?);
-            nix::sys::stat::umask(old);
-            bound.map_err(bind_err)?;
-            let meta = std::fs::symlink_metadata(path)?;
-            let socket_file = SocketFile { path: path.clone(), dev: meta.dev(), ino: meta.ino() };
+            let socket_file = super::bind_socket_file(&socket, endpoint, path, opts.unix_mode)?;
             Ok(DgramBound { socket, endpoint: endpoint.clone(), socket_file: Some(socket_file) })
         }
         Endpoint::AbstractDgram(_) => {

@@ -24,7 +24,8 @@ pub use dgram::{bind_dgram, Dgram, DgramBound, Peer, StdDgram};
 pub struct ListenOpts {
     /// `listen(backlog)`; the tutorial's 5.
     pub backlog: i32,
-    /// Permission bits of a Unix socket file, set at creation (no window where it is wider).
+    /// Permission bits of a Unix socket file, set right after bind() and before listen() (with
+    /// the usual umask the file is narrower than that until then, never wider).
     pub unix_mode: u32,
 }
 
@@ -226,6 +227,21 @@ fn unix_sockaddr(endpoint: &Endpoint) -> Result<SockAddr> {
     addr.map_err(|e| Error::BadAddress { input: endpoint.to_string(), reason: e.to_string() })
 }
 
+/// Bind `socket` at `path` (the path of `endpoint`) and give the socket file `mode`. Not by
+/// setting the umask around bind(): the umask is the whole process's, so a program spawned by
+/// another thread meanwhile would inherit it, and two binds at once could leave it changed for good
+/// (seen: a browser started later could not use its own profile directory). The file is made with
+/// the process's umask (for a socket 0755 under the usual 022: nobody else may connect, which needs
+/// write permission), then set to `mode` before anything listens on it.
+pub(crate) fn bind_socket_file(socket: &Socket, endpoint: &Endpoint, path: &Path, mode: u32) -> Result<SocketFile> {
+    use std::os::unix::fs::PermissionsExt;
+    socket.bind(&unix_sockaddr(endpoint)?).map_err(bind_error(endpoint))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o777))
+        .map_err(|e| Error::Bind { addr: endpoint.to_string(), reason: e })?;
+    let meta = std::fs::symlink_metadata(path)?;
+    Ok(SocketFile { path: path.to_path_buf(), dev: meta.dev(), ino: meta.ino() })
+}
+
 /// A free endpoint of `transport`: loopback port 0 (the first bind picks the port), a Unix path
 /// in a new temp dir (which lives as long as the returned handle), or a fresh abstract name.
 pub fn fresh_endpoint(transport: Transport) -> io::Result<(Endpoint, Option<tempfile::TempDir>)> {
@@ -303,18 +319,9 @@ pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
         Endpoint::Unix(path) => {
             check_unix_path(path)?;
             clear_stale_socket(path)?;
-            let sockaddr = unix_sockaddr(endpoint)?;
             let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(bind_err)?;
             socket.set_cloexec(true).map_err(bind_err)?;
-            // The file gets its final mode at creation: umask is process-wide, so hold it only
-            // around bind().
-            let mask = nix::sys::stat::Mode::from_bits_truncate(!opts.unix_mode & 0o777);
-            let old = nix::sys::stat::umask(mask);
-            let bound = socket.bind(&sockaddr);
-            nix::sys::stat::umask(old);
-            bound.map_err(bind_err)?;
-            let meta = std::fs::symlink_metadata(path)?;
-            let socket_file = SocketFile { path: path.clone(), dev: meta.dev(), ino: meta.ino() };
+            let socket_file = bind_socket_file(&socket, endpoint, path, opts.unix_mode)?;
             socket.listen(opts.backlog).map_err(bind_err)?;
             Ok(Listener {
                 socket: StdListener::Unix(socket.into()),
@@ -422,5 +429,36 @@ pub fn raise_fd_limit() -> u64 {
         },
         Ok((soft, _)) => soft,
         Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Binds on many threads at once leave the process's umask alone (programs spawned meanwhile
+    /// inherit it) and give each socket file the asked mode.
+    #[test]
+    fn concurrent_binds_keep_the_umask_and_set_the_mode() {
+        let before = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+        nix::sys::stat::umask(before);
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let dir = dir.path();
+                s.spawn(move || {
+                    for i in 0..50 {
+                        let ep = Endpoint::Unix(dir.join(format!("s{t}-{i}.sock")));
+                        let l = bind(&ep, &ListenOpts { backlog: 1, unix_mode: 0o600 }).unwrap();
+                        let mode = std::fs::metadata(ep.unix_path().unwrap()).unwrap().permissions().mode();
+                        assert_eq!(mode & 0o777, 0o600);
+                        drop(l);
+                    }
+                });
+            }
+        });
+        let after = nix::sys::stat::umask(before);
+        assert_eq!(after, before, "the umask changed");
     }
 }

@@ -9,7 +9,8 @@ correct     one datagram per stripped non-empty line; recvfrom(65536) with setti
             reply; datagrams already waiting before a line is sent are thrown away. Over AF_UNIX it
             binds a path of its own in a temp dir (an unnamed socket cannot be answered) and
             removes it at exit, also on SIGTERM
-recv1024    recvfrom(1024), the tutorial's buffer, taken as the reply: a longer reply is cut
+recv1024    recvfrom(1024), the tutorial's buffer: a longer reply is cut (and a datagram as long as
+            the line, or as the buffer, is the reply)
 no-timeout  no settimeout: when a reply is lost, recvfrom waits for ever
 any-sender  takes a datagram from any address as the reply
 stale       takes the next datagram as the reply: a duplicated reply answers the next line
@@ -58,7 +59,7 @@ def exchange(variant, s, msg, server):
                 break
             if addr != server and variant != "any-sender":
                 continue
-            if variant in ("recv1024", "stale") or len(data) == len(msg):
+            if variant == "stale" or len(data) == min(len(msg), bufsize):
                 return data
     return None
 
