@@ -163,6 +163,11 @@ fn a_server_printing_every_message_still_passes() {
     // What one process printed, kept as a bounded tail.
     let several = sockcheck::catalogue::find("several_messages_on_one_connection").unwrap();
     assert!(runner().check(&several, &mut t).passed());
+    // What it printed reaches sockcheck's readers a moment after the replies.
+    crate::support::wait_until("the server's output on both streams", Duration::from_secs(10), || {
+        let (out, err) = t.output_tail();
+        out.iter().any(|l| l.starts_with("got ")) && err.iter().any(|l| l.starts_with("echoing "))
+    });
     let (stdout, stderr) = t.output_tail();
     assert!(stdout.iter().any(|l| l.starts_with("got ")), "stdout tail: {stdout:?}");
     assert!(stderr.iter().any(|l| l.starts_with("echoing ")), "stderr tail: {stderr:?}");
