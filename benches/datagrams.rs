@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use sockcheck::Transport;
 use sockcheck_benches::dgram::{DgramKind, DgramPingPong, DgramServer};
 use sockcheck_benches::placement::{apart, on_cpu, together, Placement};
+use sockcheck_benches::time_round_trips;
 
 const SIZE: usize = 64;
 const KINDS: [DgramKind; 2] = [DgramKind::Echo, DgramKind::Reference];
@@ -50,13 +51,7 @@ fn datagram(c: &mut Criterion) {
                             (server, client)
                         });
                         b.iter_custom(|iters| {
-                            let mut total = Duration::ZERO;
-                            let mut lat = Vec::with_capacity(iters as usize);
-                            for _ in 0..iters {
-                                let t = client.round_trip();
-                                total += t;
-                                lat.push(t.as_nanos() as u64);
-                            }
+                            let (total, lat) = time_round_trips(iters, || client.round_trip());
                             let mut all = LATENCY.lock().unwrap();
                             let h = all
                                 .entry(id.clone())

@@ -27,6 +27,18 @@ use sockcheck::net::{self, ListenOpts, Listener, StdConn};
 use sockcheck::server::{self, ServerHandle};
 use sockcheck::{Endpoint, Mode, ServerConfig, Transform, Transport};
 
+/// `iters` round trips: their total time and each one's nanoseconds (for the latency histogram).
+pub fn time_round_trips(iters: u64, mut round_trip: impl FnMut() -> Duration) -> (Duration, Vec<u64>) {
+    let mut total = Duration::ZERO;
+    let mut lat = Vec::with_capacity(iters as usize);
+    for _ in 0..iters {
+        let t = round_trip();
+        total += t;
+        lat.push(t.as_nanos() as u64);
+    }
+    (total, lat)
+}
+
 /// Message bytes: lowercase text, so the reference server's transform has work to do.
 pub fn payload(size: usize) -> Vec<u8> {
     const TEXT: &[u8] = b"the quick brown fox jumps over the lazy dog 0123456789, ";

@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use sockcheck::proto::{serve, EchoConn};
 use sockcheck::{Mode, Transform, Transport};
 use sockcheck_benches::placement::{apart, on_cpu, together, Placement};
-use sockcheck_benches::{payload, size_label, Kind, PingPong, Server, StreamClient};
+use sockcheck_benches::{payload, size_label, time_round_trips, Kind, PingPong, Server, StreamClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KIB: usize = 1024;
@@ -234,13 +234,7 @@ fn ping_pong(c: &mut Criterion) {
                 let bench = BenchmarkId::new(&place, kind.label());
                 let connect = |server: &Server| PingPong::new(server, SIZE);
                 bench_server(&mut g, bench, kind, transport, placement, connect, |client, iters| {
-                    let mut total = Duration::ZERO;
-                    let mut lat = Vec::with_capacity(iters as usize);
-                    for _ in 0..iters {
-                        let t = client.round_trip();
-                        total += t;
-                        lat.push(t.as_nanos() as u64);
-                    }
+                    let (total, lat) = time_round_trips(iters, || client.round_trip());
                     for ns in lat {
                         record_latency(&id, ns);
                     }

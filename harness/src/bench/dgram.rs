@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::{base_message, finish, histogram, progress_line, BenchConfig, BenchReport, Shared};
+use super::{base_message, finish, histogram, progress_line, stamp, BenchConfig, BenchReport, Shared};
 use crate::error::{Error, Result};
 use crate::net::{self, Dgram, Peer};
 
@@ -80,14 +80,11 @@ async fn drive(
     let mut msg = base_message(cfg.size, index);
     let mut want = cfg.transform.to_vec(&msg);
     let mut buf = vec![0u8; cfg.size + 1];
-    let prefix = cfg.size.min(8);
     let server = Peer::of(&cfg.endpoint);
     let mut seq: u64 = 0;
     while seq == 0 || Instant::now() < deadline {
         seq += 1;
-        msg[..prefix].copy_from_slice(&seq.to_le_bytes()[..prefix]);
-        want[..prefix].copy_from_slice(&msg[..prefix]);
-        cfg.transform.apply(&mut want[..prefix]);
+        let prefix = stamp(&mut msg, &mut want, seq, cfg.transform);
         let sent = Instant::now();
         if let Err(e) = sock.send_to_endpoint(&msg, &cfg.endpoint).await {
             shared.error(format!("client {index}, datagram {seq}: sendto: {e}"));

@@ -205,6 +205,16 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     Ok(finish(cfg, &shared, start, progress, tasks).await)
 }
 
+/// Number request `seq`: its first bytes (up to 8) carry the sequence number, and the expected
+/// reply's first bytes follow (transformed), so a reply to another request never matches.
+fn stamp(msg: &mut [u8], want: &mut [u8], seq: u64, transform: Transform) -> usize {
+    let prefix = msg.len().min(8);
+    msg[..prefix].copy_from_slice(&seq.to_le_bytes()[..prefix]);
+    want[..prefix].copy_from_slice(&msg[..prefix]);
+    transform.apply(&mut want[..prefix]);
+    prefix
+}
+
 /// Wait for every client task, merge their latencies and report the run.
 async fn finish(
     cfg: &BenchConfig,
@@ -306,14 +316,11 @@ async fn drive(mut conn: Conn, index: usize, cfg: &BenchConfig, deadline: Instan
     let mut msg = base_message(cfg.size, index);
     let mut want = cfg.transform.to_vec(&msg);
     let mut reply = vec![0u8; cfg.size];
-    let prefix = cfg.size.min(8);
     let mut seq: u64 = 0;
     // At least one request per connection, however long connecting took on a loaded machine.
     while seq == 0 || Instant::now() < deadline {
         seq += 1;
-        msg[..prefix].copy_from_slice(&seq.to_le_bytes()[..prefix]);
-        want[..prefix].copy_from_slice(&msg[..prefix]);
-        cfg.transform.apply(&mut want[..prefix]);
+        stamp(&mut msg, &mut want, seq, cfg.transform);
         let sent = Instant::now();
         let result = tokio::time::timeout(cfg.timeout, round_trip(&mut conn, &msg, &mut reply)).await;
         match result {
