@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 
 mod conn;
 pub mod dgram;
+pub mod listeners;
 
 pub use conn::{connect, connect_with, Conn, LingerHandle, StdConn};
 

@@ -278,6 +278,17 @@ impl Spawned {
         group_waiting_for_input(self.pgid)
     }
 
+    /// Whether it is asleep reading its stdin (see [`group_reading_stdin`]).
+    pub fn reading_stdin(&self) -> bool {
+        group_reading_stdin(self.pgid)
+    }
+
+    /// Whether everything it has written so far is in [`Spawned::stdout`] and
+    /// [`Spawned::stderr`] (see [`Output::drained`]).
+    pub fn output_drained(&self) -> bool {
+        self.stdout.drained() && self.stderr.drained()
+    }
+
     /// Its exit status once it has exited (the shell, which exits with the command).
     pub fn status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -406,19 +417,35 @@ pub fn group_alive(pgid: i32) -> bool {
 /// Whether the group has a process and every one of them is asleep (state `S`: blocked in a
 /// read, a poll, a sleep), none running (`R`) or in disk wait (`D`). Zombies do not count.
 pub fn group_asleep(pgid: i32) -> bool {
-    group_sleep(pgid, false)
+    group_sleep(pgid, On::Anything)
 }
 
 /// [`group_asleep`], and one of them is waiting for input: reading its stdin, or in the poll of an
 /// event loop. A program that is still starting sleeps on other things now and then (a busy
 /// machine shows it); one waiting for its first line does this.
 pub fn group_waiting_for_input(pgid: i32) -> bool {
-    group_sleep(pgid, true)
+    group_sleep(pgid, On::Input)
 }
 
-fn group_sleep(pgid: i32, on_input: bool) -> bool {
+/// [`group_asleep`], and one of them is blocked reading its stdin (`read(0, ..)`): waiting for a
+/// line beyond doubt, where a poll may be waiting for anything (a connection, a timer).
+pub fn group_reading_stdin(pgid: i32) -> bool {
+    group_sleep(pgid, On::Stdin)
+}
+
+/// What one of the sleeping processes must be blocked in, besides all being asleep.
+#[derive(Clone, Copy, PartialEq)]
+enum On {
+    Anything,
+    /// `read(0, ..)` or a poll/select/epoll wait.
+    Input,
+    /// `read(0, ..)` only.
+    Stdin,
+}
+
+fn group_sleep(pgid: i32, on: On) -> bool {
     let mut any = false;
-    let mut waiting_for_input = !on_input;
+    let mut found = on == On::Anything;
     for (pid, rest) in proc_stats_with_pid() {
         let f: Vec<&str> = rest.split_whitespace().take(3).collect();
         if f.len() < 3 || f[2].parse() != Ok(pgid) || f[0] == "Z" || f[0] == "X" {
@@ -428,25 +455,25 @@ fn group_sleep(pgid: i32, on_input: bool) -> bool {
             return false;
         }
         any = true;
-        waiting_for_input = waiting_for_input || blocked_on_input(&pid);
+        found = found || blocked_on_input(&pid, on == On::Stdin);
     }
-    any && waiting_for_input
+    any && found
 }
 
 /// Whether process `pid` is blocked in `read(0, ..)` or a poll/select/epoll wait, from
 /// `/proc/PID/syscall` (x86-64 numbers; elsewhere any sleep counts).
-fn blocked_on_input(pid: &str) -> bool {
+fn blocked_on_input(pid: &str, stdin_only: bool) -> bool {
     if !cfg!(target_arch = "x86_64") {
-        return true;
+        return !stdin_only;
     }
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return true };
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return !stdin_only };
     let mut f = text.split_whitespace();
     let (Some(nr), arg0) = (f.next(), f.next()) else { return false };
     match nr {
         // read, readv on fd 0
         "0" | "19" => arg0 == Some("0x0"),
         // poll, select, epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2
-        "7" | "23" | "232" | "270" | "271" | "281" | "441" => true,
+        "7" | "23" | "232" | "270" | "271" | "281" | "441" => !stdin_only,
         _ => false,
     }
 }

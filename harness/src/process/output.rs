@@ -2,8 +2,12 @@
 //! last part), waited on, and cut into lines for reports.
 
 use std::io::{self, Read};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
+
+use rustix::event::{poll, PollFd, PollFlags};
 
 /// What a program wrote to one of its pipes, drained by a thread of its own so that a chatty
 /// program never blocks on a full pipe.
@@ -11,6 +15,10 @@ use std::time::Duration;
 pub struct Output {
     state: Mutex<OutputState>,
     changed: Condvar,
+    /// A copy of the descriptor drained, to ask how much is still unread ([`Output::drained`]).
+    fd: OnceLock<OwnedFd>,
+    /// The draining thread has data in hand (read or about to be) that is not yet in `state`.
+    busy: AtomicBool,
 }
 
 /// The bytes kept of one pipe.
@@ -32,10 +40,20 @@ impl OutputState {
 }
 
 impl Output {
-    pub(super) fn drain(self: Arc<Self>, mut pipe: impl Read + Send + 'static, keep: Option<usize>) {
+    pub(super) fn drain(self: Arc<Self>, mut pipe: impl Read + AsFd + Send + 'static, keep: Option<usize>) {
+        if let Ok(fd) = pipe.as_fd().try_clone_to_owned() {
+            let _ = self.fd.set(fd);
+        }
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
+                // Wait for data without taking it, then say so before taking it: `drained` then
+                // never sees an empty pipe while bytes are in this thread's hands only.
+                let mut fds = [PollFd::new(&pipe, PollFlags::IN)];
+                match poll(&mut fds, None) {
+                    Err(rustix::io::Errno::INTR) => continue,
+                    _ => self.busy.store(true, Ordering::SeqCst),
+                }
                 // A pty's master reads EIO, not 0, once the program and its children have exited.
                 let n = match pipe.read(&mut buf) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -43,6 +61,7 @@ impl Output {
                     Ok(n) => n,
                 };
                 let mut st = self.lock();
+                self.busy.store(false, Ordering::SeqCst);
                 if n == 0 {
                     st.closed = true;
                     self.changed.notify_all();
@@ -57,6 +76,14 @@ impl Output {
                 self.changed.notify_all();
             }
         });
+    }
+
+    /// Whether everything written so far is in [`Output::bytes`]: nothing unread in the pipe or
+    /// terminal, nothing in the draining thread's hands. `false` when that cannot be told.
+    pub fn drained(&self) -> bool {
+        let Some(fd) = self.fd.get() else { return false };
+        // The pipe first, then the thread: data the thread takes in between is seen as busy.
+        rustix::io::ioctl_fionread(fd).is_ok_and(|n| n == 0) && !self.busy.load(Ordering::SeqCst)
     }
 
     pub fn lock(&self) -> MutexGuard<'_, OutputState> {

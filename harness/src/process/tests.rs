@@ -144,3 +144,27 @@ fn tty_keys_escape_control_characters_and_cut_long_lines() {
     assert_eq!(k.end(), [VEOF, VEOF]);
     assert_eq!(k.end(), [VEOF]);
 }
+
+/// A program blocked reading its terminal, with its prompt read by sockcheck, is seen as both:
+/// what prompt detection's short path needs.
+#[test]
+fn a_program_reading_its_terminal_is_seen_reading_with_its_output_drained() {
+    let mut p = on_pty("printf '>>: '; exec head -n 1");
+    let until = Instant::now() + DEADLINE;
+    while !(p.reading_stdin() && p.output_drained()) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(p.reading_stdin(), "not seen reading its stdin");
+    assert!(p.output_drained());
+    assert_eq!(p.stdout.bytes(), b">>: ");
+    // A program asleep in something else is not reading its stdin.
+    let mut q = on_pty("exec sleep 30");
+    let until = Instant::now() + DEADLINE;
+    while !q.asleep() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(q.asleep() && !q.reading_stdin());
+    p.type_in(b"x\n".to_vec()).unwrap();
+    assert_eq!(wait_exit(&mut p), Some(true));
+    let _ = q.stop(Duration::from_millis(100));
+}

@@ -10,6 +10,8 @@ pub mod spawn;
 
 pub use spawn::{detect_model, SpawnOpts, SpawnTarget};
 
+use std::time::{Duration, Instant};
+
 use crate::addr::{Endpoint, Transport};
 use crate::net::{fresh_endpoint, ListenOpts};
 use crate::proto::Transform;
@@ -113,7 +115,21 @@ impl Target for ReferenceTarget {
     }
     fn start(&mut self) -> Result<(), String> {
         if self.handle.is_none() {
-            let handle = server::spawn(&self.endpoint, &self.listen, self.cfg.clone()).map_err(|e| e.to_string())?;
+            // A restart binds where the last server was. Its socket can outlive it for a moment in
+            // a child process that another job of this process is starting (fork keeps every
+            // descriptor until exec closes it): "address in use" then is ours, not the server's,
+            // and goes away by itself. The built-in server binds with SO_REUSEADDR.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut pause = Duration::from_millis(1);
+            let handle = loop {
+                match server::spawn(&self.endpoint, &self.listen, self.cfg.clone()) {
+                    Err(crate::error::Error::AddrInUse { .. }) if Instant::now() < deadline => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(50));
+                    }
+                    result => break result.map_err(|e| e.to_string())?,
+                }
+            };
             self.endpoint = handle.endpoint().clone();
             self.handle = Some(handle);
         }

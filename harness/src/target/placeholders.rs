@@ -137,12 +137,23 @@ pub fn free_port_for_spawn() -> std::io::Result<u16> {
         )
         .wrapping_add(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed).wrapping_mul(7919));
     let span = to - from;
+    // A port is free from the time it is picked until the program binds it (a Python program takes
+    // tens of milliseconds to get there): not handed out again meanwhile to another scenario of this
+    // process running at the same time (`--jobs`), which would then check the other's server.
+    static RECENT: std::sync::Mutex<std::collections::VecDeque<u16>> =
+        std::sync::Mutex::new(std::collections::VecDeque::new());
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
     for i in 0..200u32 {
         let port = (from + (seed.wrapping_add(i.wrapping_mul(4099)) % span)) as u16;
         // Free for TCP and UDP alike: the same value serves `--transport udp`.
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        if !recent.contains(&port)
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
             && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
         {
+            if recent.len() >= 256 {
+                recent.pop_front();
+            }
+            recent.push_back(port);
             return Ok(port);
         }
     }

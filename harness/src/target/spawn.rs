@@ -170,22 +170,13 @@ impl SpawnTarget {
     }
 }
 
-/// Whether a socket listens at `endpoint`, from the kernel's socket table (`/proc/net/tcp`,
-/// `tcp6`, `unix`); `None` when the table cannot be read.
+/// Whether a socket listens at `endpoint`, from the kernel: for TCP its socket-diagnostics netlink
+/// (`net::listeners`), else (or where that is refused) its socket tables (`/proc/net/tcp`, `tcp6`,
+/// `udp`, `unix`); `None` when neither can be read.
 pub fn listening(endpoint: &Endpoint) -> Option<bool> {
     match endpoint {
         Endpoint::Tcp(addr) => {
-            let port = format!(":{:04X}", addr.port());
-            let mut found = false;
-            for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-                let Ok(text) = std::fs::read_to_string(table) else { continue };
-                found |= text.lines().skip(1).any(|l| {
-                    // sl local_address rem_address st ...; st 0A is LISTEN.
-                    let f: Vec<&str> = l.split_whitespace().take(4).collect();
-                    f.len() == 4 && f[1].ends_with(&port) && f[3] == "0A"
-                });
-            }
-            Some(found)
+            crate::net::listeners::tcp_listens(*addr).ok().or_else(|| tcp_listening_in_proc(addr.port()))
         }
         Endpoint::Udp(addr) => {
             // Nothing listens over UDP: ready once a socket is bound to the port, unconnected.
@@ -218,6 +209,23 @@ pub fn listening(endpoint: &Endpoint) -> Option<bool> {
             }))
         }
     }
+}
+
+/// [`listening`] for TCP from `/proc/net/tcp` and `tcp6`, where netlink is refused; `None` when
+/// neither table can be read.
+fn tcp_listening_in_proc(port: u16) -> Option<bool> {
+    let port = format!(":{port:04X}");
+    let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(std::fs::read_to_string);
+    if tables.iter().all(|t| t.is_err()) {
+        return None;
+    }
+    Some(tables.iter().flatten().any(|text| {
+        text.lines().skip(1).any(|l| {
+            // sl local_address rem_address st ...; st 0A is LISTEN.
+            let f: Vec<&str> = l.split_whitespace().take(4).collect();
+            f.len() == 4 && f[1].ends_with(&port) && f[3] == "0A"
+        })
+    }))
 }
 
 /// A TCP connect to a port nobody listens on can pick that same port as its source.
@@ -392,4 +400,24 @@ pub fn detect_model(endpoint: &Endpoint, patience: Duration, transform: Transfor
     }
     drop(first);
     answered(&mut second, Duration::from_secs(2)).then_some(Mode::Sequential)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_socket_table_and_netlink_agree_on_a_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        assert_eq!(tcp_listening_in_proc(addr.port()), Some(true));
+        assert!(crate::net::listeners::tcp_listens(addr).unwrap());
+        assert_eq!(listening(&Endpoint::Tcp(addr)), Some(true));
+        // Bound but not listening.
+        let bound = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        bound.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        let addr = bound.local_addr().unwrap().as_socket().unwrap();
+        assert_eq!(tcp_listening_in_proc(addr.port()), Some(false));
+        assert_eq!(listening(&Endpoint::Tcp(addr)), Some(false));
+    }
 }

@@ -120,7 +120,7 @@ fn the_built_in_server_passes_over_ipv6_and_abstract_names() {
 fn spawn_over_tcp6_gets_a_bracketed_address_and_abstract_is_refused() {
     let variants = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/variants.py");
     if std::net::TcpListener::bind("[::1]:0").is_ok() {
-        let cmd = format!("python3 {variants} correct {{addr}}");
+        let cmd = crate::support::py(format!("python3 {variants} correct {{addr}}"));
         let r = run(
             &["check", "--spawn", &cmd, "--transport", "tcp6", "--filter", "short_message", "--filter", "several"],
             b"",
@@ -130,7 +130,7 @@ fn spawn_over_tcp6_gets_a_bracketed_address_and_abstract_is_refused() {
         assert!(out.contains("[::1]:") && out.contains(" over tcp6"), "{out}");
         assert!(out.lines().any(|l| l == "2 passed, 0 failed, 0 skipped"), "{out}");
     }
-    let cmd = format!("python3 {variants} correct {{path}}");
+    let cmd = crate::support::py(format!("python3 {variants} correct {{path}}"));
     let r = run(&["check", "--spawn", &cmd, "--transport", "abstract"], b"");
     assert_eq!(r.code(), Some(2), "{}", stdout(&r));
     let lines = r.stderr_lines();

@@ -42,7 +42,10 @@ fn built_in_client_prompt_is_detected_and_reported() {
 /// on pipes, fails with the buffering named; the command to run it alone keeps `--stdio pipe`.
 #[test]
 fn stdio_pipe_shows_a_buffered_print_client_for_what_it_is() {
-    let cmd = format!("exec env -u PYTHONUNBUFFERED python3 {}/variants.py no-flush {{port}}", clients_dir());
+    let cmd = crate::support::py(format!(
+        "exec env -u PYTHONUNBUFFERED python3 {}/variants.py no-flush {{port}}",
+        clients_dir()
+    ));
     let args = ["check-client", "--spawn", &cmd, "--filter", "line_is_sent", "--timeout", "2"];
     let r = run(&args, b"");
     let out = String::from_utf8_lossy(&r.stdout);
@@ -57,7 +60,7 @@ fn stdio_pipe_shows_a_buffered_print_client_for_what_it_is() {
 
 #[test]
 fn broken_client_fails_with_exit_1_and_a_summary() {
-    let cmd = format!("python3 {}/variants.py one-recv {{path}}", clients_dir());
+    let cmd = crate::support::py(format!("python3 {}/variants.py one-recv {{path}}", clients_dir()));
     let r = run(&["check-client", "--spawn", &cmd, "--filter", "64k", "--filter", "line_is_sent"], b"");
     let out = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.code(), Some(1), "{out}\n{}", r.stderr);
@@ -102,7 +105,7 @@ fn marked(marker: &str) -> Vec<i32> {
 #[test]
 fn interrupting_sockcheck_stops_the_client_under_test() {
     let marker = format!("SOCKCHECK_TEST_MARK={}", std::process::id());
-    let cmd = format!("{marker} exec python3 {}/variants.py spinning {{port}}", clients_dir());
+    let cmd = crate::support::py(format!("{marker} exec python3 {}/variants.py spinning {{port}}", clients_dir()));
     let mut child = Command::new(BIN)
         .args(["check-client", "--spawn", &cmd, "--filter", "server_close"])
         .stdout(Stdio::null())
@@ -128,7 +131,7 @@ fn json_and_junit_reports_of_a_client_check() {
 
     let dir = tempfile::tempdir().unwrap();
     let xml_path = dir.path().join("report.xml");
-    let cmd = format!("python3 {}/variants.py sends-empty {{port}}", clients_dir());
+    let cmd = crate::support::py(format!("python3 {}/variants.py sends-empty {{port}}", clients_dir()));
     let r = run(
         &[
             "check-client",

@@ -17,7 +17,7 @@ fn stdout(r: &crate::support::Run) -> String {
 fn python_server(variant: &str, t: T) -> SpawnTarget {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/datagram_variants.py");
     let placeholder = if t == T::Udp { "{port}" } else { "{path}" };
-    let cmd = format!("python3 {} {variant} {placeholder}", script.display());
+    let cmd = crate::support::py(format!("python3 {} {variant} {placeholder}", script.display()));
     let opts = SpawnOpts { transport: Some(t), model: Some(Mode::Sequential), ..SpawnOpts::new(cmd) };
     let mut target = SpawnTarget::new(opts).expect("spawn target");
     target.start().expect("the python server binds");

@@ -47,7 +47,11 @@ fn check(cmd: &str, t: Transport, filter: &[&str]) -> (BTreeMap<String, String>,
 /// A Python variant, with its temp files in `tmp`.
 fn variant(name: &str, t: Transport, tmp: &std::path::Path) -> String {
     let script = format!("{}/tests/clients/datagram_variants.py", env!("CARGO_MANIFEST_DIR"));
-    format!("exec env -u PYTHONUNBUFFERED TMPDIR={} python3 {script} {name} {}", tmp.display(), placeholder(t))
+    crate::support::py(format!(
+        "exec env -u PYTHONUNBUFFERED TMPDIR={} python3 {script} {name} {}",
+        tmp.display(),
+        placeholder(t)
+    ))
 }
 
 /// `client` fails exactly the scenarios of `expected`, each with its words in the cause.

@@ -17,7 +17,7 @@ use sockcheck::Transform;
 fn variant(name: &str, transport: Transport) -> SpawnTarget {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/datagram_variants.py");
     let placeholder = if transport == Transport::Udp { "{port}" } else { "{path}" };
-    let cmd = format!("python3 {} {name} {placeholder}", script.display());
+    let cmd = crate::support::py(format!("python3 {} {name} {placeholder}", script.display()));
     let opts = SpawnOpts { transport: Some(transport), model: Some(Mode::Sequential), ..SpawnOpts::new(cmd) };
     SpawnTarget::new(opts).expect("spawn target")
 }

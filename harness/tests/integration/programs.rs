@@ -20,7 +20,7 @@ fn differences(kind: &str, name: &str, only: &[&str]) -> Vec<String> {
     let table = expected();
     let entry = &table[kind][name];
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs");
-    let command = entry["command"].as_str().unwrap().replace("{dir}", dir);
+    let command = crate::support::py(entry["command"].as_str().unwrap().replace("{dir}", dir));
     let interpreter = command.split_whitespace().next().unwrap();
     if Command::new("sh")
         .args(["-c", &format!("command -v {interpreter}")])

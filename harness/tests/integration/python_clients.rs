@@ -25,7 +25,9 @@ fn check(client: &str, transport: Transport, opts: ClientOpts, filter: &[&str]) 
     };
     assert!(std::path::Path::new(&script).exists(), "{script} is missing");
     let placeholder = if transport.is_unix() { "{path}" } else { "{port}" };
-    let cmd = ClientCommand::spawn(&format!("exec env -u PYTHONUNBUFFERED python3 '{script}' {args}{placeholder}"));
+    let cmd = ClientCommand::spawn(&crate::support::py(format!(
+        "exec env -u PYTHONUNBUFFERED python3 '{script}' {args}{placeholder}"
+    )));
     let scenarios: Vec<_> = sockcheck::client_catalogue::all()
         .into_iter()
         .filter(|s| filter.is_empty() || filter.iter().any(|f| s.name().contains(f)))

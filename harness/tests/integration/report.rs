@@ -205,7 +205,7 @@ fn here(rel: &str) -> String {
 /// `check --spawn` of the server that answers only the first recv of a connection: one scenario
 /// passes, two fail, one is skipped (Unix only).
 fn check_once_server(format: &str, output: &Path) -> crate::support::Run {
-    let spawn = format!("python3 {} once {{port}}", here("tests/servers/variants.py"));
+    let spawn = crate::support::py(format!("python3 {} once {{port}}", here("tests/servers/variants.py")));
     let out = output.to_str().unwrap();
     run(
         &[

@@ -23,7 +23,7 @@ fn here(rel: &str) -> String {
 }
 
 fn variant(name: &str, placeholder: &str) -> String {
-    format!("python3 {} {name} {placeholder}", here("tests/servers/variants.py"))
+    crate::support::py(format!("python3 {} {name} {placeholder}", here("tests/servers/variants.py")))
 }
 
 fn runner() -> Engine {
@@ -45,7 +45,7 @@ fn run(target: &mut SpawnTarget, only: &[&str]) -> Vec<Outcome> {
         .collect();
     let opts = CheckOpts {
         run: RunOpts { step_timeout: Duration::from_secs(1), ..Default::default() },
-        jobs: engine::default_jobs(),
+        jobs: crate::support::JOBS,
         retries: 0,
     };
     engine::check_servers(&scenarios, TargetSpec::Spawn(target.opts().clone()), opts, &mut ()).expect("check")
@@ -69,7 +69,10 @@ fn assert_fails(outcomes: &[Outcome], must_fail: &[&str], may_fail: &[&str]) {
 
 #[test]
 fn the_tutorial_server_passes_everything_over_tcp() {
-    let mut t = target(&format!("python3 {} {{port}}", here("examples/tutorial_server.py")), Some(Mode::Sequential));
+    let mut t = target(
+        &crate::support::py(format!("python3 {} {{port}}", here("examples/tutorial_server.py"))),
+        Some(Mode::Sequential),
+    );
     let outcomes = run(&mut t, &[]);
     assert_fails(&outcomes, &[], &[]);
     assert_eq!(outcomes.iter().filter(|o| o.passed()).count(), 16, "every TCP scenario for a sequential server");
@@ -77,7 +80,10 @@ fn the_tutorial_server_passes_everything_over_tcp() {
 
 #[test]
 fn the_tutorial_server_passes_everything_over_unix() {
-    let mut t = target(&format!("python3 {} {{path}}", here("examples/tutorial_server.py")), Some(Mode::Sequential));
+    let mut t = target(
+        &crate::support::py(format!("python3 {} {{path}}", here("examples/tutorial_server.py"))),
+        Some(Mode::Sequential),
+    );
     let path = match t.endpoint() {
         sockcheck::Endpoint::Unix(p) => p,
         other => panic!("not a Unix endpoint: {other}"),
@@ -95,7 +101,10 @@ fn the_tutorial_server_passes_everything_over_unix() {
 
 #[test]
 fn the_buggy_example_fails_its_scenarios_over_unix() {
-    let mut t = target(&format!("python3 {} {{path}}", here("examples/buggy_server.py")), Some(Mode::Sequential));
+    let mut t = target(
+        &crate::support::py(format!("python3 {} {{path}}", here("examples/buggy_server.py"))),
+        Some(Mode::Sequential),
+    );
     let outcomes = run(&mut t, &[]);
     assert_fails(
         &outcomes,
@@ -219,7 +228,8 @@ fn a_crash_mid_scenario_fails_it_and_the_next_gets_a_fresh_process() {
 
 #[test]
 fn the_model_is_detected() {
-    let mut seq = target(&format!("python3 {} {{port}}", here("examples/tutorial_server.py")), None);
+    let mut seq =
+        target(&crate::support::py(format!("python3 {} {{port}}", here("examples/tutorial_server.py"))), None);
     let mut conc = target(&variant("threads", "{path}"), None);
     seq.start().unwrap();
     conc.start().unwrap();
@@ -279,8 +289,11 @@ fn ctrl_c_leaves_no_server_and_no_socket_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     let info = dir.path().join("info");
     // The shell writes its pid (which `exec` hands to python) and the socket path.
-    let cmd =
-        format!("echo $$ {{path}} > {}; exec python3 {} {{path}}", info.display(), here("examples/tutorial_server.py"));
+    let cmd = crate::support::py(format!(
+        "echo $$ {{path}} > {}; exec python3 {} {{path}}",
+        info.display(),
+        here("examples/tutorial_server.py")
+    ));
     let mut child = Command::new(crate::support::BIN)
         .args(["check", "--model", "sequential", "--filter", "thousand", "--filter", "slow_reader", "--spawn", &cmd])
         .stdout(Stdio::null())
@@ -321,7 +334,10 @@ fn ctrl_c_leaves_no_server_and_no_socket_file_behind() {
 
 #[test]
 fn json_and_junit_reports_of_a_spawned_server() {
-    let mut t = target(&format!("python3 {} {{path}}", here("examples/buggy_server.py")), Some(Mode::Sequential));
+    let mut t = target(
+        &crate::support::py(format!("python3 {} {{path}}", here("examples/buggy_server.py"))),
+        Some(Mode::Sequential),
+    );
     let outcomes = run(
         &mut t,
         &[
@@ -365,7 +381,7 @@ fn sockcheck(args: &[&str]) -> std::process::Output {
 fn check_spawn_on_the_command_line_detects_the_model_and_writes_junit() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("report.xml");
-    let server = format!("python3 {} {{port}}", here("examples/tutorial_server.py"));
+    let server = crate::support::py(format!("python3 {} {{port}}", here("examples/tutorial_server.py")));
     let out = sockcheck(&[
         "check",
         "--spawn",
@@ -388,7 +404,7 @@ fn check_spawn_on_the_command_line_detects_the_model_and_writes_junit() {
     assert_eq!(names, ["short_message_is_echoed_upper over tcp"]);
 
     // The buggy one fails (exit 1); JSON on stdout alone when there is no --output.
-    let buggy = format!("python3 {} {{port}}", here("examples/buggy_server.py"));
+    let buggy = crate::support::py(format!("python3 {} {{port}}", here("examples/buggy_server.py")));
     let out =
         sockcheck(&["check", "--spawn", &buggy, "--model", "sequential", "--filter", "reset", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -435,27 +451,38 @@ fn verdicts(json: &[u8]) -> Vec<(String, String)> {
 /// without SO_REUSEADDR fails the restart scenario only, and every scenario's verdict alone
 /// (`--filter NAME`) is its verdict in the whole catalogue, for correct and broken servers.
 #[test]
-fn verdicts_alone_equal_verdicts_in_the_catalogue() {
-    for name in ["no-reuseaddr", "dies-on-reset"] {
-        let cmd = variant(name, "{port}");
-        let out = sockcheck(&["check", "--spawn", &cmd, "--format", "json", "--timeout", "2"]);
-        let whole = verdicts(&out.stdout);
-        let streams = sockcheck_scenarios::all().iter().filter(|s| !s.needs.datagram).count();
-        assert_eq!(whole.len(), streams, "{name}");
-        if name == "no-reuseaddr" {
-            let failed: Vec<&str> = whole.iter().filter(|(_, r)| r == "fail").map(|(s, _)| s.as_str()).collect();
-            assert_eq!(failed, ["restarted_server_binds_at_once"], "{name}: no cascade");
-        }
-        // Alone: every failure, and the scenarios before and after one (where a cascade would show).
-        let picked: Vec<usize> = (0..whole.len())
-            .filter(|&i| (i.saturating_sub(1)..=(i + 1).min(whole.len() - 1)).any(|j| whole[j].1 == "fail"))
-            .collect();
-        for (scenario, result) in picked.iter().map(|&i| &whole[i]) {
-            let alone =
-                sockcheck(&["check", "--spawn", &cmd, "--format", "json", "--timeout", "2", "--filter", scenario]);
-            let alone: Vec<_> = verdicts(&alone.stdout).into_iter().filter(|(s, _)| s == scenario).collect();
-            assert_eq!(alone, [(scenario.clone(), result.clone())], "{name}: {scenario} alone");
-        }
+fn verdicts_alone_equal_verdicts_in_the_catalogue_without_so_reuseaddr() {
+    assert_verdicts_alone_equal_verdicts_in_the_catalogue("no-reuseaddr");
+}
+
+#[test]
+fn verdicts_alone_equal_verdicts_in_the_catalogue_dying_on_a_reset() {
+    assert_verdicts_alone_equal_verdicts_in_the_catalogue("dies-on-reset");
+}
+
+fn assert_verdicts_alone_equal_verdicts_in_the_catalogue(name: &str) {
+    let cmd = variant(name, "{port}");
+    let out = sockcheck(&["check", "--spawn", &cmd, "--format", "json", "--timeout", "2"]);
+    let whole = verdicts(&out.stdout);
+    let streams = sockcheck_scenarios::all().iter().filter(|s| !s.needs.datagram).count();
+    assert_eq!(whole.len(), streams, "{name}");
+    if name == "no-reuseaddr" {
+        let failed: Vec<&str> = whole.iter().filter(|(_, r)| r == "fail").map(|(s, _)| s.as_str()).collect();
+        assert_eq!(failed, ["restarted_server_binds_at_once"], "{name}: no cascade");
+    }
+    // Alone: every failure, and the scenarios before and after one (where a cascade would show).
+    let picked: Vec<usize> = (0..whole.len())
+        .filter(|&i| (i.saturating_sub(1)..=(i + 1).min(whole.len() - 1)).any(|j| whole[j].1 == "fail"))
+        .collect();
+    assert!(!picked.is_empty(), "{name}: nothing failed");
+    let alone = crate::support::par_map(&picked, crate::support::JOBS, |&i| {
+        let scenario = &whole[i].0;
+        let out = sockcheck(&["check", "--spawn", &cmd, "--format", "json", "--timeout", "2", "--filter", scenario]);
+        verdicts(&out.stdout).into_iter().filter(|(s, _)| s == scenario).collect::<Vec<_>>()
+    });
+    for (&i, alone) in picked.iter().zip(alone) {
+        let (scenario, result) = &whole[i];
+        assert_eq!(alone, [(scenario.clone(), result.clone())], "{name}: {scenario} alone");
     }
 }
 
@@ -493,10 +520,14 @@ fn a_failure_that_passes_when_retried_is_flaky() {
     std::fs::remove_file(&first).unwrap();
     let out = sockcheck(&args(&cmd, &filter, &["--retries", "1", "--flaky-fails"]));
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+}
 
-    // Always broken: every attempt fails, and the verdict is a failure.
+/// `--retries`: one that fails every time fails.
+#[test]
+fn a_failure_on_every_retry_fails() {
     let once = variant("once", "{port}");
-    let out = sockcheck(&args(&once, &filter, &["--retries", "2"]));
+    let filter = ["--filter", "several_messages_on_one_connection", "--model", "sequential", "--timeout", "1"];
+    let out = sockcheck(&[&["check", "--spawn", &once][..], &filter, &["--retries", "2"]].concat());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL") && !stdout.contains("flaky"), "{stdout}");

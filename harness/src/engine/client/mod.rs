@@ -124,6 +124,9 @@ impl std::str::FromStr for ClientStdio {
 /// How long the client's output must stay quiet, with the client asleep, before what it printed
 /// without a newline is taken as its prompt.
 const PROMPT_QUIET: Duration = Duration::from_millis(150);
+/// The same when it is blocked reading its stdin and everything it wrote has been read: all it
+/// will print before its first line is in hand (`Spawned::output_drained`).
+const PROMPT_QUIET_READING: Duration = Duration::from_millis(20);
 /// The longest wait for that (a client that never goes quiet is typed into anyway).
 const PROMPT_WAIT: Duration = Duration::from_secs(3);
 /// Longer unfinished text is not a prompt.

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use super::{Run, PROMPT_MAX, PROMPT_QUIET, PROMPT_WAIT};
+use super::{Run, PROMPT_MAX, PROMPT_QUIET, PROMPT_QUIET_READING, PROMPT_WAIT};
 use crate::engine::StepResult;
 use crate::process::describe_status;
 use crate::report::{excerpt, format_duration, mismatch};
@@ -34,8 +34,16 @@ impl Run<'_> {
                 break format!("it did not go quiet within {}", format_duration(until - started));
             }
             // Waiting for input twice in a row after the quiet time: blocked on its first line,
-            // not merely slow to start.
-            let asleep = now - quiet_since >= PROMPT_QUIET && self.proc.waiting_for_input();
+            // not merely slow to start. Blocked in `read(0, ..)` (not a poll, which may wait for
+            // a connection) with every byte it wrote in hand, checked on both sides: nothing more
+            // can come before its line, so a short quiet time is enough.
+            let quiet = now - quiet_since;
+            let reading = quiet >= PROMPT_QUIET_READING
+                && self.proc.reading_stdin()
+                && self.proc.output_drained()
+                && self.proc.reading_stdin()
+                && marks(self) == last;
+            let asleep = reading || (quiet >= PROMPT_QUIET && self.began(last) && self.proc.waiting_for_input());
             if asleep && asleep_before {
                 break format!("waited {} for it to go quiet", format_duration(now - started));
             }
@@ -59,6 +67,15 @@ impl Run<'_> {
         } else {
             format!("no prompt: nothing printed without a newline ({why})")
         }
+    }
+
+    /// Whether a client asleep in a poll (not a read of its stdin) can be waiting for its first
+    /// line: it printed something, or connected to the played server (as clients do before their
+    /// first prompt). A stream client that has done neither is more likely still connecting: on
+    /// a loaded machine the handshake alone can take longer than the quiet time, and a prompt
+    /// printed after the verdict "no prompt" would then start every printed line.
+    fn began(&self, (stdout, stderr): (u64, u64)) -> bool {
+        self.transport.is_datagram() || stdout + stderr > 0 || self.log.lock().map_or(true, |l| l.connections > 0)
     }
 
     /// `line` without the prompt at its start, as many times as it is there.

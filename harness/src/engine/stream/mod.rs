@@ -258,17 +258,16 @@ impl Ctx<'_> {
         let path = self.unix_path()?;
         let _ = std::fs::remove_file(&path);
         match f {
-            PathFixture::StaleSocket if self.target.endpoint().transport().is_datagram() => {
-                let s = std::os::unix::net::UnixDatagram::bind(&path)
-                    .map_err(|e| format!("cannot make a stale socket: {e}"))?;
-                drop(s);
-                Ok(format!("stale datagram socket at {}", path.display()))
-            }
             PathFixture::StaleSocket => {
-                let l = std::os::unix::net::UnixListener::bind(&path)
+                // A socket file that no socket holds, as a server that died leaves one (closing
+                // does not unlink). Made with mknod, not bind-then-close: a socket just closed can
+                // live on for a moment in a child process that another job of this process is
+                // starting (fork keeps descriptors until exec), and meanwhile it still answers.
+                use nix::sys::stat::{mknod, Mode, SFlag};
+                mknod(&path, SFlag::S_IFSOCK, Mode::from_bits_truncate(0o777), 0)
                     .map_err(|e| format!("cannot make a stale socket: {e}"))?;
-                drop(l); // closing does not unlink: the file stays, with nobody listening
-                Ok(format!("stale socket at {}", path.display()))
+                let kind = if self.target.endpoint().transport().is_datagram() { "datagram " } else { "" };
+                Ok(format!("stale {kind}socket at {}", path.display()))
             }
             PathFixture::RegularFile(bytes) => {
                 std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

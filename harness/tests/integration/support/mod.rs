@@ -22,6 +22,50 @@ pub use sockcheck::Transport as T;
 
 pub mod servers;
 
+/// The Python interpreter itself, found once. `python3` on `PATH` may be a version manager's shim
+/// (pyenv's is a bash script that starts a dozen processes before Python): the tests start
+/// hundreds of Python programs, and through such a shim half of their CPU time went to it. Falls
+/// back to plain `python3` when the question cannot be answered.
+pub fn python3() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .stdin(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| {
+                !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || c == '\'') && Path::new(s).is_absolute()
+            })
+            .unwrap_or_else(|| "python3".into())
+    })
+}
+
+/// `command` with each `python3` word replaced by [`python3`]'s interpreter and `-S`. The test
+/// programs use the standard library only, and `-S` skips `site`, which imports whatever the
+/// machine's site-packages hooks (`.pth` files) ask for at every start: where these tests are
+/// developed one imports `certifi`, 50 of the 64 ms of CPU a bare `python3 -c pass` costs.
+pub fn py(command: impl AsRef<str>) -> String {
+    let command = command.as_ref();
+    let mut out = String::with_capacity(command.len() + 40);
+    let mut words = command.split(' ').peekable();
+    while let Some(w) = words.next() {
+        if w == "python3" {
+            out.push_str(python3());
+            out.push_str(" -S");
+        } else {
+            out.push_str(w);
+        }
+        if words.peek().is_some() {
+            out.push(' ');
+        }
+    }
+    out
+}
+
 /// Two tests per body, one per transport: `mod name { fn tcp(); fn unix(); }`; with `datagram:`
 /// first, one per datagram transport: `mod name { fn udp(); fn unix_dgram(); }`.
 #[macro_export]
