@@ -179,18 +179,9 @@ pub fn listening(endpoint: &Endpoint) -> Option<bool> {
             crate::net::listeners::tcp_listens(*addr).ok().or_else(|| tcp_listening_in_proc(addr.port()))
         }
         Endpoint::Udp(addr) => {
-            // Nothing listens over UDP: ready once a socket is bound to the port, unconnected.
-            let port = format!(":{:04X}", addr.port());
-            let tables = ["/proc/net/udp", "/proc/net/udp6"].map(std::fs::read_to_string);
-            if tables.iter().all(|t| t.is_err()) {
-                return None;
-            }
-            Some(tables.iter().flatten().any(|text| {
-                text.lines().skip(1).any(|l| {
-                    let f: Vec<&str> = l.split_whitespace().take(3).collect();
-                    f.len() == 3 && f[1].ends_with(&port) && f[2].ends_with(":0000")
-                })
-            }))
+            // Nothing listens over UDP: ready once a socket is bound to the port, unconnected
+            // (remote port 0).
+            proc_net_has(["/proc/net/udp", "/proc/net/udp6"], addr.port(), |f| f[2].ends_with(":0000"))
         }
         _ => {
             // Num RefCount Protocol Flags Type St Inode Path. A stream listener has flag 00010000
@@ -214,16 +205,22 @@ pub fn listening(endpoint: &Endpoint) -> Option<bool> {
 /// [`listening`] for TCP from `/proc/net/tcp` and `tcp6`, where netlink is refused; `None` when
 /// neither table can be read.
 fn tcp_listening_in_proc(port: u16) -> Option<bool> {
+    // st 0A is LISTEN.
+    proc_net_has(["/proc/net/tcp", "/proc/net/tcp6"], port, |f| f.get(3) == Some(&"0A"))
+}
+
+/// Whether a line of these `/proc/net` socket tables (`sl local_address rem_address st ...`) has
+/// its local address on `port` and its fields pass `state`; `None` when no table can be read.
+fn proc_net_has(tables: [&str; 2], port: u16, state: impl Fn(&[&str]) -> bool) -> Option<bool> {
     let port = format!(":{port:04X}");
-    let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(std::fs::read_to_string);
-    if tables.iter().all(|t| t.is_err()) {
+    let texts = tables.map(std::fs::read_to_string);
+    if texts.iter().all(|t| t.is_err()) {
         return None;
     }
-    Some(tables.iter().flatten().any(|text| {
+    Some(texts.iter().flatten().any(|text| {
         text.lines().skip(1).any(|l| {
-            // sl local_address rem_address st ...; st 0A is LISTEN.
             let f: Vec<&str> = l.split_whitespace().take(4).collect();
-            f.len() == 4 && f[1].ends_with(&port) && f[3] == "0A"
+            f.len() >= 3 && f[1].ends_with(&port) && state(&f)
         })
     }))
 }

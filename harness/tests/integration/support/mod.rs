@@ -49,21 +49,8 @@ pub fn python3() -> &'static str {
 /// machine's site-packages hooks (`.pth` files) ask for at every start: where these tests are
 /// developed one imports `certifi`, 50 of the 64 ms of CPU a bare `python3 -c pass` costs.
 pub fn py(command: impl AsRef<str>) -> String {
-    let command = command.as_ref();
-    let mut out = String::with_capacity(command.len() + 40);
-    let mut words = command.split(' ').peekable();
-    while let Some(w) = words.next() {
-        if w == "python3" {
-            out.push_str(python3());
-            out.push_str(" -S");
-        } else {
-            out.push_str(w);
-        }
-        if words.peek().is_some() {
-            out.push(' ');
-        }
-    }
-    out
+    let python = format!("{} -S", python3());
+    command.as_ref().split(' ').map(|w| if w == "python3" { python.as_str() } else { w }).collect::<Vec<_>>().join(" ")
 }
 
 /// Two tests per body, one per transport: `mod name { fn tcp(); fn unix(); }`; with `datagram:`
