@@ -49,8 +49,9 @@ fn reports(outcomes: &[Outcome]) -> String {
     outcomes.iter().filter(|o| o.failed()).map(|o| o.report() + "\n").collect()
 }
 
+/// The reports of the failures, for their causes.
 #[track_caller]
-fn assert_fails_exactly(client: &str, transport: Transport, expected: &[&str]) {
+fn assert_fails_exactly(client: &str, transport: Transport, expected: &[&str]) -> String {
     let (failed, reports) = failed_scenarios(client, transport);
     let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
     assert_eq!(failed, expected, "{client} over {transport}: wrong set of failed scenarios\n{reports}");
@@ -58,6 +59,7 @@ fn assert_fails_exactly(client: &str, transport: Transport, expected: &[&str]) {
     for line in reports.lines().filter(|l| l.starts_with("  client `")) {
         assert!(line.contains(": "), "{line}");
     }
+    reports
 }
 
 /// The one outcome of `outcomes` for `scenario`.
@@ -92,7 +94,8 @@ per_transport! {
         assert_fails_exactly("no-flush", t, &[]);
     }
     fn client_that_sends_empty_lines_is_caught(t) {
-        assert_fails_exactly("sends-empty", t, &["empty_and_blank_lines_are_not_sent"]);
+        let reports = assert_fails_exactly("sends-empty", t, &["empty_and_blank_lines_are_not_sent"]);
+        assert!(reports.contains("sends nothing") && reports.contains("skip empty lines"), "{reports}");
     }
     fn client_that_reads_once_per_reply_is_caught(t) {
         assert_fails_exactly("one-recv", t, &["reply_in_small_pieces_is_printed_whole", "reply_over_64k_is_printed_whole", "utf8_split_across_reads_is_printed_correctly"]);

@@ -115,6 +115,12 @@ impl Run<'_> {
                     );
                     if let Some(cause) = self.datagram_cause(expected, i, got) {
                         let _ = write!(msg, "; {cause}");
+                    } else if got.is_empty() && !self.transport.is_datagram() {
+                        msg.push_str(
+                            "; an empty line where a reply belongs: a client that sends an empty (or blank, once \
+                             stripped) line sends nothing, so it reads an empty reply or waits for ever: skip empty \
+                             lines (`if not msg: continue`)",
+                        );
                     }
                     if let Some(prefix) = common_prefix_hint(&lines, want, got) {
                         let _ = write!(
