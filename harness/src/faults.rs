@@ -239,7 +239,7 @@ impl DatagramShaper {
     /// A datagram came: the datagrams to send now, in order (none while one is held for a swap).
     pub fn on_datagram(&mut self, datagram: Vec<u8>) -> Vec<Vec<u8>> {
         self.seen += 1;
-        if self.faults.drop_every.is_some_and(|n| self.seen % n.max(1) == 0) {
+        if self.faults.drop_every.is_some_and(|n| self.seen.is_multiple_of(n.max(1))) {
             return vec![];
         }
         let out = match (self.faults.reorder, self.held.take()) {

@@ -159,6 +159,7 @@ impl EchoConn {
 /// `Interrupted` is retried. Any other error (including `WouldBlock` from a non-blocking stream) is
 /// returned with the connection's state intact, so the caller may call `serve` again once the stream
 /// is ready: no byte is lost or repeated. A write of 0 bytes is `WriteZero`.
+#[inline]
 pub fn serve<S: Read + Write + ?Sized>(stream: &mut S, conn: &mut EchoConn) -> io::Result<ConnStats> {
     loop {
         let result = match conn.next_io() {

@@ -66,7 +66,7 @@ async fn check_async_driver(script: &Script<'_>, lean: bool) -> Result<Outcome, 
     let result =
         if lean { serve_async_lean(&mut stream, &mut conn).await } else { serve_async(&mut stream, &mut conn).await };
     if let Some(v) = stream.violation() {
-        return Err(v.to_string());
+        return Err(v);
     }
     check_bounds(&stream, &conn, script.bufsize)?;
     match result {

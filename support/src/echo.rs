@@ -40,8 +40,8 @@ where
     // the bound stops a driver that returns `WouldBlock` without a step.
     for _ in 0..=script.reads.len() + script.writes.len() {
         let result = drive(&mut stream, &mut conn);
-        if let Some(v) = stream.violation() {
-            return Err(v.to_string());
+        if let Some(v) = stream.violated() {
+            return Err(v.describe(script.transform, script.input));
         }
         check_bounds(&stream, &conn, script.bufsize)?;
         match result {
@@ -50,38 +50,55 @@ where
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset && stream.reset => {
                 return Ok(Outcome::Reset { delivered: stream.delivered, written: stream.written });
             }
-            Err(e) => return Err(format!("unexpected error from the loop: {e}")),
+            Err(e) => return Err(unexpected(e)),
         }
     }
     Err("the loop keeps returning WouldBlock when the stream is ready".into())
 }
 
+#[cold]
+#[inline(never)]
+fn unexpected(e: io::Error) -> String {
+    format!("unexpected error from the loop: {e}")
+}
+
+#[inline(always)]
 pub(crate) fn check_bounds(stream: &ScriptedStream<'_>, conn: &EchoConn, bufsize: usize) -> Result<(), String> {
-    if stream.largest_write > bufsize {
-        return Err(format!("a write of {} bytes with a {bufsize}-byte buffer", stream.largest_write));
-    }
-    if conn.pending() > bufsize {
-        return Err(format!("{} bytes pending with a {bufsize}-byte buffer", conn.pending()));
+    let (largest_write, pending) = (stream.largest_write, conn.pending());
+    if largest_write > bufsize || pending > bufsize {
+        return Err(out_of_bounds(largest_write, pending, bufsize));
     }
     Ok(())
 }
 
+#[cold]
+#[inline(never)]
+fn out_of_bounds(largest_write: usize, pending: usize, bufsize: usize) -> String {
+    if largest_write > bufsize {
+        format!("a write of {largest_write} bytes with a {bufsize}-byte buffer")
+    } else {
+        format!("{pending} bytes pending with a {bufsize}-byte buffer")
+    }
+}
+
+#[inline(always)]
 pub(crate) fn completed(stream: &ScriptedStream<'_>, stats: ConnStats) -> Result<Outcome, String> {
-    if stream.delivered != stream.input.len() || !stream.eof_returned {
-        return Err(format!(
-            "the loop finished after reading {} of {} bytes, before the peer's EOF",
-            stream.delivered,
-            stream.input.len()
-        ));
-    }
-    if stream.written != stream.delivered {
-        return Err(format!("the loop finished having written {} of {} bytes", stream.written, stream.delivered));
-    }
-    if stats.bytes_in != stream.delivered as u64 || stats.bytes_out != stream.written as u64 {
-        return Err(format!(
-            "stats say {} in / {} out; the stream saw {} / {}",
-            stats.bytes_in, stats.bytes_out, stream.delivered, stream.written
-        ));
+    let (delivered, written, sent) = (stream.delivered, stream.written, stream.input.len());
+    let whole = delivered == sent && stream.eof_returned && written == delivered;
+    if !whole || stats.bytes_in != delivered as u64 || stats.bytes_out != written as u64 {
+        return Err(incomplete(delivered, written, sent, stream.eof_returned, stats));
     }
     Ok(Outcome::Completed(stats))
+}
+
+#[cold]
+#[inline(never)]
+fn incomplete(delivered: usize, written: usize, sent: usize, eof_returned: bool, stats: ConnStats) -> String {
+    if delivered != sent || !eof_returned {
+        return format!("the loop finished after reading {delivered} of {sent} bytes, before the peer's EOF");
+    }
+    if written != delivered {
+        return format!("the loop finished having written {written} of {delivered} bytes");
+    }
+    format!("stats say {} in / {} out; the stream saw {delivered} / {written}", stats.bytes_in, stats.bytes_out)
 }

@@ -27,4 +27,4 @@ pub use async_io::check_echo_async;
 pub use broken::serve_dropping_short_write_tail;
 pub use echo::{check_echo, check_echo_with, Outcome};
 pub use reply::check_reply;
-pub use script::{Script, ScriptedStream, Step};
+pub use script::{Script, ScriptedStream, Step, Violation};

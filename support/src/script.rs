@@ -100,6 +100,10 @@ impl Script<'_> {
 /// An in-memory `Read + Write` peer (tokio's `AsyncRead + AsyncWrite` too, with the `tokio`
 /// feature) that follows a [`Script`] and checks every byte written against the transform of the
 /// input, without storing the output.
+///
+/// Everything it holds is `Copy` (the first broken rule is a [`Violation`], worded only when asked
+/// for), so a driver that inlines it keeps its state in registers: under the fuzz build every
+/// memory access is an AddressSanitizer check and every comparison a traced call.
 #[derive(Debug)]
 pub struct ScriptedStream<'a> {
     pub(crate) input: &'a [u8],
@@ -113,7 +117,37 @@ pub struct ScriptedStream<'a> {
     pub(crate) reset: bool,
     pub(crate) eof_returned: bool,
     pub(crate) largest_write: usize,
-    violation: Option<String>,
+    violation: Option<Violation>,
+}
+
+/// The first rule a connection broke, as data: [`Violation::describe`] words it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// A read after the read that returned the peer's EOF.
+    ReadAfterEof,
+    /// Output byte `at` is `got`, not the transform of input byte `at`.
+    WrongByte { at: usize, got: u8 },
+    /// Output byte `at` was written when only `delivered` bytes had been received.
+    EarlyWrite { at: usize, delivered: usize },
+}
+
+impl Violation {
+    /// The rule broken, in words, with the bytes concerned (`input` is the script's input).
+    #[cold]
+    #[inline(never)]
+    pub fn describe(self, transform: Transform, input: &[u8]) -> String {
+        match self {
+            Violation::ReadAfterEof => "read again after the peer's EOF (a read of 0 must end the loop)".into(),
+            Violation::WrongByte { at, got } => {
+                let sent = input[at];
+                let (got, want, sent) = (got as char, transform.byte(sent) as char, sent as char);
+                format!("output byte {at} is {got:?}, want {want:?} (transform of input byte {sent:?})")
+            }
+            Violation::EarlyWrite { at, delivered } => {
+                format!("wrote byte {at} before it was received ({delivered} received)")
+            }
+        }
+    }
 }
 
 impl<'a> ScriptedStream<'a> {
@@ -145,12 +179,26 @@ impl<'a> ScriptedStream<'a> {
         self.largest_write
     }
 
-    /// The first broken rule seen, if any.
-    pub fn violation(&self) -> Option<&str> {
-        self.violation.as_deref()
+    /// The first broken rule seen, if any, in words.
+    pub fn violation(&self) -> Option<String> {
+        self.violation.map(|v| v.describe(self.transform, self.input))
     }
 
-    #[inline]
+    /// The first broken rule seen, if any.
+    #[inline(always)]
+    pub fn violated(&self) -> Option<Violation> {
+        self.violation
+    }
+
+    /// Keep the first violation only.
+    #[inline(always)]
+    fn violate(&mut self, v: Violation) {
+        if self.violation.is_none() {
+            self.violation = Some(v);
+        }
+    }
+
+    #[inline(always)]
     fn next_step(steps: &mut &[u8]) -> Step {
         match steps.split_first() {
             Some((&code, rest)) => {
@@ -161,7 +209,7 @@ impl<'a> ScriptedStream<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn step_error(&mut self, step: Step) -> Option<io::Error> {
         if self.reset {
             return Some(io::ErrorKind::ConnectionReset.into());
@@ -177,7 +225,7 @@ impl<'a> ScriptedStream<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn limit(step: Step, len: usize) -> usize {
         match step {
             Step::Take(n) => len.min(n as usize),
@@ -185,14 +233,14 @@ impl<'a> ScriptedStream<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn do_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let step = Self::next_step(&mut self.reads);
         if let Some(e) = self.step_error(step) {
             return Err(e);
         }
         if self.eof_returned {
-            fail_once(&mut self.violation, || "read again after the peer's EOF (a read of 0 must end the loop)".into());
+            self.violate(Violation::ReadAfterEof);
         }
         let rest = &self.input[self.delivered..];
         let n = Self::limit(step, buf.len()).min(rest.len());
@@ -204,7 +252,7 @@ impl<'a> ScriptedStream<'a> {
         Ok(n)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn do_write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.largest_write = self.largest_write.max(buf.len());
         let step = Self::next_step(&mut self.writes);
@@ -217,36 +265,67 @@ impl<'a> ScriptedStream<'a> {
         let (got, sent) = (&buf[..received], &self.input[at.min(self.delivered)..][..received]);
         if differs(self.transform, got, sent) {
             let i = first_difference(self.transform, got, sent);
-            let (at, got, want, sent) = (at + i, got[i] as char, self.transform.byte(sent[i]) as char, sent[i] as char);
-            fail_once(&mut self.violation, || {
-                format!("output byte {at} is {got:?}, want {want:?} (transform of input byte {sent:?})")
-            });
+            self.violate(Violation::WrongByte { at: at + i, got: got[i] });
         } else if received < n {
-            let (at, delivered) = (at + received, self.delivered);
-            fail_once(&mut self.violation, || format!("wrote byte {at} before it was received ({delivered} received)"));
+            self.violate(Violation::EarlyWrite { at: at + received, delivered: self.delivered });
         }
         self.written += n;
         Ok(n)
     }
 }
 
-/// Whether `got` is not the transform of `sent`, checked over whole slices (a `memcmp`, or an OR of
-/// XORs that LLVM vectorises) rather than with a comparison per byte, each of which the fuzz build
-/// traces. The transform is [`Transform::byte`], not the loop's own vectorised code.
-#[inline]
+/// Whether `got` is not the transform of `sent`, checked eight bytes at a time: a `memcmp` for
+/// echo, an OR of XORs of `u64` words against [`upper_word`] for upper (the last few bytes as one
+/// zero-padded word). Nothing byte by byte: in the fuzz build each scalar comparison and each
+/// memory access is a traced call, and each branch a coverage counter.
+#[inline(always)]
 fn differs(t: Transform, got: &[u8], sent: &[u8]) -> bool {
     match t {
         Transform::Echo => got != sent,
         Transform::Upper => {
             let n = got.len().min(sent.len());
             let (got, sent) = (&got[..n], &sent[..n]);
-            let mut acc = 0;
-            for i in 0..n {
-                acc |= got[i] ^ Transform::Upper.byte(sent[i]);
-            }
-            acc != 0
+            let word = |w: &[u8; 8]| u64::from_le_bytes(*w);
+            let body = got
+                .as_chunks::<8>()
+                .0
+                .iter()
+                .zip(sent.as_chunks::<8>().0)
+                .fold(0, |acc, (g, s)| acc | (word(g) ^ upper_word(word(s))));
+            // A ragged end: the last eight bytes once more, or one zero-padded word if shorter.
+            let tail = match (got.last_chunk::<8>(), sent.last_chunk::<8>()) {
+                _ if n.is_multiple_of(8) => 0,
+                (Some(g), Some(s)) => word(g) ^ upper_word(word(s)),
+                _ => padded_word(got) ^ upper_word(padded_word(sent)),
+            };
+            (body | tail) != 0
         }
     }
+}
+
+/// Up to eight bytes as a little-endian word, zero-padded (`upper_word(0) == 0`).
+#[inline(always)]
+fn padded_word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(w)
+}
+
+/// The oracle's own ASCII uppercase of eight bytes, written apart from the loop's
+/// (`sockcheck_proto::upper_in_place`) so that one mistake cannot hide in both: subtractions from
+/// bytes with the high bit forced on (no borrow crosses a byte), and bit 5 cleared as
+/// `u8::to_ascii_uppercase` does. A unit test holds it to `to_ascii_uppercase` for every byte in
+/// every lane.
+#[inline(always)]
+pub fn upper_word(w: u64) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = 0x80 * ONES;
+    let x = w | HIGH;
+    // The high bit survives the subtraction where the low seven bits are >= the subtrahend.
+    let at_least_a = x - b'a' as u64 * ONES;
+    let beyond_z = x - (b'z' as u64 + 1) * ONES;
+    let lower = at_least_a & !beyond_z & !w & HIGH;
+    w & !(lower >> 2)
 }
 
 #[cold]
@@ -254,21 +333,15 @@ fn first_difference(t: Transform, got: &[u8], sent: &[u8]) -> usize {
     got.iter().zip(sent).position(|(&g, &s)| g != t.byte(s)).unwrap_or(got.len())
 }
 
-fn fail_once(slot: &mut Option<String>, msg: impl FnOnce() -> String) {
-    if slot.is_none() {
-        *slot = Some(msg());
-    }
-}
-
 impl Read for ScriptedStream<'_> {
-    #[inline]
+    #[inline(always)]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.do_read(buf)
     }
 }
 
 impl Write for ScriptedStream<'_> {
-    #[inline]
+    #[inline(always)]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.do_write(buf)
     }
@@ -280,6 +353,33 @@ impl Write for ScriptedStream<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upper_word_is_the_standard_uppercase_of_every_byte_in_every_lane() {
+        for lane in 0..8 {
+            for b in 0..=255u8 {
+                let mut bytes = [b.wrapping_sub(1), b.wrapping_add(1), b'z', b'a', 0x7f, 0x80, 0xff, b'{'];
+                bytes[lane] = b;
+                let want = bytes.map(|b| b.to_ascii_uppercase());
+                assert_eq!(upper_word(u64::from_le_bytes(bytes)).to_le_bytes(), want, "byte {b:#x} in lane {lane}");
+            }
+        }
+    }
+
+    #[test]
+    fn differs_finds_one_wrong_byte_at_any_offset_of_any_length() {
+        let sent: Vec<u8> = (0..70u8).map(|i| b"aZ{`@z0\xff"[i as usize % 8]).collect();
+        for len in 0..sent.len() {
+            let good = Transform::Upper.to_vec(&sent[..len]);
+            assert!(!differs(Transform::Upper, &good, &sent[..len]), "len {len}");
+            for at in 0..len {
+                let mut bad = good.clone();
+                bad[at] ^= 0x20;
+                assert!(differs(Transform::Upper, &bad, &sent[..len]), "len {len}, byte {at}");
+                assert_eq!(first_difference(Transform::Upper, &bad, &sent[..len]), at);
+            }
+        }
+    }
 
     #[test]
     fn every_step_code_round_trips() {
@@ -295,7 +395,7 @@ mod tests {
         let mut buf = [0u8; 4];
         assert_eq!(s.read(&mut buf).unwrap(), 2);
         s.write_all(b"Ab").unwrap();
-        assert_eq!(s.violation(), Some("output byte 1 is 'b', want 'B' (transform of input byte 'b')"));
+        assert_eq!(s.violation().as_deref(), Some("output byte 1 is 'b', want 'B' (transform of input byte 'b')"));
     }
 
     #[test]
@@ -305,12 +405,12 @@ mod tests {
         let mut buf = [0u8; 4];
         assert_eq!(s.read(&mut buf).unwrap(), 2);
         s.write_all(b"abc").unwrap();
-        assert_eq!(s.violation(), Some("wrote byte 2 before it was received (2 received)"));
+        assert_eq!(s.violation().as_deref(), Some("wrote byte 2 before it was received (2 received)"));
         // A wrong byte before that point is what gets reported.
         let mut s = ScriptedStream::new(&script);
         assert_eq!(s.read(&mut buf).unwrap(), 2);
         s.write_all(b"aXc").unwrap();
-        assert_eq!(s.violation(), Some("output byte 1 is 'X', want 'b' (transform of input byte 'b')"));
+        assert_eq!(s.violation().as_deref(), Some("output byte 1 is 'X', want 'b' (transform of input byte 'b')"));
     }
 
     #[test]
