@@ -65,15 +65,15 @@ impl std::fmt::Display for Transform {
 ///
 /// Eight bytes at a time, as one `u64` with no comparison in it ([`upper_word`]): LLVM vectorises
 /// the loop over words, and a ragged end is the last eight bytes done again (or one zero-padded
-/// word when the buffer is shorter), so nothing is done byte by byte. On x86-64 the AVX2 copy is picked at run
-/// time for longer buffers. In the fuzz build every scalar comparison, every branch and every
-/// memory access is a traced call or a coverage counter of its own: the byte-by-byte tail this
-/// replaces was a quarter of `recv_loop`'s comparisons.
+/// word when the buffer is shorter), so nothing is done byte by byte. On x86-64, buffers of 128
+/// bytes and more take the AVX2 byte loop, picked at run time. In the fuzz build every scalar
+/// comparison and every memory access is a traced call of its own: the byte-by-byte tail this
+/// replaces was about a third of `recv_loop`'s comparisons (`fuzz/README.md`, "Speed").
 #[inline]
 pub fn upper_in_place(buf: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if buf.len() >= 64 && std::is_x86_feature_detected!("avx2") {
+        if buf.len() >= AVX2_STRIDE && std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
             unsafe { upper_avx2(buf) };
             return;
@@ -118,11 +118,21 @@ pub fn upper_word(w: u64) -> u64 {
     w ^ (lower >> 2)
 }
 
+/// The byte loop over whole 128-byte strides (LLVM makes each stride four 32-byte AVX2 operations,
+/// so its per-byte remainder loop never runs), the rest in words.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn upper_avx2(buf: &mut [u8]) {
-    upper_words(buf);
+    let (strides, rest) = buf.split_at_mut(buf.len() & !(AVX2_STRIDE - 1));
+    for b in strides {
+        let is_lower = b.wrapping_sub(b'a') < 26;
+        *b ^= (is_lower as u8) << 5;
+    }
+    upper_words(rest);
 }
+
+#[cfg(target_arch = "x86_64")]
+const AVX2_STRIDE: usize = 128;
 
 #[cfg(test)]
 mod tests {
@@ -136,9 +146,9 @@ mod tests {
             let want = if a.is_ascii_lowercase() { a - 32 } else { *a };
             assert_eq!(*b, want, "byte {i}");
         }
-        // Every length around the block and AVX2 thresholds, at every offset of a lowercase run.
+        // Every length around the word and AVX2 strides, at several offsets of a lowercase run.
         let long: Vec<u8> = (0..1000u32).map(|i| (i % 256) as u8).collect();
-        for len in (0..=3 * 32 + 1).chain([999, 1000]) {
+        for len in (0..=2 * 128 + 9).chain([999, 1000]) {
             for start in [0, 1, 97] {
                 let part = &long[start..start + len.min(1000 - start)];
                 let want: Vec<u8> = part.iter().map(|b| b.to_ascii_uppercase()).collect();
