@@ -85,11 +85,10 @@ pub fn upper_in_place(buf: &mut [u8]) {
 #[inline(always)]
 fn upper_words(buf: &mut [u8]) {
     let (words, tail) = buf.as_chunks_mut::<8>();
-    let ragged = !tail.is_empty();
     for word in words {
         *word = upper_word(u64::from_le_bytes(*word)).to_le_bytes();
     }
-    if !ragged {
+    if tail.is_empty() {
         return;
     }
     // The last eight bytes once more (uppercasing twice changes nothing), or, in a buffer shorter

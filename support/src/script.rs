@@ -275,8 +275,8 @@ impl<'a> ScriptedStream<'a> {
 }
 
 /// Whether `got` is not the transform of `sent`, checked eight bytes at a time: a `memcmp` for
-/// echo, an OR of XORs of `u64` words against [`upper_word`] for upper (the last few bytes as one
-/// zero-padded word). Nothing byte by byte: in the fuzz build each scalar comparison and each
+/// echo, an OR of XORs of `u64` words against [`upper_word`] for upper (a ragged end as the last
+/// eight bytes once more, or one zero-padded word when shorter). Nothing byte by byte: in the fuzz build each scalar comparison and each
 /// memory access is a traced call, and each branch a coverage counter.
 #[inline(always)]
 fn differs(t: Transform, got: &[u8], sent: &[u8]) -> bool {
