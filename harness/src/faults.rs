@@ -107,8 +107,8 @@ pub async fn write_paced<W: AsyncWrite + Unpin>(
 pub struct WriteProgress {
     pub written: u64,
     pub shut: bool,
-    /// Why writing stopped, described by the writer's `describe`.
-    pub error: Option<String>,
+    /// Why writing stopped.
+    pub error: Option<crate::facts::IoFault>,
 }
 
 enum WriteCmd {
@@ -126,9 +126,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Start writing to `to` with `pacing`; `linger` resets the connection on [`Writer::reset`];
-    /// `describe` words a write error for reports. Call from within a tokio runtime.
-    pub fn spawn<W>(mut to: W, pacing: Pacing, linger: LingerHandle, describe: fn(&io::Error) -> String) -> Writer
+    /// Start writing to `to` with `pacing`; `linger` resets the connection on [`Writer::reset`].
+    /// Call from within a tokio runtime.
+    pub fn spawn<W>(mut to: W, pacing: Pacing, linger: LingerHandle) -> Writer
     where
         W: AsyncWrite + Unpin + Send + 'static,
     {
@@ -145,7 +145,7 @@ impl Writer {
                     WriteCmd::Reset => linger.set_linger_zero(),
                 };
                 if let Err(e) = r {
-                    ptx.send_modify(|p| p.error = Some(describe(&e)));
+                    ptx.send_modify(|p| p.error = Some(crate::facts::IoFault::from(&e)));
                     return;
                 }
             }

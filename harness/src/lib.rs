@@ -32,6 +32,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod error;
+pub mod facts;
 pub mod faults;
 pub mod net;
 pub mod process;

@@ -212,16 +212,15 @@ pub fn check(args: CheckArgs) -> Result<bool> {
             // One socket serves every datagram client.
             opts.model = Some(Mode::Sequential);
         }
-        let model = match args.model {
-            Some(m) => format!("{m}"),
-            None if datagram => "sequential: one datagram socket".to_string(),
-            None => {
-                opts.model = target::detect_model(&probe.endpoint(), Duration::from_millis(500), args.transform);
-                match opts.model {
-                    Some(m) => format!("{m}, detected"),
-                    None => "model unknown: the first client got no reply".to_string(),
-                }
-            }
+        if !datagram {
+            let found = target::probe(&probe.endpoint(), Duration::from_millis(500), args.transform);
+            (opts.model, opts.greeting) = (args.model.or(found.model), found.greeting);
+        }
+        let model = match (args.model, opts.model) {
+            (Some(m), _) => format!("{m}"),
+            _ if datagram => "sequential: one datagram socket".to_string(),
+            (None, Some(m)) => format!("{m}, detected"),
+            (None, None) => "model unknown: the first client got no reply".to_string(),
         };
         let mut what = format!(
             "{} scenarios against `{}` ({model}) over {}",
@@ -229,7 +228,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
             probe.command_line(),
             probe.endpoint().transport()
         );
-        if let Err(e) = probe.health(true) {
+        if let Some(e) = probe.health(true) {
             what += &format!(
                 "\nnote: the server stopped after the model probe's connections closed ({e}): it serves one \
                  client, or one at a time, and exits; every scenario gets a fresh one"

@@ -10,7 +10,8 @@ use super::{RunOpts, StepResult, Transcript};
 use crate::addr::Endpoint;
 use crate::net::{self, Dgram, Peer};
 use crate::proto::Transform;
-use crate::report::{excerpt, format_duration, mismatch, Failure};
+use crate::facts::{Bytes, Difference, Fact, IoFault, Misuse, Unit};
+use crate::report::Failure;
 use crate::scenario::{Step, Steps, TimedStep};
 
 /// Unanswered datagrams a burst keeps in flight: enough to be a burst, few enough that a
@@ -54,20 +55,10 @@ pub(super) async fn run_steps(
     Ok(())
 }
 
-/// What a send error says about the server.
-fn describe_send(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => {
-            format!("sendto failed: {e} (no socket at the server's address: has the server stopped?)")
-        }
-        _ => format!("sendto failed: {e}"),
-    }
-}
-
 impl DgramClient {
-    async fn socket(&mut self, server: &Endpoint) -> Result<&Dgram, String> {
+    async fn socket(&mut self, server: &Endpoint) -> Result<&Dgram, Fact> {
         if self.socket.is_none() {
-            let (s, dir) = net::dgram::client_socket(server).map_err(|e| e.to_string())?;
+            let (s, dir) = net::dgram::client_socket(server).map_err(|e| Fact::Setup { what: e.to_string() })?;
             // Room for the largest datagram both ways, over Unix sockets too.
             let _ = s.set_buffers(1 << 18);
             self.socket = Some((s, dir));
@@ -82,21 +73,21 @@ impl DgramClient {
             Step::SendDatagram(p) => {
                 let bytes = p.bytes();
                 let sock = self.socket(server).await?;
-                sock.send_to_endpoint(&bytes, server).await.map_err(|e| describe_send(&e))?;
+                sock.send_to_endpoint(&bytes, server).await.map_err(|e| Fact::SendtoFailed { error: IoFault::from(&e) })?;
                 let n = bytes.len();
                 self.pending.push_back(bytes);
-                Ok(format!("{n} bytes in one datagram"))
+                Ok(Fact::DatagramSent { bytes: n as u64 })
             }
             Step::ExpectDatagramReply => self.expect_reply(server, transform, within).await,
             Step::ExpectNoDatagram(d) => {
                 let sock = self.socket(server).await?;
                 let mut buf = vec![0u8; 1 << 17];
                 match tokio::time::timeout(*d, sock.recv_from(&mut buf)).await {
-                    Err(_) => Ok(format!("nothing for {}", format_duration(*d))),
+                    Err(_) => Ok(Fact::Quiet { waited: (*d).into() }),
                     Ok(Ok((n, _, from))) => {
-                        Err(format!("a datagram of {n} bytes from {from} while none was due: {}", excerpt(&buf[..n])))
+                        Err(Fact::UnexpectedDatagram { bytes: Bytes::of(&buf[..n]), from: from.to_string() })
                     }
-                    Ok(Err(e)) => Err(format!("recvfrom failed: {e}")),
+                    Ok(Err(e)) => Err(Fact::RecvFailed { error: IoFault::from(&e) }),
                 }
             }
             Step::Burst { count, size } => self.burst(server, transform, *count, *size).await,
@@ -104,23 +95,20 @@ impl DgramClient {
                 let local = self.socket.as_ref().and_then(|(s, _)| s.local());
                 self.socket = None;
                 self.pending.clear();
-                Ok(match local {
-                    Some(l) => format!("socket at {l} closed: replies to it now fail"),
-                    None => "no socket to close".into(),
-                })
+                Ok(Fact::SocketClosed { local: local.map(|l| l.to_string()) })
             }
             Step::Wait(d) => {
                 tokio::time::sleep(*d).await;
-                Ok(String::new())
+                Ok(Fact::Nothing)
             }
-            other => Err(format!("{} is a stream step; this is a datagram scenario", other.to_code())),
+            _ => Err(Fact::Misuse { what: Misuse::StreamStepOverDatagrams }),
         }
     }
 
     /// The next datagram: from the server, and the whole transform of the oldest pending one.
     async fn expect_reply(&mut self, server: &Endpoint, transform: Transform, within: Duration) -> StepResult {
         let Some(sent) = self.pending.front().cloned() else {
-            return Err("nothing was sent, so no reply can be expected".into());
+            return Err(Fact::Misuse { what: Misuse::NothingSent });
         };
         let expected = transform.to_vec(&sent);
         let started = Instant::now();
@@ -128,51 +116,32 @@ impl DgramClient {
         self.socket(server).await?;
         let (sock, _) = self.socket.as_ref().expect("made above");
         let (n, truncated, from) = match tokio::time::timeout(within, sock.recv_from(&mut self.buf)).await {
-            Err(_) => {
-                let what = if sent.is_empty() {
-                    "the empty datagram".to_string()
-                } else {
-                    format!("a datagram of {} bytes", sent.len())
-                };
-                return Err(format!("no reply within {} to {what}", format_duration(within)));
-            }
-            Ok(Err(e)) => return Err(format!("recvfrom failed: {e}")),
+            Err(_) => return Err(Fact::NoDatagramReply { sent: sent.len() as u64, within: within.into() }),
+            Ok(Err(e)) => return Err(Fact::RecvFailed { error: IoFault::from(&e) }),
             Ok(Ok(r)) => r,
         };
         let got = &self.buf[..n];
+        let (got_len, expected_len) = (n as u64, expected.len() as u64);
         if Some(&from) != from_server.as_ref() {
-            return Err(format!(
-                "a datagram of {n} bytes came from {from}, not from the server at {server}: {}",
-                excerpt(got)
-            ));
+            return Err(Fact::ForeignDatagram { bytes: Bytes::of(got), from: from.to_string(), server: server.to_string() });
         }
         if got == expected.as_slice() {
             self.pending.pop_front();
-            return Ok(format!("{n} bytes in one datagram in {}", format_duration(started.elapsed())));
+            return Ok(Fact::DatagramReplied { bytes: got_len, took: started.elapsed().into() });
+        }
+        // A reply that answers a later datagram: out of order, or this one's lost. Checked before
+        // the sizes, since a later datagram's reply has its own size.
+        if self.pending.iter().skip(1).any(|p| transform.to_vec(p) == got) {
+            return Err(Fact::LaterReplyFirst { got: got_len, expected: expected_len });
         }
         if truncated || n > expected.len() {
-            return Err(format!("a reply of more than {} bytes to a datagram of {} bytes", n, expected.len()));
+            return Err(Fact::DatagramTooLong { got: got_len, expected: expected_len });
         }
         if n < expected.len() && expected.starts_with(got) {
-            return Err(format!(
-                "the reply was cut: {n} of {} bytes came back in one datagram (a receive buffer of {n} bytes, \
-                 like recvfrom({n}), truncates the datagram)",
-                expected.len()
-            ));
+            return Err(Fact::DatagramCut { got: got_len, expected: expected_len });
         }
-        if self.pending.iter().skip(1).any(|p| transform.to_vec(p) == got) {
-            return Err(format!(
-                "the reply to a later datagram ({n} bytes) came first: replies out of order or one lost"
-            ));
-        }
-        if n != expected.len() {
-            return Err(format!(
-                "a reply of {n} bytes to a datagram of {} bytes: {}",
-                expected.len(),
-                mismatch(&expected, got, 0)
-            ));
-        }
-        Err(format!("wrong reply: {}", mismatch(&expected, got, 0)))
+        let diff = Difference::between(Unit::Datagram, &expected, got, 0);
+        Err(Fact::WrongDatagram { diff, got: got_len, expected: expected_len })
     }
 
     /// `count` numbered datagrams, [`BURST_WINDOW`] in flight; replies counted, loss a figure.
@@ -187,12 +156,13 @@ impl DgramClient {
         let mut answered = vec![false; count];
         let window = if server.transport().is_unix() { BURST_WINDOW_UNIX } else { BURST_WINDOW };
         let (mut sent, mut replies, mut duplicates, mut in_flight, mut stalls) = (0usize, 0usize, 0usize, 0usize, 0);
+        let mut stranger = None;
         self.socket(server).await?;
         let (sock, _) = self.socket.as_ref().expect("made above");
         loop {
             while sent < count && in_flight < window {
                 let d = datagram(sent);
-                sock.send_to_endpoint(&d, server).await.map_err(|e| describe_send(&e))?;
+                sock.send_to_endpoint(&d, server).await.map_err(|e| Fact::SendtoFailed { error: IoFault::from(&e) })?;
                 index.insert(transform.to_vec(&d), sent);
                 sent += 1;
                 in_flight += 1;
@@ -205,10 +175,8 @@ impl DgramClient {
                     stalls = 0;
                     match index.get(&self.buf[..n]) {
                         None => {
-                            return Err(format!(
-                                "a reply of {n} bytes that answers no datagram of the burst: {}",
-                                excerpt(&self.buf[..n])
-                            ))
+                            stranger = Some(Bytes::of(&self.buf[..n]));
+                            break;
                         }
                         Some(&i) if answered[i] => duplicates += 1,
                         Some(&i) => {
@@ -218,7 +186,7 @@ impl DgramClient {
                         }
                     }
                 }
-                Ok(Err(e)) => return Err(format!("recvfrom failed after {replies} replies: {e}")),
+                Ok(Err(e)) => return Err(Fact::RecvFailed { error: IoFault::from(&e) }),
                 Err(_) => {
                     // What is in flight is lost; three stalls in a row: the server stopped answering.
                     in_flight = 0;
@@ -229,22 +197,23 @@ impl DgramClient {
                 }
             }
         }
-        let lost = count - replies;
-        let loss = lost as f64 / count as f64;
-        let figure = format!("{replies} of {count} datagrams answered, {lost} lost ({:.1}%)", loss * 100.0);
-        if replies == 0 {
-            return Err(format!("no reply to any of the {sent} datagrams sent"));
+        let lost = (count - replies) as f64 / count as f64;
+        let fact = Fact::Burst {
+            count: count as u64,
+            sent: sent as u64,
+            answered: replies as u64,
+            duplicates: duplicates as u64,
+            took: started.elapsed().into(),
+            stranger,
+        };
+        let failed = match &fact {
+            Fact::Burst { stranger: Some(_), .. } => true,
+            _ => replies == 0 || duplicates > 0 || lost > BURST_MAX_LOSS,
+        };
+        if failed {
+            Err(fact)
+        } else {
+            Ok(fact)
         }
-        if duplicates > 0 {
-            return Err(format!("{figure}, and {duplicates} replies more than once: one datagram, one reply"));
-        }
-        if loss > BURST_MAX_LOSS {
-            return Err(format!(
-                "{figure}; {sent} sent before the server stopped answering (over loopback, more than {:.0}% lost \
-                 is a server that stops answering)",
-                BURST_MAX_LOSS * 100.0
-            ));
-        }
-        Ok(format!("{figure} in {}", format_duration(started.elapsed())))
     }
 }

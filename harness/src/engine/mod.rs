@@ -19,6 +19,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::addr::Transport;
+use crate::facts::{Fact, TargetEnd};
 use crate::proto::Transform;
 use crate::report::{Event, Failure, Observer, Outcome, Verdict};
 use crate::scenario::{Mode, Scenario};
@@ -54,8 +55,8 @@ impl RunOpts {
     }
 }
 
-/// What a step did (`Ok`: a note for the transcript) or why it failed.
-pub type StepResult = Result<String, String>;
+/// What a step saw: `Ok` when that is what the scenario asks for, `Err` when it fails the step.
+pub type StepResult = Result<Fact, Fact>;
 
 /// The transcript of one scenario as it is played.
 #[derive(Debug)]
@@ -82,9 +83,9 @@ impl Transcript {
 
     /// A step of `who` that started at `started` ended with `result`.
     pub fn record(&mut self, who: &str, step: impl Into<String>, started: Instant, result: &StepResult) {
-        let (ok, note) = match result {
-            Ok(n) => (true, n.clone()),
-            Err(e) => (false, e.clone()),
+        let (ok, fact) = match result {
+            Ok(f) => (true, f.clone()),
+            Err(f) => (false, f.clone()),
         };
         self.events.push(Event {
             at: started.saturating_duration_since(self.t0),
@@ -92,13 +93,13 @@ impl Transcript {
             client: who.to_string(),
             step: step.into(),
             ok,
-            note,
+            fact,
         });
     }
 
     /// The failure of the step just recorded.
-    pub fn fail(&self, who: &str, step: impl Into<String>, message: String) -> Failure {
-        Failure { client: who.to_string(), step_index: self.events.len(), step: step.into(), message }
+    pub fn fail(&self, who: &str, step: impl Into<String>, fact: Fact) -> Failure {
+        Failure::new(who, self.events.len(), step, fact)
     }
 
     pub fn len(&self) -> usize {
@@ -140,11 +141,15 @@ pub trait Play {
     }
     /// Start the subject and play every step, recording each in `log`.
     fn play(&mut self, engine: &Engine, log: &mut Transcript) -> Result<(), Failure>;
-    /// After the play, with everything it opened closed: `Err` with what happened if the subject
-    /// died. `after_failure`: the play failed, perhaps because the subject is dying right now.
-    fn health(&mut self, after_failure: bool) -> Result<(), String> {
+    /// After the play, with everything it opened closed: how the subject ended, if it did.
+    /// `after_failure`: the play failed, perhaps because the subject is dying right now.
+    fn health(&mut self, after_failure: bool) -> Option<TargetEnd> {
         let _ = after_failure;
-        Ok(())
+        None
+    }
+    /// What the subject sends on a connection before it is asked (asked only after a failure).
+    fn greeting(&self) -> Option<Vec<u8>> {
+        None
     }
     /// What the program under test wrote during the play (stderr, then stdout), as report lines.
     fn program_output(&self) -> Vec<String> {
@@ -201,29 +206,22 @@ impl Engine {
         outcome.duration = log.started().elapsed();
         let events = log.len();
         outcome.transcript = log.into_events();
-        let failure = match (result, health) {
-            (Ok(()), Ok(())) => None,
-            (Ok(()), Err(e)) => Some(Failure {
-                client: "target".into(),
-                step_index: events,
-                step: "(after the scenario)".into(),
-                message: e,
-            }),
-            (Err(mut f), health) => {
-                if let Err(e) = health {
-                    f.message.push_str("; ");
-                    f.message.push_str(&e);
-                }
-                Some(f)
+        let failure = match (result, &health) {
+            (Ok(()), None) => None,
+            (Ok(()), Some(end)) => {
+                Some(Failure::new("target", events, "(after the scenario)", Fact::TargetEnded { end: end.clone() }))
             }
+            (Err(f), _) => Some(f),
         };
         if let Some(mut f) = failure {
             outcome.program_output = play.program_output();
-            if let Some(line) = telling_line(&outcome.program_output) {
-                if !f.message.contains(line) {
-                    f.message.push_str(&format!("; meanwhile the program wrote: {line}"));
-                }
+            if health.is_some() {
+                f.end = health;
             }
+            f.error_line = crate::facts::error_line(&outcome.program_output);
+            // Whether the server greets matters only for wrong bytes at the start of a connection.
+            let at_start = matches!(f.fact.inner(), Fact::WrongReply { diff } if diff.start == 0);
+            f.classify(if at_start { play.greeting() } else { None });
             outcome.verdict = Verdict::Fail;
             outcome.failure = Some(f);
         }
@@ -254,13 +252,6 @@ impl Engine {
         observer.finished(&outcome);
         outcome
     }
-}
-
-/// The line of a program's output that best says what went wrong: the last that names an error
-/// (`UnicodeDecodeError: ...`, `Error: read ECONNRESET`), else none.
-fn telling_line(lines: &[String]) -> Option<&str> {
-    const MARKS: [&str; 6] = ["Error", "Exception", "error:", "panicked", "Traceback", "fatal"];
-    lines.iter().rev().map(String::as_str).find(|l| MARKS.iter().any(|m| l.contains(m)))
 }
 
 /// Keep the items whose names contain any of `filters` (all when empty).
@@ -363,7 +354,7 @@ pub fn check_servers(
             let (name, about) = (job.scenario.name(), job.scenario.description());
             let mut o = Outcome::new(name, about, job.transport, "target".into());
             o.verdict = Verdict::Fail;
-            o.failure = Some(Failure { client: "sockcheck".into(), step_index: 0, step: "start".into(), message: e });
+            o.failure = Some(Failure::new("sockcheck", 0, "start", Fact::Setup { what: e }));
             o
         }
     };

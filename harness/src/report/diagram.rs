@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::html::Esc;
 use super::json::to_micros;
 use super::{Event, Outcome, Verdict};
+use crate::facts::Fact;
 
 const ROW: usize = 26;
 const HEAD: usize = 40;
@@ -95,7 +96,7 @@ pub fn svg(o: &Outcome) -> String {
             rows.push(Row { at: None, shape: Shape::Band(label), fail: false, code: String::new(), note });
         }
         let shape = if client_check { client_shape(e, &lanes) } else { server_shape(e, &lanes) };
-        rows.push(Row { at: Some(e.at), shape, fail: !e.ok, code: e.step.clone(), note: e.note.clone() });
+        rows.push(Row { at: Some(e.at), shape, fail: !e.ok, code: e.step.clone(), note: e.fact.to_string() });
     }
     // A failure outside the transcript: the target died afterwards, the scenario ran out of time.
     if let (Some(f), false, Verdict::Fail | Verdict::Flaky) = (&o.failure, failed_in_transcript, &o.verdict) {
@@ -105,71 +106,89 @@ pub fn svg(o: &Outcome) -> String {
             shape: Shape::Box(on, "✗".into()),
             fail: true,
             code: f.step.clone(),
-            note: f.message.clone(),
+            note: f.message(),
         });
     }
     draw(&lanes, &rows, &o.scenario)
 }
 
+/// A label for the bytes a step moved, or `…`.
+fn moved(e: &Event) -> String {
+    e.fact.bytes_moved().map_or_else(|| "…".into(), size)
+}
+
+/// `1 MiB` for a whole reply, `1 KiB of 1 MiB` for a cut one, `✗` for wrong bytes.
+fn reply_label(e: &Event) -> String {
+    match e.fact.inner() {
+        Fact::NoReply { got, expected, .. } | Fact::ConnectionEnded { got, expected, .. } => {
+            format!("{} of {}", size(*got), size(*expected))
+        }
+        _ if e.ok => moved(e),
+        _ => "✗".into(),
+    }
+}
+
 fn server_shape(e: &Event, lanes: &Lanes) -> Shape {
     let (c, s) = (lanes.index(&e.client), lanes.subject);
-    let name = e.step.split('(').next().unwrap_or("");
-    match (e.client.as_str(), name) {
-        ("-", _) => Shape::Band(format!("wait {}", millis(&e.step))),
-        ("target", n) => Shape::Box(
-            s,
-            match n {
-                "stop_target" => "stop",
-                "start_target" | "start" => "start",
-                "expect_start_failure" => "start?",
-                "put_at_path" => "put file",
-                "expect_at_path" => "check path",
-                "clear_path" => "clear path",
-                other => other,
-            }
-            .into(),
-        ),
-        _ if e.step.contains(").") => {
-            Shape::Arrow(c, s, number_before(&e.note, " more").map_or("…".into(), |n| format!("{n} more")), "ctl")
+    if e.client == "-" {
+        return Shape::Band(format!("wait {}", e.took.as_millis()));
+    }
+    if e.client == "target" {
+        let label = match &e.fact {
+            Fact::TargetStopped => "stop",
+            Fact::TargetStarted { .. } | Fact::TargetDidNotStart { .. } => "start",
+            Fact::RefusedToStart { .. } | Fact::StartedAnyway { .. } => "start?",
+            Fact::PutAtPath { .. } => "put file",
+            Fact::PathAsItWas { .. } | Fact::PathChanged { .. } => "check path",
+            Fact::PathCleared { .. } => "clear path",
+            _ => "✗",
+        };
+        return Shape::Box(s, label.into());
+    }
+    match e.fact.inner() {
+        Fact::Repeated { count, shown } => Shape::Arrow(c, s, format!("{} more", count - shown), "ctl"),
+        Fact::Connected { .. } | Fact::ConnectFailed { .. } => Shape::Arrow(c, s, "connect".into(), "ctl"),
+        Fact::Queued { .. } | Fact::DatagramSent { .. } => Shape::Arrow(c, s, moved(e), "send"),
+        Fact::Sent { .. } | Fact::SendFailed { .. } | Fact::SendStalled { .. } => {
+            Shape::Arrow(c, s, "flush".into(), "send")
         }
-        (_, "connect") => Shape::Arrow(c, s, "connect".into(), "ctl"),
-        (_, "send") => Shape::Arrow(c, s, bytes_label(&e.note, " bytes"), "send"),
-        (_, "flush") => Shape::Arrow(c, s, "flush".into(), "send"),
-        (
-            _,
-            "expect_reply" | "expect_reply_of" | "expect_reply_slowly" | "expect_partial_reply" | "vanish_mid_reply",
-        ) => Shape::Arrow(s, c, reply_label(e), "reply"),
-        (_, "expect_eof") => Shape::Arrow(s, c, "EOF".into(), "ctl"),
-        (_, "half_close") => Shape::Arrow(c, s, "FIN".into(), "ctl"),
-        (_, "close") => Shape::Arrow(c, s, "close".into(), "ctl"),
-        (_, "reset") => Shape::Arrow(c, s, "RST".into(), "rst"),
-        (_, "expect_silence") => Shape::Box(c, format!("silent {}", millis(&e.step))),
-        (_, "wait") => Shape::Box(c, format!("wait {}", millis(&e.step))),
-        (_, other) => Shape::Box(c, other.into()),
+        Fact::ClosedByServer { .. } | Fact::NotClosed { .. } | Fact::MoreBeforeClose { .. } => {
+            Shape::Arrow(s, c, "EOF".into(), "ctl")
+        }
+        Fact::HalfClosed { .. } => Shape::Arrow(c, s, "FIN".into(), "ctl"),
+        Fact::Closed => Shape::Arrow(c, s, "close".into(), "ctl"),
+        Fact::Reset => Shape::Arrow(c, s, "RST".into(), "rst"),
+        Fact::Quiet { waited } => Shape::Box(c, format!("silent {}ms", waited.duration().as_millis())),
+        Fact::NotQuiet { .. } | Fact::Unasked { .. } | Fact::UnexpectedDatagram { .. } => {
+            Shape::Arrow(s, c, "✗".into(), "reply")
+        }
+        Fact::Nothing => Shape::Box(c, format!("wait {}ms", e.took.as_millis())),
+        Fact::SocketClosed { .. } => Shape::Box(c, "close".into()),
+        Fact::Burst { sent, .. } => Shape::Arrow(c, s, format!("{sent} datagrams"), "send"),
+        Fact::Misuse { .. } | Fact::Setup { .. } => Shape::Box(c, "✗".into()),
+        _ => Shape::Arrow(s, c, reply_label(e), "reply"),
     }
 }
 
 fn client_shape(e: &Event, lanes: &Lanes) -> Shape {
     let p = lanes.subject;
-    let name = e.step.split('(').next().unwrap_or("");
     let lane = |n: &str| lanes.index(n);
-    match (e.client.as_str(), name) {
-        ("stdin", "end_input") => Shape::Arrow(lane("stdin"), p, "EOF".into(), "ctl"),
-        ("stdin", _) => Shape::Arrow(lane("stdin"), p, bytes_label(&e.note, " bytes"), "send"),
-        ("stdout", _) => {
-            let label = match number_before(&e.note, " lines") {
-                Some(n) if e.ok => format!("{n} line{}", if n == 1 { "" } else { "s" }),
-                _ => "✗".into(),
-            };
+    match (e.client.as_str(), &e.fact) {
+        ("stdin", Fact::InputEnded { .. }) => Shape::Arrow(lane("stdin"), p, "EOF".into(), "ctl"),
+        ("stdin", _) => Shape::Arrow(lane("stdin"), p, moved(e), "send"),
+        ("stdout", Fact::PrintedAsExpected { lines, .. }) => {
+            let label = format!("{lines} line{}", if *lines == 1 { "" } else { "s" });
             Shape::Arrow(p, lane("stdout"), label, "reply")
         }
-        ("stderr", _) => Shape::Arrow(p, lane("stderr"), bytes_label(&e.note, " bytes on stderr"), "reply"),
-        ("server", "serve") => Shape::Arrow(lane("server"), p, bytes_label(&e.note, " bytes replied"), "reply"),
-        ("server", _) => Shape::Arrow(p, lane("server"), bytes_label(&e.note, " bytes"), "send"),
-        ("process", "expect_idle") => Shape::Box(p, format!("idle {}", millis(&e.step))),
-        ("process", "expect_exit") => Shape::Box(p, "exit".into()),
-        ("sockcheck", "start") => Shape::Box(p, "start".into()),
-        (_, other) => Shape::Box(p, other.into()),
+        ("stdout", Fact::Prompt { .. }) => Shape::Arrow(p, lane("stdout"), "prompt".into(), "reply"),
+        ("stdout", _) => Shape::Arrow(p, lane("stdout"), "✗".into(), "reply"),
+        ("stderr", _) => Shape::Arrow(p, lane("stderr"), moved(e), "reply"),
+        ("server", Fact::ServerLog { .. }) => Shape::Arrow(lane("server"), p, moved(e), "reply"),
+        ("server", _) => Shape::Arrow(p, lane("server"), moved(e), "send"),
+        ("process", Fact::ClientIdle { waited, .. }) => Shape::Box(p, format!("idle {}ms", waited.duration().as_millis())),
+        ("process", _) => Shape::Box(p, "exit".into()),
+        ("sockcheck", _) => Shape::Box(p, "start".into()),
+        _ => Shape::Box(p, "✗".into()),
     }
 }
 
@@ -187,36 +206,6 @@ pub fn size(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
-}
-
-/// The number just before `unit` in `note` (`12` in `got 12 bytes`).
-fn number_before(note: &str, unit: &str) -> Option<u64> {
-    let i = note.find(unit)?;
-    let digits = note[..i].rsplit(|c: char| !c.is_ascii_digit()).next()?;
-    digits.parse().ok()
-}
-
-fn bytes_label(note: &str, unit: &str) -> String {
-    number_before(note, unit).map_or_else(|| "…".into(), size)
-}
-
-/// `1 MiB` for a whole reply, `1 KiB of 1 MiB` for a cut one, `✗` for wrong bytes.
-fn reply_label(e: &Event) -> String {
-    if e.ok {
-        return bytes_label(&e.note, " bytes");
-    }
-    let of = |s: &str| -> Option<String> {
-        let rest = &e.note[e.note.find(s)? + s.len()..];
-        let (got, rest) = rest.split_once(" of ")?;
-        let total: u64 = rest.split(' ').next()?.parse().ok()?;
-        Some(format!("{} of {}", size(got.parse().ok()?), size(total)))
-    };
-    of("got ").or_else(|| of("after ")).unwrap_or_else(|| "✗".into())
-}
-
-/// `300ms` from `wait(ms(300))`.
-fn millis(code: &str) -> String {
-    code.split_once("ms(").and_then(|(_, rest)| rest.split(')').next()).map_or_else(|| "…".into(), |n| format!("{n}ms"))
 }
 
 /// At most `n` characters, `…` when cut.
@@ -339,8 +328,5 @@ mod tests {
         assert_eq!(size(1 << 16), "64 KiB");
         assert_eq!(size(1 << 24), "16 MiB");
         assert_eq!(size(1536), "1.5 KiB");
-        assert_eq!(number_before("33554432 bytes queued", " bytes"), Some(33554432));
-        assert_eq!(number_before("1 connection(s), 12 bytes received, 7 bytes replied", " bytes replied"), Some(7));
-        assert_eq!(millis("wait(ms(300))"), "300ms");
     }
 }

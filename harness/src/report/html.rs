@@ -10,7 +10,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::compare::{parse_mismatch, Difference};
+use crate::facts::{show, Difference};
 use super::json::to_micros;
 use super::render::distinct;
 use super::{diagram, format_duration, summary_line, Outcome, ReportMeta, Totals, Verdict};
@@ -123,7 +123,7 @@ fn failures(h: &mut String, outcomes: &[Outcome]) {
     }
     let _ = writeln!(h, "<nav class=\"failures\"><h2>What failed</h2><ol>");
     for (i, o) in bad {
-        let why = o.failure.as_ref().map_or_else(|| o.summary(), |f| f.message.clone());
+        let why = o.failure.as_ref().map_or_else(|| o.summary(), |f| format!("{}: {}", f.cause.title(), f.message()));
         let (why, _) = cut(&why, 120);
         let _ = writeln!(
             h,
@@ -261,14 +261,16 @@ fn section(h: &mut String, i: usize, o: &Outcome) {
         };
         let _ = write!(
             h,
-            "<div class=\"failure\"><p>{lead} client <code>{}</code>, step {} <code>{}</code>:</p><p class=\"msg\">{}</p>",
+            "<div class=\"failure\"><p class=\"cause\">{}</p><p>{lead} client <code>{}</code>, step {} <code>{}</code>:</p><p class=\"msg\">{}</p><p class=\"fix\">Fix: {}</p>",
+            Esc(f.cause.title()),
             Esc(&f.client),
             f.step_index,
             Esc(&f.step),
-            Esc(&f.message)
+            Esc(&f.message()),
+            Esc(f.cause.fix())
         );
-        if let Some(d) = parse_mismatch(&f.message) {
-            difference(h, &d);
+        if let Some(d) = f.fact.difference() {
+            difference(h, d);
         }
         h.push_str("</div>\n");
     }
@@ -296,11 +298,11 @@ fn difference(h: &mut String, d: &Difference) {
         h,
         "<table class=\"cmp\"><tr><th>expected</th><td><code>{}</code></td></tr>\
          <tr><th>received</th><td><code>{}</code></td></tr></table>",
-        Esc(&format!("\"{}\"", d.expected.escape_ascii())),
-        Esc(&format!("\"{}\"", d.got.escape_ascii()))
+        Esc(&format!("\"{}\"", show(&d.expected))),
+        Esc(&format!("\"{}\"", show(&d.got)))
     );
     let _ =
-        write!(h, "<table class=\"hex\"><caption>first difference at byte {} of the {}</caption>", d.at, Esc(&d.of));
+        write!(h, "<table class=\"hex\"><caption>first difference at byte {} of the {}</caption>", d.at, d.of);
     let len = d.expected.len().max(d.got.len());
     for row in (0..len).step_by(16) {
         for (who, bytes, other) in [("expected", &d.expected, &d.got), ("received", &d.got, &d.expected)] {

@@ -10,6 +10,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Event, Failure, Outcome, ReportMeta, Totals, Verdict};
+use crate::facts::{Cause, Fact, TargetEnd};
+
+/// The version of the JSON report's shape; `sockcheck report` reads this version only.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A report read back from JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,6 +31,18 @@ pub fn write_json(outcomes: &[Outcome], meta: &ReportMeta, out: &mut dyn Write) 
 /// Read a JSON report back into the model. The error is one line: what is wrong and where.
 /// Fields a newer sockcheck may add are ignored; the totals are recounted from the outcomes.
 pub fn read_json(bytes: &[u8]) -> Result<SavedReport, String> {
+    #[derive(Deserialize)]
+    struct Version {
+        #[serde(default)]
+        format_version: Option<u32>,
+    }
+    let version = serde_json::from_slice::<Version>(bytes).map_err(|e| e.to_string())?.format_version;
+    if version != Some(FORMAT_VERSION) {
+        let was = version.map_or("none".to_string(), |v| v.to_string());
+        return Err(format!(
+            "the report's format_version is {was}; this sockcheck reads version {FORMAT_VERSION} (run the check again)"
+        ));
+    }
     let report: JsonReport = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let meta =
         ReportMeta { title: report.title.map(Cow::into_owned), command_line: report.command_line.map(Cow::into_owned) };
@@ -44,6 +60,7 @@ pub fn read_json(bytes: &[u8]) -> Result<SavedReport, String> {
 
 #[derive(Serialize, Deserialize)]
 struct JsonReport<'a> {
+    format_version: u32,
     #[serde(default)]
     passed: usize,
     #[serde(default)]
@@ -98,7 +115,19 @@ struct JsonFailure<'a> {
     client: Cow<'a, str>,
     step_index: usize,
     step: Cow<'a, str>,
-    message: Cow<'a, str>,
+    cause: Cause,
+    /// The cause, the fact and the fix in words, for people reading the file (not read back).
+    #[serde(default, skip_deserializing)]
+    title: &'static str,
+    #[serde(default, skip_deserializing)]
+    message: String,
+    #[serde(default, skip_deserializing)]
+    fix: &'static str,
+    fact: Cow<'a, Fact>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end: Option<Cow<'a, TargetEnd>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error_line: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -109,8 +138,10 @@ struct JsonEvent<'a> {
     client: Cow<'a, str>,
     step: Cow<'a, str>,
     ok: bool,
-    #[serde(default)]
-    note: Cow<'a, str>,
+    /// The fact in words (not read back).
+    #[serde(default, skip_deserializing)]
+    note: String,
+    fact: Cow<'a, Fact>,
 }
 
 /// Milliseconds with three decimals: whole microseconds.
@@ -134,6 +165,7 @@ fn json_report<'a>(outcomes: &'a [Outcome], meta: &'a ReportMeta) -> JsonReport<
     let t = Totals::of(outcomes);
     let b = |s: &'a str| Cow::Borrowed(s);
     JsonReport {
+        format_version: FORMAT_VERSION,
         passed: t.passed,
         failed: t.failed,
         flaky: t.flaky,
@@ -161,7 +193,13 @@ fn json_report<'a>(outcomes: &'a [Outcome], meta: &'a ReportMeta) -> JsonReport<
                     client: b(&f.client),
                     step_index: f.step_index,
                     step: b(&f.step),
-                    message: b(&f.message),
+                    cause: f.cause,
+                    title: f.cause.title(),
+                    message: f.message(),
+                    fix: f.cause.fix(),
+                    fact: Cow::Borrowed(&f.fact),
+                    end: f.end.as_ref().map(Cow::Borrowed),
+                    error_line: f.error_line.as_deref().map(b),
                 }),
                 transcript: o
                     .transcript
@@ -172,7 +210,8 @@ fn json_report<'a>(outcomes: &'a [Outcome], meta: &'a ReportMeta) -> JsonReport<
                         client: b(&e.client),
                         step: b(&e.step),
                         ok: e.ok,
-                        note: b(&e.note),
+                        note: e.fact.to_string(),
+                        fact: Cow::Borrowed(&e.fact),
                     })
                     .collect(),
             })
@@ -198,7 +237,7 @@ fn outcome(o: JsonOutcome) -> Result<Outcome, String> {
                 client: e.client.into_owned(),
                 step: e.step.into_owned(),
                 ok: e.ok,
-                note: e.note.into_owned(),
+                fact: e.fact.into_owned(),
             })
         })
         .collect::<Result<_, String>>()?;
@@ -213,7 +252,10 @@ fn outcome(o: JsonOutcome) -> Result<Outcome, String> {
             client: f.client.into_owned(),
             step_index: f.step_index,
             step: f.step.into_owned(),
-            message: f.message.into_owned(),
+            fact: f.fact.into_owned(),
+            end: f.end.map(Cow::into_owned),
+            error_line: f.error_line.map(Cow::into_owned),
+            cause: f.cause,
         }),
         duration: duration(o.duration_ms, "duration_ms")?,
         transcript,
@@ -231,10 +273,12 @@ mod tests {
     fn wrong_shapes_are_one_line_errors() {
         for (input, want) in [
             (&b"not json"[..], "expected ident"),
-            (br#"{"outcomes": 3}"#, "invalid type"),
-            (br#"{"outcomes": [{"scenario": "x", "transport": "sctp", "result": "pass"}]}"#, "unknown transport"),
-            (br#"{"outcomes": [{"scenario": "x", "transport": "tcp", "result": "won"}]}"#, "result `won`"),
-            (br#"{"outcomes": [{"scenario": "x", "transport": "tcp", "result": "pass", "duration_ms": -1}]}"#, "-1"),
+            (br#"{"outcomes": []}"#, "format_version is none; this sockcheck reads version 2"),
+            (br#"{"format_version": 1, "outcomes": []}"#, "format_version is 1"),
+            (br#"{"format_version": 2, "outcomes": 3}"#, "invalid type"),
+            (br#"{"format_version": 2, "outcomes": [{"scenario": "x", "transport": "sctp", "result": "pass"}]}"#, "unknown transport"),
+            (br#"{"format_version": 2, "outcomes": [{"scenario": "x", "transport": "tcp", "result": "won"}]}"#, "result `won`"),
+            (br#"{"format_version": 2, "outcomes": [{"scenario": "x", "transport": "tcp", "result": "pass", "duration_ms": -1}]}"#, "-1"),
         ] {
             let e = read_json(input).unwrap_err();
             assert!(e.contains(want) && !e.contains('\n'), "{e}");

@@ -5,7 +5,7 @@
 //!
 //! # Layout
 //! - this file: [`Outcome`], [`Verdict`], [`Failure`], [`Event`], the one-line and full texts.
-//! - [`compare`]: expected-vs-actual bytes in words (offset of the first difference, excerpts).
+
 //! - [`human`]: the table printed as outcomes arrive, then each failure with its transcript.
 //! - [`render`]: whole reports in a [`Format`] (human, JSON, JUnit XML, HTML), and [`ReportMeta`].
 //! - [`json`]: the JSON report both ways: written, and read back into the model ([`read_json`]).
@@ -18,9 +18,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::addr::Transport;
+use crate::facts::{Cause, Context, Fact, TargetEnd};
 use crate::server::Mode;
 
-pub mod compare;
 pub mod diagram;
 pub mod html;
 pub mod human;
@@ -29,7 +29,6 @@ pub mod progress;
 pub mod render;
 pub mod session;
 
-pub use compare::{excerpt, mismatch};
 pub use human::HumanReport;
 pub use json::{read_json, SavedReport};
 pub use progress::Progress;
@@ -59,7 +58,8 @@ impl Verdict {
     }
 }
 
-/// Where and why a scenario failed.
+/// Where and why a scenario failed: the failing step's fact, what else was known, and the cause
+/// [`classify`](crate::facts::classify) derived from them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     /// The client (or `target`, `stdout`, ...) whose step failed.
@@ -67,7 +67,46 @@ pub struct Failure {
     /// 1-based position of the step in the scenario's transcript.
     pub step_index: usize,
     pub step: String,
-    pub message: String,
+    /// What the failing step saw.
+    pub fact: Fact,
+    /// How the program under test ended, when it did.
+    pub end: Option<TargetEnd>,
+    /// The line of the program's output that names its error.
+    pub error_line: Option<String>,
+    pub cause: Cause,
+}
+
+impl Failure {
+    /// A failure of step `step` of `client`; its cause is derived when the outcome is made.
+    pub fn new(client: &str, step_index: usize, step: impl Into<String>, fact: Fact) -> Self {
+        Failure {
+            client: client.to_string(),
+            step_index,
+            step: step.into(),
+            fact,
+            end: None,
+            error_line: None,
+            cause: Cause::Sockcheck,
+        }
+    }
+
+    /// Derive the cause from the fact and what is known around it.
+    pub fn classify(&mut self, greeting: Option<Vec<u8>>) {
+        let ctx = Context { end: self.end.clone(), error_line: self.error_line.clone(), greeting };
+        self.cause = crate::facts::classify(&self.fact, &ctx);
+    }
+
+    /// What happened, in words: the fact, how the program ended, its error line.
+    pub fn message(&self) -> String {
+        let mut s = self.fact.to_string();
+        if let Some(end) = &self.end {
+            let _ = write!(s, "; {end}");
+        }
+        if let Some(line) = &self.error_line {
+            let _ = write!(s, "; it wrote: {line}");
+        }
+        s
+    }
 }
 
 /// One line of a transcript.
@@ -79,7 +118,7 @@ pub struct Event {
     pub client: String,
     pub step: String,
     pub ok: bool,
-    pub note: String,
+    pub fact: Fact,
 }
 
 /// One scenario over one transport against one target (a server, or a client under test).
@@ -138,12 +177,22 @@ impl Outcome {
         match (&self.verdict, &self.failure) {
             (Verdict::Pass, _) => "passed".into(),
             (Verdict::Skip(why), _) => format!("skipped: {why}"),
-            (Verdict::Fail, Some(f)) => {
-                format!("client `{}`, step {} `{}`: {}", f.client, f.step_index, f.step, f.message)
-            }
+            (Verdict::Fail, Some(f)) => format!(
+                "{}: client `{}`, step {} `{}`: {}",
+                f.cause.title(),
+                f.client,
+                f.step_index,
+                f.step,
+                f.message()
+            ),
             (Verdict::Flaky, Some(f)) => format!(
-                "flaky: passed on attempt {}; an earlier attempt failed at client `{}`, step {} `{}`: {}",
-                self.attempts, f.client, f.step_index, f.step, f.message
+                "flaky: passed on attempt {}; an earlier attempt failed ({}) at client `{}`, step {} `{}`: {}",
+                self.attempts,
+                f.cause.title(),
+                f.client,
+                f.step_index,
+                f.step,
+                f.message()
             ),
             (Verdict::Fail | Verdict::Flaky, None) => self.verdict.name().into(),
         }
@@ -159,6 +208,9 @@ impl Outcome {
         }
         if self.verdict != Verdict::Pass {
             let _ = writeln!(s, "  {}", self.summary());
+            if let Some(f) = &self.failure {
+                let _ = writeln!(s, "  fix: {}", f.cause.fix());
+            }
         }
         if !self.transcript.is_empty() {
             let _ = writeln!(s, "  transcript:");
@@ -171,7 +223,7 @@ impl Outcome {
                     format_duration(e.took),
                     e.client,
                     e.step,
-                    e.note
+                    e.fact
                 );
             }
         }

@@ -8,7 +8,7 @@
 pub mod placeholders;
 pub mod spawn;
 
-pub use spawn::{detect_model, SpawnOpts, SpawnTarget};
+pub use spawn::{probe, probe_greeting, Probe, SpawnOpts, SpawnTarget};
 
 use std::time::{Duration, Instant};
 
@@ -38,12 +38,16 @@ pub trait Target: Send {
     fn stop(&mut self) -> Result<(), String> {
         Err("sockcheck cannot stop this target".into())
     }
-    /// After a scenario: `Err` with what happened if the target died (it is started afresh for
-    /// the next scenario). `after_failure`: the scenario failed, perhaps because the target is
-    /// dying right now, so it is worth a moment to learn how it ended.
-    fn health(&mut self, after_failure: bool) -> Result<(), String> {
+    /// After a scenario: how the target ended, if it did (it is started afresh for the next
+    /// scenario). `after_failure`: the scenario failed, perhaps because the target is dying
+    /// right now, so it is worth a moment to learn how it ended.
+    fn health(&mut self, after_failure: bool) -> Option<crate::facts::TargetEnd> {
         let _ = after_failure;
-        Ok(())
+        None
+    }
+    /// What the target sends on a connection before it is asked, when known.
+    fn greeting(&self) -> Option<Vec<u8>> {
+        None
     }
     /// A mark in the target's output (a program's stdout and stderr), for [`Target::output_since`].
     fn output_mark(&self) -> (u64, u64) {

@@ -1,5 +1,5 @@
 //! A server given as a command, in any language ([`SpawnTarget`]), and the probe of its serving
-//! model ([`detect_model`]).
+//! model and greeting ([`probe`]).
 
 use std::io::{Read, Write};
 use std::os::unix::fs::FileTypeExt;
@@ -11,7 +11,8 @@ use crate::addr::Endpoint;
 use crate::addr::Transport;
 use crate::error::{Error, Result};
 use crate::net::StdConn;
-use crate::process::{describe_status, Keep, Spawned, Stdin};
+use crate::facts::{ProcStatus, TargetEnd};
+use crate::process::{Keep, Spawned, Stdin};
 use crate::proto::Transform;
 use crate::report::format_duration;
 use crate::server::Mode;
@@ -29,6 +30,8 @@ pub struct SpawnOpts {
     pub grace: Duration,
     pub model: Option<Mode>,
     pub transform: Transform,
+    /// What the server sends on a connection before it is asked (found by [`probe`]).
+    pub greeting: Option<Vec<u8>>,
 }
 
 impl SpawnOpts {
@@ -40,6 +43,7 @@ impl SpawnOpts {
             grace: Duration::from_secs(2),
             model: None,
             transform: Transform::Upper,
+            greeting: None,
         }
     }
 }
@@ -84,7 +88,7 @@ impl SpawnTarget {
         &self.command_line
     }
 
-    /// Set the serving model (e.g. once detected with [`detect_model`]).
+    /// Set the serving model (e.g. once detected with [`probe`]).
     pub fn set_model(&mut self, model: Option<Mode>) {
         self.opts.model = model;
     }
@@ -116,8 +120,12 @@ impl SpawnTarget {
         let deadline = Instant::now() + self.opts.ready_timeout;
         let mut pause = Duration::from_micros(500);
         loop {
-            if let Some(e) = self.exited() {
-                return Err(format!("`{}` {e} before accepting connections on {}", self.command_line, self.endpoint));
+            if let Some(status) = self.exited() {
+                let tail = self.last.as_ref().map(stderr_tail).unwrap_or_default();
+                return Err(format!(
+                    "`{}` {status} before accepting connections on {}{tail}",
+                    self.command_line, self.endpoint
+                ));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -148,16 +156,15 @@ impl SpawnTarget {
         }
     }
 
-    /// If the program has exited: forget it and say how, with the tail of its stderr.
-    fn exited(&mut self) -> Option<String> {
+    /// If the program has exited: forget it (it is kept as the last) and say how.
+    fn exited(&mut self) -> Option<ProcStatus> {
         let status = self.running.as_mut()?.status()?;
         let mut program = self.running.take()?;
         // Whatever it left in its group goes too.
         program.reap_group();
         program.stderr.wait_closed(Duration::from_millis(300));
-        let tail = stderr_tail(&program);
         self.last = Some(program);
-        Some(format!("exited ({}){tail}", describe_status(status)))
+        Some(status.into())
     }
 
     /// Remove the socket file the program left at its path (only a socket, never anything else).
@@ -299,34 +306,26 @@ impl Target for SpawnTarget {
         }
         lines
     }
-    fn health(&mut self, after_failure: bool) -> std::result::Result<(), String> {
-        if self.running.is_none() {
-            return Ok(());
-        }
-        let exited = |e: String| {
-            if e.starts_with("exited (status 0)") {
-                // It left on its own, without an error: the tutorial's accept() without its loop.
-                format!("the server {e} after its clients closed: it serves one client and stops (accept() must be in a loop)")
-            } else {
-                format!("the server process {e}")
-            }
-        };
+    fn greeting(&self) -> Option<Vec<u8>> {
+        self.opts.greeting.clone()
+    }
+
+    fn health(&mut self, after_failure: bool) -> Option<TargetEnd> {
+        self.running.as_ref()?;
+        let exited = |status: ProcStatus| Some(TargetEnd::Exited { status });
         // After a scenario whose steps all passed, the program is not asked how it is: whether it
         // is seen to have exited a moment later would depend on how busy the machine is, and a
         // verdict must not. (A server that stops after one client is named by the start-up probe,
         // and fails every scenario that needs a second connection.) After a failure, it gets a
         // moment, so that the report names how it ended.
         if !after_failure {
-            return match self.exited() {
-                Some(e) if !e.starts_with("exited (status 0)") => Err(exited(e)),
-                _ => Ok(()),
-            };
+            return self.exited().filter(|s| !s.success()).and_then(exited);
         }
         let patience = Duration::from_millis(300);
         let deadline = Instant::now() + patience;
         loop {
-            if let Some(e) = self.exited() {
-                return Err(exited(e));
+            if let Some(status) = self.exited() {
+                return exited(status);
             }
             let gone = match listening(&self.endpoint) {
                 Some(listening) => !listening,
@@ -341,19 +340,19 @@ impl Target for SpawnTarget {
                 break;
             }
             if Instant::now() >= deadline {
-                return Ok(());
+                return None;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         // It no longer listens: give it a moment to exit, so that the report names its status.
         let deadline = Instant::now() + Duration::from_secs(1);
         while Instant::now() < deadline {
-            if let Some(e) = self.exited() {
-                return Err(exited(e));
+            if let Some(status) = self.exited() {
+                return exited(status);
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        Err(format!("the server no longer accepts connections on {} (its process is still running)", self.endpoint))
+        Some(TargetEnd::NotAccepting { at: self.endpoint.to_string() })
     }
 }
 
@@ -366,37 +365,81 @@ impl Drop for SpawnTarget {
     }
 }
 
-/// Guess the serving model: a first client connects and sends nothing; while it stays connected
-/// a second one sends a byte. Answered within `patience` means concurrent (a sequential server is
-/// busy waiting for the first client's message); answered once the first has left means
-/// sequential. `None` when the second client is never answered. Bytes before the answer (a
-/// greeting) are read past: the answer is the byte's transform.
-pub fn detect_model(endpoint: &Endpoint, patience: Duration, transform: Transform) -> Option<Mode> {
-    let answered = |conn: &mut StdConn, within: Duration| {
-        let want = transform.to_vec(b"b")[0];
-        let deadline = Instant::now() + within;
-        let mut got = [0u8; 64];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
-                return false;
-            }
-            match conn.read(&mut got) {
-                Ok(n) if n > 0 && got[..n].ends_with(&[want]) => return true,
-                Ok(n) if n > 0 => continue,
-                _ => return false,
-            }
+/// Read for a time with the given deadline: everything that came.
+fn read_for(conn: &mut StdConn, within: Duration, done: &dyn Fn(&[u8]) -> bool) -> Vec<u8> {
+    let deadline = Instant::now() + within;
+    let (mut got, mut buf) = (vec![], [0u8; 4096]);
+    while !done(&got) && got.len() < 64 * 1024 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
+            break;
         }
-    };
-    let first = StdConn::connect(endpoint, Duration::from_secs(2)).ok()?;
-    let mut second = StdConn::connect(endpoint, Duration::from_secs(2)).ok()?;
-    let _ = second.set_write_timeout(Some(Duration::from_secs(2)));
-    second.write_all(b"b").ok()?;
-    if answered(&mut second, patience) {
-        return Some(Mode::Concurrent);
+        match conn.read(&mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
     }
-    drop(first);
-    answered(&mut second, Duration::from_secs(2)).then_some(Mode::Sequential)
+    got
+}
+
+/// What a server sends on a new connection before it is asked, waiting [`GREETING_WAIT`] for a
+/// first byte (and a moment more for the rest).
+fn unasked(conn: &mut StdConn) -> Option<Vec<u8>> {
+    let mut greeting = read_for(conn, GREETING_WAIT, &|g| !g.is_empty());
+    if !greeting.is_empty() {
+        greeting.extend(read_for(conn, Duration::from_millis(50), &|_| false));
+    }
+    (!greeting.is_empty()).then_some(greeting)
+}
+
+/// Connect and see whether the server greets a client that sends nothing.
+pub fn probe_greeting(endpoint: &Endpoint) -> Option<Vec<u8>> {
+    let mut conn = StdConn::connect(endpoint, Duration::from_secs(2)).ok()?;
+    unasked(&mut conn)
+}
+
+/// What the start-up probe learns about a server: its serving model, and what it sends on a
+/// connection before it is asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Probe {
+    pub model: Option<Mode>,
+    pub greeting: Option<Vec<u8>>,
+}
+
+/// How long the probe's first client waits, sending nothing, for a greeting.
+const GREETING_WAIT: Duration = Duration::from_millis(300);
+
+/// Probe a server: a first client connects and sends nothing, and reads what comes unasked (a
+/// greeting) for [`GREETING_WAIT`]; while it stays connected a second one sends a byte. Answered
+/// within `patience` means concurrent (a sequential server is busy waiting for the first
+/// client's message); answered once the first has left means sequential; never, no model.
+/// Every byte that comes is read before a connection is closed, so that the probe's closes are
+/// clean (unread bytes would make them resets, which crash some servers).
+pub fn probe(endpoint: &Endpoint, patience: Duration, transform: Transform) -> Probe {
+    let want = transform.to_vec(b"b")[0];
+    let Ok(mut first) = StdConn::connect(endpoint, Duration::from_secs(2)) else { return Probe::default() };
+    let greeting = unasked(&mut first);
+    let answered = |got: &[u8]| got.ends_with(&[want]);
+    let mut first = Some(first);
+    let model = (|| {
+        let mut second = StdConn::connect(endpoint, Duration::from_secs(2)).ok()?;
+        let _ = second.set_write_timeout(Some(Duration::from_secs(2)));
+        second.write_all(b"b").ok()?;
+        let model = if answered(&read_for(&mut second, patience, &answered)) {
+            Some(Mode::Concurrent)
+        } else {
+            if let Some(mut conn) = first.take() {
+                read_for(&mut conn, Duration::from_millis(20), &|_| false);
+            }
+            answered(&read_for(&mut second, Duration::from_secs(2), &answered)).then_some(Mode::Sequential)
+        };
+        read_for(&mut second, Duration::from_millis(20), &|_| false);
+        model
+    })();
+    if let Some(mut conn) = first {
+        read_for(&mut conn, Duration::from_millis(20), &|_| false);
+    }
+    Probe { model, greeting }
 }
 
 #[cfg(test)]

@@ -54,7 +54,8 @@ fn stdio_pipe_shows_a_buffered_print_client_for_what_it_is() {
     let r = run(&[&args[..], &["--stdio", "pipe"]].concat(), b"");
     let out = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.code(), Some(1), "{out}\n{}", r.stderr);
-    assert!(out.contains("printed nothing yet (is its output buffered?)"), "{out}");
+    assert!(out.contains("the client's output is held in a buffer"), "{out}");
+    assert!(out.contains("fix: flush after printing each reply"), "{out}");
     assert!(out.contains("--filter line_is_sent_and_reply_printed --transport tcp --stdio pipe"), "{out}");
 }
 

@@ -35,7 +35,7 @@ fn failures<T: Target>(new_target: impl Fn() -> T + Sync) -> BTreeMap<String, St
     outcomes
         .into_iter()
         .filter(|o| o.failed())
-        .map(|o| (o.scenario.clone(), o.failure.as_ref().map_or(String::new(), |f| f.message.clone())))
+        .map(|o| (o.scenario.clone(), o.failure.as_ref().map_or(String::new(), |f| f.message())))
         .collect()
 }
 

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use crate::support::run;
 use sockcheck::report::json::to_micros;
-use sockcheck::report::{mismatch, read_json, write_report_with, Event, Failure, Format, Outcome, ReportMeta, Verdict};
+use sockcheck::facts::{Bytes, Difference, Fact, Micros, Served, Unit};
+use sockcheck::report::{read_json, write_report_with, Event, Failure, Format, Outcome, ReportMeta, Verdict};
 use sockcheck::scenario::Mode;
 use sockcheck::Transport;
 
-fn event(at_us: u64, client: &str, step: &str, ok: bool, note: &str) -> Event {
+fn event(at_us: u64, client: &str, step: &str, ok: bool, fact: Fact) -> Event {
     // Nanoseconds on purpose: reports keep microseconds, and must agree however they were made.
     Event {
         at: Duration::from_nanos(at_us * 1000 + 417),
@@ -20,8 +21,12 @@ fn event(at_us: u64, client: &str, step: &str, ok: bool, note: &str) -> Event {
         client: client.into(),
         step: step.into(),
         ok,
-        note: note.into(),
+        fact,
     }
+}
+
+fn replied(bytes: u64) -> Fact {
+    Fact::Replied { bytes, took: Micros(1300) }
 }
 
 /// A run over both transports and both models: passes, a failure with a byte mismatch, a flaky
@@ -39,18 +44,19 @@ fn sample() -> (Vec<Outcome>, ReportMeta) {
         for m in [Mode::Sequential, Mode::Concurrent] {
             let mut o = mk("short_message_is_echoed_upper", t, Some(m));
             o.transcript = vec![
-                event(0, "a", "connect()", true, "connected to tcp://127.0.0.1:4000"),
-                event(310, "a", "send(\"hello, world\")", true, "12 bytes queued"),
-                event(420, "a", "expect_reply()", true, "12 bytes in 1.3ms"),
+                event(0, "a", "connect()", true, Fact::Connected { to: "tcp://127.0.0.1:4000".into() }),
+                event(310, "a", "send(\"hello, world\")", true, Fact::Queued { bytes: 12 }),
+                event(420, "a", "expect_reply()", true, replied(12)),
             ];
             outcomes.push(o);
         }
     }
-    let msg = format!("wrong reply: {}", mismatch(b"HELLO, WORLD", b"HELLO, world", 0));
+    let wrong = Fact::WrongReply { diff: Difference::between(Unit::Stream, b"HELLO, WORLD", b"HELLO, world", 0) };
     outcomes[1].verdict = Verdict::Fail;
-    outcomes[1].transcript[2] = event(420, "a", "expect_reply()", false, &msg);
-    outcomes[1].failure =
-        Some(Failure { client: "a".into(), step_index: 3, step: "expect_reply()".into(), message: msg });
+    outcomes[1].transcript[2] = event(420, "a", "expect_reply()", false, wrong.clone());
+    let mut failure = Failure::new("a", 3, "expect_reply()", wrong);
+    failure.classify(None);
+    outcomes[1].failure = Some(failure);
     outcomes[1].repro = Some("sockcheck check --filter short_message_is_echoed_upper --transport tcp".into());
     outcomes[1].program_output =
         vec!["</pre><script>alert(1)</script>".into(), "<img src=x onerror=alert(2)> \x1b[31mred\x1b[0m".into()];
@@ -61,40 +67,62 @@ fn sample() -> (Vec<Outcome>, ReportMeta) {
     outcomes[3].transcript.clear();
     let mut big = mk("send_of_16m_comes_back_whole", Transport::Tcp, Some(Mode::Sequential));
     big.transcript = vec![
-        event(0, "a", "connect()", true, "connected"),
-        event(5, "a", "send(random(1 << 24, 16))", true, "16777216 bytes queued"),
-        event(9, "a", "expect_reply()", true, "16777216 bytes in 40.2ms"),
-        event(50_000, "target", "stop_target()", true, "stopped"),
-        event(60_000, "-", "wait(ms(200))", true, ""),
+        event(0, "a", "connect()", true, Fact::Connected { to: "tcp://127.0.0.1:4000".into() }),
+        event(5, "a", "send(random(1 << 24, 16))", true, Fact::Queued { bytes: 16777216 }),
+        event(9, "a", "expect_reply()", true, replied(16777216)),
+        event(50_000, "target", "stop_target()", true, Fact::TargetStopped),
+        event(60_000, "-", "wait(ms(200))", true, Fact::Nothing),
     ];
     outcomes.push(big);
     let mut client = mk("reply_in_small_pieces_is_printed_whole", Transport::Unix, None);
     client.target = "python3 client.py {path}".into();
     client.transcript = vec![
-        event(0, "sockcheck", "start", true, "listening on /tmp/x/echo.sock"),
-        event(10, "stdin", "type_line(\"the quick brown fox\")", true, "20 bytes"),
-        event(20, "stdout", "expect_replies()", false, "printed line 1 is wrong"),
+        event(
+            0,
+            "sockcheck",
+            "start",
+            true,
+            Fact::ClientStarted { serving: "listening on /tmp/x/echo.sock".into(), command: "c".into(), pty: true },
+        ),
+        event(10, "stdin", "type_line(\"the quick brown fox\")", true, Fact::Typed { bytes: 20 }),
+        event(20, "stdout", "expect_replies()", false, line_wrong()),
         event(
             300,
             "server",
             "serve(reply_in_pieces(3, ms(15)))",
             true,
-            "1 connection(s), 19 bytes received, 3 bytes replied",
+            Fact::ServerLog {
+                served: Served { connections: 1, received: 19, replied: 3, ..Served::default() },
+                nothing_listening: false,
+                notes: vec![],
+            },
         ),
     ];
     client.verdict = Verdict::Fail;
-    client.failure = Some(Failure {
-        client: "stdout".into(),
-        step_index: 3,
-        step: "expect_replies()".into(),
-        message: "printed line 1 is wrong".into(),
-    });
+    let mut failure = Failure::new("stdout", 3, "expect_replies()", line_wrong());
+    failure.classify(None);
+    client.failure = Some(failure);
     outcomes.push(client);
     let meta = ReportMeta {
         title: Some("7 scenario runs against `python3 server.py` <b>".into()),
         command_line: Some("sockcheck check --spawn 'python3 server.py {port} # \"<b>' --format html".into()),
     };
     (outcomes, meta)
+}
+
+fn line_wrong() -> Fact {
+    let (want, got) = (&b"THE QUICK BROWN FOX"[..], &b"THE"[..]);
+    Fact::WrongLine {
+        line: 1,
+        diff: Difference::between(Unit::Line, want, got, 0),
+        got: Bytes::of(got),
+        expected: Bytes::of(want),
+        repeats: None,
+        stranger: false,
+        empty_datagrams: false,
+        prefix: None,
+        datagram: false,
+    }
 }
 
 fn render(format: Format, outcomes: &[Outcome], meta: &ReportMeta) -> String {
@@ -178,11 +206,12 @@ fn report_rejects_bad_input_in_one_line() {
     let cases = [
         (dir.path().join("missing.json").display().to_string(), "cannot read"),
         (write("text.json", "PASS short_message\n"), "is not a sockcheck JSON report"),
-        (write("shape.json", r#"{"outcomes": {"scenario": 1}}"#), "is not a sockcheck JSON report"),
+        (write("shape.json", r#"{"format_version": 2, "outcomes": {"scenario": 1}}"#), "is not a sockcheck JSON report"),
+        (write("old.json", r#"{"outcomes": []}"#), "format_version is none; this sockcheck reads version 2"),
         (
             write(
                 "time.json",
-                r#"{"outcomes": [{"scenario": "x", "transport": "tcp", "result": "pass", "duration_ms": -5}]}"#,
+                r#"{"format_version": 2, "outcomes": [{"scenario": "x", "transport": "tcp", "result": "pass", "duration_ms": -5}]}"#,
             ),
             "duration_ms",
         ),
@@ -194,7 +223,7 @@ fn report_rejects_bad_input_in_one_line() {
         assert!(r.stderr.starts_with("sockcheck: error: ") && r.stderr.contains(want), "{}", r.stderr);
         assert!(r.stdout.is_empty());
     }
-    let r = run(&["report", &write("ok.json", r#"{"outcomes": []}"#), "--format", "pdf"], b"");
+    let r = run(&["report", &write("ok.json", r#"{"format_version": 2, "outcomes": []}"#), "--format", "pdf"], b"");
     assert_eq!(r.code(), Some(2), "{}", r.stderr);
 }
 

@@ -15,7 +15,7 @@ use sockcheck::report::Outcome;
 use sockcheck::report::{write_report, Format};
 use sockcheck::scenario::{Mode, Scenario};
 use sockcheck::target::Target;
-use sockcheck::target::{detect_model, SpawnOpts, SpawnTarget};
+use sockcheck::target::{probe, SpawnOpts, SpawnTarget};
 use sockcheck::Transform;
 
 fn here(rel: &str) -> String {
@@ -117,7 +117,7 @@ fn the_buggy_example_fails_its_scenarios_over_unix() {
     );
     // The crash is reported with the exit status and the traceback's last line.
     let reset = outcomes.iter().find(|o| o.scenario == "reset_client_does_not_stop_the_server").unwrap();
-    let msg = &reset.failure.as_ref().unwrap().message;
+    let msg = &reset.failure.as_ref().unwrap().message();
     assert!(msg.contains("exited (status 1)") && msg.contains("Error"), "{msg}");
 }
 
@@ -160,7 +160,7 @@ fn binding_without_so_reuseaddr_is_caught() {
     let outcomes = run(&mut t, &[]);
     assert_fails(&outcomes, &["restarted_server_binds_at_once"], &[]);
     let restart = outcomes.iter().find(|o| o.scenario == "restarted_server_binds_at_once").unwrap();
-    let msg = &restart.failure.as_ref().unwrap().message;
+    let msg = &restart.failure.as_ref().unwrap().message();
     assert!(msg.contains("exited (status 1)") && msg.contains("Address already in use"), "{msg}");
 }
 
@@ -219,7 +219,7 @@ fn a_crash_mid_scenario_fails_it_and_the_next_gets_a_fresh_process() {
     let runner = runner();
     let first = runner.check(&crash, &mut t);
     assert!(first.failed(), "{}", first.report());
-    let msg = &first.failure.as_ref().unwrap().message;
+    let msg = &first.failure.as_ref().unwrap().message();
     assert!(msg.contains("exited (status 3)"), "{msg}");
     let second = runner.check(&next, &mut t);
     assert!(second.passed(), "{}", second.report());
@@ -233,8 +233,8 @@ fn the_model_is_detected() {
     let mut conc = target(&variant("threads", "{path}"), None);
     seq.start().unwrap();
     conc.start().unwrap();
-    assert_eq!(detect_model(&seq.endpoint(), Duration::from_millis(500), Transform::Upper), Some(Mode::Sequential));
-    assert_eq!(detect_model(&conc.endpoint(), Duration::from_millis(500), Transform::Upper), Some(Mode::Concurrent));
+    assert_eq!(probe(&seq.endpoint(), Duration::from_millis(500), Transform::Upper).model, Some(Mode::Sequential));
+    assert_eq!(probe(&conc.endpoint(), Duration::from_millis(500), Transform::Upper).model, Some(Mode::Concurrent));
     // The probe leaves the sequential server able to serve.
     let outcomes = run(&mut seq, &["short_message_is_echoed_upper"]);
     assert_fails(&outcomes, &[], &[]);

@@ -247,6 +247,16 @@ pub enum PathFixture {
     RegularFile(Vec<u8>),
 }
 
+impl PathFixture {
+    /// The fixture as Rust code.
+    pub fn to_code(&self) -> String {
+        match self {
+            PathFixture::StaleSocket => "PathFixture::StaleSocket".to_string(),
+            PathFixture::RegularFile(b) => format!("PathFixture::RegularFile(b\"{}\".to_vec())", b.escape_ascii()),
+        }
+    }
+}
+
 /// One entry of a scenario, run in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -430,10 +440,7 @@ impl Scenario {
         if let Some(m) = self.needs.model {
             let _ = write!(s, "\n    .needs_model(Mode::{m:?})");
         }
-        let fixture = |f: &PathFixture| match f {
-            PathFixture::StaleSocket => "PathFixture::StaleSocket".to_string(),
-            PathFixture::RegularFile(b) => format!("PathFixture::RegularFile(b\"{}\".to_vec())", b.escape_ascii()),
-        };
+        let fixture = PathFixture::to_code;
         let mut i = 0;
         while i < self.actions.len() {
             let line = match &self.actions[i] {

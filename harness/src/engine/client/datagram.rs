@@ -12,9 +12,8 @@ use super::{tail, Run, ServerLog};
 use crate::addr::Endpoint;
 use crate::engine::{Engine, StepResult};
 use crate::net::{self, Dgram, ListenOpts, Peer, SocketFile};
-use crate::process::describe_status;
+use crate::facts::{Bytes, Difference, Fact, ServerNote, Unit};
 use crate::proto::Transform;
-use crate::report::{excerpt, format_duration, mismatch};
 use crate::scenario::client::Serve;
 
 /// What the stranger sends: as long as the reply it precedes, so only its sender tells it apart.
@@ -23,7 +22,7 @@ pub(super) fn stranger_bytes(len: usize) -> Vec<u8> {
 }
 
 /// The played server's task, and the socket file it owns (removed when dropped).
-pub(super) type Served<'e> = (&'e tokio::runtime::Runtime, tokio::task::JoinHandle<()>, Option<SocketFile>);
+pub(super) type Served<'e> = (&'e tokio::runtime::Runtime, tokio::task::JoinHandle<()>, [Option<SocketFile>; 2]);
 
 /// Bind the played datagram server at `ask` (and, for [`Serve::StrangerFirst`], a second socket
 /// in `dir`), and start serving on the engine's background runtime.
@@ -48,28 +47,24 @@ pub(super) fn start<'e>(
     let sock = Dgram::from_socket(bound.socket)?;
     // Room for the largest datagram both ways, over Unix sockets too.
     let _ = sock.set_buffers(1 << 18);
-    let stranger = match stranger {
-        Some(s) => {
-            // Its file goes with the temp dir.
-            std::mem::forget(s.socket_file);
-            Some(Dgram::from_socket(s.socket)?)
-        }
-        None => None,
+    let (stranger, stranger_file) = match stranger {
+        Some(s) => (Some(Dgram::from_socket(s.socket)?), s.socket_file),
+        None => (None, None),
     };
     let task = rt.spawn(serve_datagrams(sock, stranger, serve.clone(), log.clone()));
-    Ok((bound.endpoint, (rt, task, bound.socket_file)))
+    Ok((bound.endpoint, (rt, task, [bound.socket_file, stranger_file])))
 }
 
 /// The played datagram server: every datagram gets its uppercase, to its sender, as `serve` says.
 pub(super) async fn serve_datagrams(sock: Dgram, stranger: Option<Dgram>, serve: Serve, log: Arc<Mutex<ServerLog>>) {
     let log = |f: &mut dyn FnMut(&mut ServerLog)| f(&mut log.lock().unwrap_or_else(|e| e.into_inner()));
     let mut buf = vec![0u8; 1 << 17];
-    let mut lost = 0;
+    let mut lost = 0u64;
     loop {
         let (n, from) = match sock.recv_from(&mut buf).await {
             Ok((n, _, from)) => (n, from),
             Err(e) => {
-                log(&mut |l| l.note(format!("recvfrom failed: {e}")));
+                log(&mut |l| l.note(ServerNote::RecvFailed { error: e.to_string() }));
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -82,27 +77,21 @@ pub(super) async fn serve_datagrams(sock: Dgram, stranger: Option<Dgram>, serve:
             }
         });
         if from == Peer::Unix(None) {
-            log(&mut |l| {
-                l.note(
-                    "a datagram came from an unnamed socket, which cannot be answered: an AF_UNIX datagram client \
-                     must bind its socket to a path of its own"
-                        .into(),
-                )
-            });
+            log(&mut |l| l.note(ServerNote::UnnamedSender));
             continue;
         }
         let reply = Transform::Upper.to_vec(&buf[..n]);
         match (&serve, &stranger) {
-            (Serve::DropReplies(k), _) if lost < *k => {
+            (Serve::DropReplies(k), _) if lost < *k as u64 => {
                 lost += 1;
-                log(&mut |l| l.note(format!("lost reply {lost} on purpose ({} bytes not sent)", reply.len())));
+                log(&mut |l| l.note(ServerNote::LostOnPurpose { n: lost, bytes: reply.len() as u64 }));
                 continue;
             }
             (Serve::StrangerFirst, Some(s)) => {
                 let who = s.local().map_or_else(|| "a second socket".into(), |p| p.to_string());
                 match s.send_to(&stranger_bytes(reply.len()), &from).await {
-                    Ok(_) => log(&mut |l| l.note(format!("a datagram from {who} went before each reply"))),
-                    Err(e) => log(&mut |l| l.note(format!("the stranger's sendto to {from} failed: {e}"))),
+                    Ok(_) => log(&mut |l| l.note(ServerNote::StrangerFirst { from: who.clone() })),
+                    Err(e) => log(&mut |l| l.note(ServerNote::ReplyFailed { to: from.to_string(), error: e.to_string() })),
                 }
             }
             _ => {}
@@ -111,11 +100,11 @@ pub(super) async fn serve_datagrams(sock: Dgram, stranger: Option<Dgram>, serve:
         for _ in 0..copies {
             match sock.send_to(&reply, &from).await {
                 Ok(_) => log(&mut |l| l.datagram_bytes_replied += reply.len() as u64),
-                Err(e) => log(&mut |l| l.note(format!("the reply to {from} could not be sent: {e}"))),
+                Err(e) => log(&mut |l| l.note(ServerNote::ReplyFailed { to: from.to_string(), error: e.to_string() })),
             }
         }
         if copies == 2 {
-            log(&mut |l| l.note("sent every reply twice on purpose".into()));
+            log(&mut |l| l.note(ServerNote::Duplicated));
         }
     }
 }
@@ -131,36 +120,23 @@ impl Run<'_> {
             let lines = self.printed_lines(&stdout.bytes());
             if !self.expected_out.is_empty() && lines.len() >= self.expected_out.len() {
                 let expected = self.expected_out.clone();
-                let printed = self.expect_printed(&expected, Duration::from_millis(100))?;
-                let sent = self.log.lock().unwrap_or_else(|e| e.into_inner()).datagrams.len();
-                return Ok(format!(
-                    "{printed} after {}; the server got {sent} datagram(s): the line was sent again",
-                    format_duration(started.elapsed())
-                ));
+                self.expect_printed(&expected, Duration::from_millis(100))?;
+                let datagrams = self.log.lock().unwrap_or_else(|e| e.into_inner()).datagrams.len() as u64;
+                return Ok(Fact::ReplyPrinted { after: started.elapsed().into(), datagrams });
             }
             if let Some(status) = self.proc.status() {
                 self.settle_stderr();
-                let what = format!("{} after {}", describe_status(status), format_duration(started.elapsed()));
+                let (status, after) = (status.into(), started.elapsed().into());
                 let said = tail(&self.proc.stderr, 2);
-                return match (status.code().is_some_and(|c| c != 0), said.is_empty()) {
-                    (true, false) => Ok(format!("gave up: {what}; stderr: {said}")),
-                    (true, true) => {
-                        Err(format!("{what} without a word on stderr: a person is not told that the reply was lost"))
-                    }
-                    (false, _) => Err(format!(
-                        "{what} without printing the reply: expected the reply (sent again) or a non-zero exit \
-                         that says it gave up"
-                    )),
+                return match (status, said.is_empty()) {
+                    (crate::facts::ProcStatus::Exited(0), _) => Err(Fact::ExitedWithoutReply { status, after }),
+                    (_, false) => Ok(Fact::GaveUp { status, after, said }),
+                    (_, true) => Err(Fact::GaveUpSilently { status, after }),
                 };
             }
             if Instant::now() >= until {
-                let summary = self.log.lock().unwrap_or_else(|e| e.into_inner()).summary();
-                return Err(format!(
-                    "the client waited forever for a lost reply: datagrams can be lost; set a timeout \
-                     (settimeout) and resend or give up (no reply printed and no exit within {}; {summary}, \
-                     the first reply lost on purpose)",
-                    format_duration(timeout)
-                ));
+                let served = self.log.lock().unwrap_or_else(|e| e.into_inner()).served();
+                return Err(Fact::WaitedForever { within: timeout.into(), served });
             }
             drop(stdout.wait(stdout.lock(), (until - Instant::now()).min(Duration::from_millis(20))));
         }
@@ -171,90 +147,45 @@ impl Run<'_> {
         let until = Instant::now() + timeout;
         loop {
             let got = self.log.lock().unwrap_or_else(|e| e.into_inner()).datagrams.clone();
-            for (i, (want, got)) in expected.iter().zip(&got).enumerate() {
-                if want != got {
-                    let mut msg = format!(
-                        "datagram {} the server received is wrong ({} bytes, expected {}): {}",
-                        i + 1,
-                        got.len(),
-                        want.len(),
-                        mismatch(want, got, 0).replace("of the stream", "of the datagram")
-                    );
-                    if got.is_empty() {
-                        msg += " (an empty datagram: an empty line must not be sent)";
-                    } else if got.trim_ascii() == want.as_slice() {
-                        msg += " (the line was not stripped)";
-                    }
-                    return Err(msg);
+            // Pieces of a line sent as datagrams of their own: put together they are the lines.
+            let split = got.len() > expected.len() && got.concat() == expected.concat();
+            if !split {
+                if let Some((i, (want, got))) = expected.iter().zip(&got).enumerate().find(|(_, (w, g))| w != g) {
+                    return Err(Fact::WrongDatagramSent {
+                        index: i as u64 + 1,
+                        diff: Difference::between(Unit::Datagram, want, got, 0),
+                        got: Bytes::of(got),
+                        expected: Bytes::of(want),
+                    });
                 }
             }
             if got.len() > expected.len() {
-                let extra = &got[expected.len()];
-                let mut msg = format!(
-                    "the server received {} datagrams, expected {}; datagram {} is {}",
-                    got.len(),
-                    expected.len(),
-                    expected.len() + 1,
-                    excerpt(extra)
-                );
-                if extra.is_empty() {
-                    msg += " (an empty datagram: an empty line must not be sent)";
-                }
-                return Err(msg);
+                return Err(Fact::TooManyDatagrams {
+                    got: got.len() as u64,
+                    expected: expected.len() as u64,
+                    extra: Bytes::of(&got[expected.len()]),
+                    split,
+                });
             }
             if got.len() == expected.len() {
-                return Ok(format!("the server received exactly {} datagrams, one per line", expected.len()));
+                return Ok(Fact::DatagramsAsExpected { count: expected.len() as u64 });
             }
             if Instant::now() >= until {
-                return Err(format!(
-                    "the server received {} of {} datagrams within {}",
-                    got.len(),
-                    expected.len(),
-                    format_duration(timeout)
-                ));
+                let (got, expected) = (got.len() as u64, expected.len() as u64);
+                return Err(Fact::TooFewDatagrams { got, expected, within: timeout.into() });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
 
-    /// Why printed line `i` (`got`, expected `expected[i]`) is wrong, when datagrams explain it.
-    pub(super) fn datagram_cause(&self, expected: &[Vec<u8>], i: usize, got: &[u8]) -> Option<String> {
-        if !self.transport.is_datagram() {
-            return None;
-        }
-        let want = &expected[i];
-        if got.is_empty() && self.log.lock().unwrap_or_else(|e| e.into_inner()).datagrams.iter().any(Vec::is_empty) {
-            return Some(
-                "the client sent an empty datagram (an empty line) and printed its empty reply: empty lines must \
-                 not be sent"
-                    .into(),
-            );
-        }
-        if !got.is_empty() && got.len() < want.len() && want.starts_with(got) {
-            let n = got.len();
-            return Some(format!(
-                "the reply was cut: {n} of {} bytes; the whole reply came in one datagram, and a receive buffer \
-                 of {n} bytes (recvfrom({n})) keeps only its start: use recvfrom(65536)",
-                want.len()
-            ));
-        }
-        if self.serve == &Serve::StrangerFirst && got == stranger_bytes(want.len()) {
-            return Some(
-                "that is the datagram sockcheck sent from another address just before the reply: a datagram \
-                 client must check the address recvfrom returns and ignore what does not come from the server"
-                    .into(),
-            );
-        }
-        if let Some(j) = expected[..i].iter().position(|e| e.as_slice() == got) {
-            let mut cause = format!("that is the reply to line {} again", j + 1);
-            if self.serve == &Serve::Duplicating {
-                cause += ", which the server sent twice: the copy was taken as the answer to the next line \
-                          (throw away datagrams waiting before sending a line, and take as the reply only a \
-                          datagram as long as the line)";
-            }
-            return Some(cause);
-        }
-        None
+    /// The datagram facts behind a wrong printed line `got` (expected `expected[i]`): is it the
+    /// stranger's datagram, the reply to an earlier line again, and did the server get an empty
+    /// datagram.
+    pub(super) fn datagram_facts(&self, expected: &[Vec<u8>], i: usize, got: &[u8]) -> (bool, Option<u64>, bool) {
+        let stranger = self.serve == &Serve::StrangerFirst && got == stranger_bytes(expected[i].len());
+        let repeats = expected[..i].iter().position(|e| e.as_slice() == got).map(|j| j as u64 + 1);
+        let empty = self.log.lock().unwrap_or_else(|e| e.into_inner()).datagrams.iter().any(Vec::is_empty);
+        (stranger, repeats, empty)
     }
 }
 

@@ -1,12 +1,10 @@
 //! Steps about the client process itself: it exits as expected, and it does not spin.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::{tail, Exit, Run};
 use crate::engine::StepResult;
-use crate::process::describe_status;
-use crate::report::format_duration;
+use crate::facts::{Fact, ProcStatus};
 
 impl Run<'_> {
     pub(super) fn expect_exit(&mut self, exit: Exit, timeout: Duration) -> StepResult {
@@ -24,29 +22,22 @@ impl Run<'_> {
             if let Some(status) = self.proc.status() {
                 let waited = started.elapsed();
                 let used = cpu.saturating_sub(cpu0);
-                let spin = busy(used, waited);
+                let status = ProcStatus::from(status);
+                let wanted_success = exit == Exit::Success;
                 let ok = match exit {
                     Exit::Success => status.success(),
-                    Exit::Failure => status.code().is_some_and(|c| c != 0),
+                    Exit::Failure => matches!(status, ProcStatus::Exited(c) if c != 0),
                 };
-                let what = format!("{} after {}", describe_status(status), format_duration(waited));
-                return match (ok, spin) {
-                    (true, false) => {
-                        let mut note = format!("{what}, {} of CPU meanwhile", format_duration(used));
-                        let stderr = tail(&self.proc.stderr, 5);
-                        if !stderr.is_empty() {
-                            let _ = write!(note, "; stderr: {stderr}");
-                        }
-                        Ok(note)
-                    }
-                    (true, true) => {
-                        Err(format!("{what}, but used {} of CPU while waiting (a busy loop)", format_duration(used)))
-                    }
-                    (false, _) => Err(format!(
-                        "{what}; expected {}",
-                        if exit == Exit::Success { "exit code 0" } else { "a non-zero exit code" }
-                    )),
+                let busy = busy(used, waited);
+                let fact = Fact::ClientExited {
+                    status,
+                    after: waited.into(),
+                    cpu: used.into(),
+                    busy,
+                    wanted_success,
+                    stderr: tail(&self.proc.stderr, 5),
                 };
+                return if ok && !busy { Ok(fact) } else { Err(fact) };
             }
             let waited = started.elapsed();
             if waited >= timeout {
@@ -57,12 +48,7 @@ impl Run<'_> {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 }
-                let how = if busy(used, waited) {
-                    format!("it used {} of CPU meanwhile: a busy loop", format_duration(used))
-                } else {
-                    format!("it used {} of CPU meanwhile (blocked, e.g. waiting for input)", format_duration(used))
-                };
-                return Err(format!("the client did not exit within {}; {how}", format_duration(timeout)));
+                return Err(Fact::ClientDidNotExit { within: timeout.into(), cpu: used.into(), busy: busy(used, waited) });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -74,20 +60,18 @@ impl Run<'_> {
         let until = started + d;
         while Instant::now() < until {
             if let Some(status) = self.proc.status() {
-                return Err(format!(
-                    "the client ended after {}: {}",
-                    format_duration(started.elapsed()),
-                    describe_status(status)
-                ));
+                return Err(Fact::ClientEndedEarly { status: status.into(), after: started.elapsed().into() });
             }
             std::thread::sleep(Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())));
         }
         let used = self.proc.cpu().saturating_sub(cpu0);
         // Ten percent of the time (at least one 10 ms tick), or it is polling, not waiting.
-        if used > (d / 10).max(Duration::from_millis(20)) {
-            Err(format!("used {} of CPU in {} while it had nothing to do", format_duration(used), format_duration(d)))
+        let busy = used > (d / 10).max(Duration::from_millis(20));
+        let fact = Fact::ClientIdle { cpu: used.into(), waited: d.into(), busy };
+        if busy {
+            Err(fact)
         } else {
-            Ok(format!("{} of CPU in {}", format_duration(used), format_duration(d)))
+            Ok(fact)
         }
     }
 }

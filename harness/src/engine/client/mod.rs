@@ -8,8 +8,6 @@
 //! names one. The server sockcheck plays writes through the same [`Writer`] as every other played
 //! connection.
 
-use std::fmt::Write as _;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,9 +15,10 @@ use std::time::{Duration, Instant};
 use super::{Engine, Play, StepResult, Transcript};
 use crate::addr::{Endpoint, Transport};
 use crate::net::{self, AsyncListener, ListenOpts};
-use crate::process::{self, describe_status, Keep, Output, Spawned, Stdin};
+use crate::facts::{Bytes, Fact, Stream, TargetEnd};
+use crate::process::{self, Keep, Output, Spawned, Stdin};
 use crate::proto::{strip_line, Transform};
-use crate::report::{excerpt, format_duration, Failure};
+use crate::report::Failure;
 use crate::target::placeholders::{self, Placeholders};
 
 pub use crate::scenario::client::*;
@@ -174,6 +173,8 @@ pub struct ClientPlay<'a> {
     cmd: &'a ClientCommand,
     transport: Transport,
     opts: &'a ClientOpts,
+    /// What the client wrote on stderr, as report lines.
+    stderr: Vec<String>,
 }
 
 impl<'a> ClientPlay<'a> {
@@ -183,7 +184,7 @@ impl<'a> ClientPlay<'a> {
         transport: Transport,
         opts: &'a ClientOpts,
     ) -> Self {
-        ClientPlay { scenario, cmd, transport, opts }
+        ClientPlay { scenario, cmd, transport, opts, stderr: vec![] }
     }
 }
 
@@ -200,10 +201,13 @@ impl Play for ClientPlay<'_> {
         self.cmd.label.clone()
     }
 
+    fn program_output(&self) -> Vec<String> {
+        self.stderr.clone()
+    }
+
     fn play(&mut self, engine: &Engine, log: &mut Transcript) -> Result<(), Failure> {
         let (scenario, transport) = (self.scenario, self.transport);
-        let setup_failure =
-            |message: String| Failure { client: "sockcheck".into(), step_index: 0, step: "start".into(), message };
+        let setup_failure = |what: String| Failure::new("sockcheck", 0, "start", Fact::Setup { what });
         // Bind first, then fill in the real port: no window where the port could be taken. The
         // temp dir holds the Unix socket, and {path} has a value over TCP too.
         let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir().map_err(|e| setup_failure(e.to_string()))?;
@@ -238,7 +242,7 @@ impl Play for ClientPlay<'_> {
                 let _guard = rt.enter();
                 let accept = AsyncListener::from_std(listener.socket).map_err(|e| setup_failure(e.to_string()))?;
                 let task = rt.spawn(accept_loop(accept, scenario.serve.clone(), server_log.clone()));
-                (listener.endpoint, Some((rt, task, listener.socket_file)), None)
+                (listener.endpoint, Some((rt, task, [listener.socket_file, None])), None)
             }
         };
         let port = match &endpoint {
@@ -250,9 +254,9 @@ impl Play for ClientPlay<'_> {
 
         let started = Instant::now();
         let keep = Keep { stdout: None, stderr: Some(1 << 20) };
-        let (stdin, how) = match self.opts.stdio {
-            ClientStdio::Pty => (Stdin::Pty, "on a terminal (stdin and stdout on a pty)"),
-            ClientStdio::Pipe => (Stdin::Piped, "with stdin and stdout on pipes"),
+        let stdin = match self.opts.stdio {
+            ClientStdio::Pty => Stdin::Pty,
+            ClientStdio::Pipe => Stdin::Piped,
         };
         let proc =
             Spawned::start(&command, stdin, keep).map_err(|e| setup_failure(format!("cannot run `{command}`: {e}")))?;
@@ -261,7 +265,8 @@ impl Play for ClientPlay<'_> {
             Some(_) => format!("listening on {endpoint}"),
             None => format!("nothing listening on {endpoint}"),
         };
-        log.record("sockcheck", "start", started, &Ok(format!("{listening}; ran `{command}` {how}")));
+        let pty = self.opts.stdio == ClientStdio::Pty;
+        log.record("sockcheck", "start", started, &Ok(Fact::ClientStarted { serving: listening, command, pty }));
         let prompt = self.opts.prompt.as_ref().filter(|p| !p.is_empty()).map(|p| p.as_bytes().to_vec());
         let mut run = Run {
             opts: self.opts,
@@ -284,52 +289,34 @@ impl Play for ClientPlay<'_> {
             }
             let started = Instant::now();
             let r = if started > until {
-                Err(format!("the scenario did not finish within {}", format_duration(scenario.deadline)))
+                Err(Fact::ScenarioTimeout { deadline: scenario.deadline.into() })
             } else {
                 run.step(t)
             };
             log.record(who, t.step.to_code(), started, &r);
-            if let Err(mut message) = r {
-                if let Some(status) = run.proc.status() {
-                    let _ = write!(message, " (the client ended: {})", describe_status(status));
-                } else if scenario.serve == Serve::NothingListening {
-                    let _ = write!(message, "; nothing listens at its address (a connect is refused at once): a client should say so and exit");
-                }
+            if let Err(fact) = r {
                 run.settle_stderr();
-                let stderr = tail(&run.proc.stderr, 5);
-                if !stderr.is_empty() && t.step != ClientStep::ExpectNoTraceback {
-                    let _ = write!(message, "; its stderr: {stderr}");
-                }
-                result = Err(log.fail(who, t.step.to_code(), message));
+                let mut failure = log.fail(who, t.step.to_code(), fact);
+                failure.end = run.proc.status().map(|s| TargetEnd::ClientExited { status: s.into() });
+                result = Err(failure);
                 break;
             }
         }
+        self.stderr = process::excerpt(&run.proc.stderr.bytes(), 8, 12, 300);
         let _ = run.proc.stop(Duration::from_millis(500));
         if let Some((rt, task, _socket_file)) = server {
             task.abort();
             let _ = rt.block_on(task);
         }
-        let served = server_log.lock().unwrap_or_else(|e| e.into_inner());
-        let mut note = match scenario.serve {
-            Serve::NothingListening => format!("nothing listened on {endpoint}: connects were refused"),
-            _ if transport.is_datagram() => format!(
-                "{} datagram(s) from {} address(es), {} bytes received, {} bytes replied",
-                served.datagrams.len(),
-                served.peers.len(),
-                served.received.len(),
-                served.replied()
-            ),
-            _ => format!(
-                "{} connection(s), {} bytes received, {} bytes replied",
-                served.connections,
-                served.received.len(),
-                served.replied()
-            ),
+        let log_fact = {
+            let served = server_log.lock().unwrap_or_else(|e| e.into_inner());
+            Fact::ServerLog {
+                served: served.served(),
+                nothing_listening: scenario.serve == Serve::NothingListening,
+                notes: served.notes.clone(),
+            }
         };
-        for n in &served.notes {
-            let _ = write!(note, "; {n}");
-        }
-        log.record("server", format!("serve({})", scenario.serve.to_code()), Instant::now(), &Ok(note));
+        log.record("server", format!("serve({})", scenario.serve.to_code()), Instant::now(), &Ok(log_fact));
         process::unregister_dir(dir.path());
         drop(dir);
         result
@@ -358,15 +345,12 @@ impl Run<'_> {
                 }
                 line.push(b'\n');
                 let n = line.len();
-                self.proc.type_in(line)?;
-                Ok(format!("{n} bytes"))
+                self.proc.type_in(line).map_err(|what| Fact::Setup { what })?;
+                Ok(Fact::Typed { bytes: n as u64 })
             }
             ClientStep::EndInput => {
                 self.proc.end_input();
-                Ok(match self.opts.stdio {
-                    ClientStdio::Pty => "Ctrl-D typed".into(),
-                    ClientStdio::Pipe => "stdin closed".into(),
-                })
+                Ok(Fact::InputEnded { pty: self.opts.stdio == ClientStdio::Pty })
             }
             ClientStep::ExpectReplies => {
                 let expected = self.expected_out.clone();
@@ -393,29 +377,27 @@ impl Run<'_> {
                     Some(i) => {
                         // Its first lines, and its last: the one that names the error.
                         let lines: Vec<&str> = text[i..].lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
-                        let shown = match lines.len() {
-                            n if n <= 6 => lines.join(" | "),
-                            n => format!("{} | ... | {}", lines[..3].join(" | "), lines[n - 2..].join(" | ")),
+                        let shown: Vec<String> = match lines.len() {
+                            n if n <= 6 => lines.iter().map(|l| l.to_string()).collect(),
+                            n => lines[..3].iter().chain(&["..."]).chain(&lines[n - 2..]).map(|l| l.to_string()).collect(),
                         };
-                        Err(format!("stderr has a traceback: {shown}"))
+                        Err(Fact::Traceback { lines: shown })
                     }
-                    None => Ok(format!("{} bytes on stderr, no traceback", bytes.len())),
+                    None => Ok(Fact::NoTraceback { stderr: bytes.len() as u64 }),
                 }
             }
             ClientStep::ExpectMessage => {
                 self.settle_stderr();
                 let stderr = tail(&self.proc.stderr, 3);
                 if !stderr.is_empty() {
-                    return Ok(format!("on stderr: {stderr}"));
+                    return Ok(Fact::Said { on: Stream::Stderr, text: stderr });
                 }
                 let stdout = self.proc.stdout.bytes();
                 let mut lines = self.printed_lines(&stdout);
                 lines.push(self.strip_prompt(unfinished(&stdout)).to_vec());
                 match lines.iter().rev().find(|l| !l.trim_ascii().is_empty()) {
-                    Some(l) => Ok(format!("on stdout: {}", excerpt(l))),
-                    None => {
-                        Err("the client said nothing on stderr or stdout: a person is not told why it stopped".into())
-                    }
+                    Some(l) => Ok(Fact::Said { on: Stream::Stdout, text: Bytes::of(l).to_string() }),
+                    None => Err(Fact::SaidNothing),
                 }
             }
         }

@@ -1,21 +1,18 @@
 //! What the client prints: its prompt (detected or given), its lines compared with the expected
 //! replies, and what the played server received.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::{Run, PROMPT_MAX, PROMPT_QUIET, PROMPT_QUIET_READING, PROMPT_WAIT};
 use crate::engine::StepResult;
-use crate::process::describe_status;
-use crate::report::{excerpt, format_duration, mismatch};
-use crate::target::placeholders;
+use crate::facts::{Bytes, Difference, Fact, PromptWait, Stream, Unit};
 
 impl Run<'_> {
     /// Wait until the client has gone quiet and asleep (waiting for its first line), at most
     /// [`PROMPT_WAIT`], and take what it printed without a newline as its prompt. A prompt on
     /// stderr (Python's `input()` on a terminal puts it there) is reported, but stdout holds only
     /// replies then.
-    pub(super) fn detect_prompt(&mut self) -> String {
+    pub(super) fn detect_prompt(&mut self) -> Fact {
         self.prompt_known = true;
         let started = Instant::now();
         let until = started + PROMPT_WAIT.min(self.opts.step_timeout);
@@ -26,12 +23,12 @@ impl Run<'_> {
             if marks(self) != last {
                 (last, quiet_since) = (marks(self), now);
             }
-            if let Some(status) = self.proc.status() {
+            if self.proc.status().is_some() {
                 self.settle_stderr();
-                break format!("the client ended: {}", describe_status(status));
+                break PromptWait::ClientEnded;
             }
             if now >= until {
-                break format!("it did not go quiet within {}", format_duration(until - started));
+                break PromptWait::NeverQuiet;
             }
             // Waiting for input twice in a row after the quiet time: blocked on its first line,
             // not merely slow to start. Blocked in `read(0, ..)` (not a poll, which may wait for
@@ -45,7 +42,7 @@ impl Run<'_> {
                 && marks(self) == last;
             let asleep = reading || (quiet >= PROMPT_QUIET && self.began(last) && self.proc.waiting_for_input());
             if asleep && asleep_before {
-                break format!("waited {} for it to go quiet", format_duration(now - started));
+                break PromptWait::WentQuiet;
             }
             asleep_before = asleep;
             let out = self.proc.stdout.lock();
@@ -57,15 +54,15 @@ impl Run<'_> {
             let p = unfinished(bytes);
             (!p.is_empty() && p.len() <= PROMPT_MAX).then(|| p.to_vec())
         };
+        let waited = started.elapsed().into();
         if let Some(p) = prompt(&stdout) {
-            let note =
-                format!("prompt {} detected on stdout, ignored at the start of printed lines ({why})", excerpt(&p));
+            let shown = Bytes::of(&p);
             self.prompt = Some(p);
-            note
+            Fact::Prompt { on: Some(Stream::Stdout), prompt: Some(shown), waited, wait: why }
         } else if let Some(p) = prompt(&stderr) {
-            format!("prompt {} detected on stderr, so stdout holds only the replies ({why})", excerpt(&p))
+            Fact::Prompt { on: Some(Stream::Stderr), prompt: Some(Bytes::of(&p)), waited, wait: why }
         } else {
-            format!("no prompt: nothing printed without a newline ({why})")
+            Fact::Prompt { on: None, prompt: None, waited, wait: why }
         }
     }
 
@@ -104,47 +101,19 @@ impl Run<'_> {
         loop {
             let lines = self.printed_lines(&p.bytes);
             // A wrong line fails at once; too few lines wait.
-            for (i, (want, got)) in expected.iter().zip(&lines).enumerate() {
-                if want != got {
-                    let mut msg = format!(
-                        "printed line {} is wrong ({} bytes, expected {}): {}",
-                        i + 1,
-                        got.len(),
-                        want.len(),
-                        mismatch(want, got, 0).replace("of the stream", "of the line")
-                    );
-                    if let Some(cause) = self.datagram_cause(expected, i, got) {
-                        let _ = write!(msg, "; {cause}");
-                    } else if got.is_empty() && !self.transport.is_datagram() {
-                        msg.push_str(
-                            "; an empty line where a reply belongs: a client that sends an empty (or blank, once \
-                             stripped) line sends nothing, so it reads an empty reply or waits for ever: skip empty \
-                             lines (`if not msg: continue`)",
-                        );
-                    }
-                    if let Some(prefix) = common_prefix_hint(&lines, want, got) {
-                        let _ = write!(
-                            msg,
-                            "; every printed line starts with {}: if the client prints that as a prompt, pass --prompt {}",
-                            excerpt(prefix),
-                            placeholders::shell_quote(&String::from_utf8_lossy(prefix))
-                        );
-                    }
-                    return Err(msg);
-                }
+            if let Some((i, (want, got))) = expected.iter().zip(&lines).enumerate().find(|(_, (w, g))| w != g) {
+                return Err(self.wrong_line(expected, &lines, i, want, got));
             }
             if lines.len() > expected.len() {
-                return Err(format!(
-                    "printed {} lines, expected {}; line {} is {}",
-                    lines.len(),
-                    expected.len(),
-                    expected.len() + 1,
-                    excerpt(&lines[expected.len()])
-                ));
+                return Err(Fact::ExtraLine {
+                    printed: lines.len() as u64,
+                    expected: expected.len() as u64,
+                    line: Bytes::of(&lines[expected.len()]),
+                });
             }
             if lines.len() == expected.len() {
                 let total: usize = expected.iter().map(Vec::len).sum();
-                return Ok(format!("{} lines ({total} bytes) as expected", expected.len()));
+                return Ok(Fact::PrintedAsExpected { lines: expected.len() as u64, bytes: total as u64 });
             }
             let now = Instant::now();
             // An exited client's last output may still be in the pipe: wait for the pipe to close
@@ -154,31 +123,43 @@ impl Run<'_> {
             }
             let gone = p.closed || exited_at.is_some_and(|t| now - t > Duration::from_millis(500));
             if now >= until || gone {
-                let partial = self.strip_prompt(unfinished(&p.bytes)).len();
-                let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-                if !gone && lines.is_empty() && partial == 0 && log.replied() > 0 {
-                    // Replies went out and nothing came of them: the output is sitting in a buffer.
-                    return Err(format!(
-                        "printed nothing yet (is its output buffered?) within {}, though the server replied {} bytes; \
-                         next expected: {}",
-                        format_duration(timeout),
-                        log.replied(),
-                        excerpt(&expected[0])
-                    ));
-                }
-                let mut msg = if gone {
-                    format!("the client ended after printing {} of {} lines", lines.len(), expected.len())
-                } else {
-                    format!("printed {} of {} lines within {}", lines.len(), expected.len(), format_duration(timeout))
-                };
-                if partial > 0 {
-                    let _ = write!(msg, " and {partial} bytes of an unfinished line");
-                }
-                let _ = write!(msg, "; next expected: {}", excerpt(&expected[lines.len()]));
-                let _ = write!(msg, " ({})", log.summary());
-                return Err(msg);
+                let unfinished = self.strip_prompt(unfinished(&p.bytes));
+                let next = &expected[lines.len()];
+                let stranger = self.serve == &crate::scenario::client::Serve::StrangerFirst
+                    && !unfinished.is_empty()
+                    && unfinished == super::datagram::stranger_bytes(next.len());
+                let partial = unfinished.len() as u64;
+                let served = self.log.lock().unwrap_or_else(|e| e.into_inner()).served();
+                return Err(Fact::TooFewLines {
+                    printed: lines.len() as u64,
+                    expected: expected.len() as u64,
+                    partial,
+                    next: Bytes::of(next),
+                    ended: gone,
+                    within: timeout.into(),
+                    stranger,
+                    served,
+                });
             }
             p = stdout.wait(p, (until - now).min(Duration::from_millis(20)));
+        }
+    }
+
+    /// The facts about wrong printed line `i`.
+    fn wrong_line(&self, expected: &[Vec<u8>], lines: &[Vec<u8>], i: usize, want: &[u8], got: &[u8]) -> Fact {
+        let datagram = self.transport.is_datagram();
+        let (stranger, repeats, empty_datagrams) =
+            if datagram { self.datagram_facts(expected, i, got) } else { (false, None, false) };
+        Fact::WrongLine {
+            line: i as u64 + 1,
+            diff: Difference::between(Unit::Line, want, got, 0),
+            got: Bytes::of(got),
+            expected: Bytes::of(want),
+            repeats,
+            stranger,
+            empty_datagrams,
+            prefix: common_prefix_hint(lines, want, got).map(Bytes::of),
+            datagram,
         }
     }
 
@@ -187,18 +168,14 @@ impl Run<'_> {
         loop {
             let received = self.log.lock().unwrap_or_else(|e| e.into_inner()).received.clone();
             if received.len() > expected.len() || received[..] != expected[..received.len()] {
-                return Err(format!("the server received something else: {}", mismatch(expected, &received, 0)));
+                return Err(Fact::ServerGotOther { diff: Difference::between(Unit::Stream, expected, &received, 0) });
             }
             if received.len() == expected.len() {
-                return Ok(format!("the server received exactly {} bytes", expected.len()));
+                return Ok(Fact::ServerGotAll { bytes: expected.len() as u64 });
             }
             if Instant::now() >= until {
-                return Err(format!(
-                    "the server received {} of {} bytes within {}",
-                    received.len(),
-                    expected.len(),
-                    format_duration(timeout)
-                ));
+                let (got, expected) = (received.len() as u64, expected.len() as u64);
+                return Err(Fact::ServerGotTooFew { got, expected, within: timeout.into() });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -210,20 +187,18 @@ pub(super) fn unfinished(bytes: &[u8]) -> &[u8] {
     &bytes[bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..]
 }
 
-/// The text every printed line starts with, when the wrong line `got` is that text followed by
-/// the expected `want`, or when several lines share it: an undeclared prompt (or label).
+/// The text every printed line starts with, when at least two lines were printed and each has
+/// more after it: an undeclared prompt (or label). A prefix seen on one line only could be
+/// anything (`Received 13 bytes: ` changes with the line), so it is no hint.
 pub(super) fn common_prefix_hint<'l>(lines: &'l [Vec<u8>], want: &[u8], got: &'l [u8]) -> Option<&'l [u8]> {
-    let prefix = match got.strip_suffix(want) {
-        Some(p) if !p.is_empty() => p,
-        _ if lines.len() >= 2 => {
-            let n = lines[1..]
-                .iter()
-                .fold(lines[0].len(), |n, l| n.min(lines[0].iter().zip(l).take_while(|(a, b)| a == b).count()));
-            &lines[0][..n]
-        }
-        _ => return None,
-    };
-    let shared = !prefix.is_empty() && lines.iter().all(|l| l.starts_with(prefix));
+    if lines.len() < 2 {
+        return None;
+    }
+    let n = lines[1..]
+        .iter()
+        .fold(lines[0].len(), |n, l| n.min(lines[0].iter().zip(l).take_while(|(a, b)| a == b).count()));
+    let prefix = &lines[0][..n];
+    let shared = !prefix.is_empty() && lines.iter().all(|l| l.len() > prefix.len());
     // A prompt makes the line wrong from its first byte.
     (shared && got.first() != want.first()).then_some(prefix)
 }

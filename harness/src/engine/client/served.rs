@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncReadExt;
 
+use crate::facts::{Served, ServerNote};
 use crate::faults::{Pacing, WriteProgress, Writer};
 use crate::net::{self, AsyncListener, Conn};
 use crate::proto::Transform;
@@ -22,7 +23,7 @@ pub(super) struct ServerLog {
     pub(super) datagram_bytes_replied: u64,
     /// The progress of each connection's writer: what was replied.
     pub(super) writers: Vec<tokio::sync::watch::Receiver<WriteProgress>>,
-    pub(super) notes: Vec<String>,
+    pub(super) notes: Vec<ServerNote>,
 }
 
 impl ServerLog {
@@ -31,26 +32,22 @@ impl ServerLog {
     }
 
     /// A note, once however often it happens.
-    pub(super) fn note(&mut self, n: String) {
+    pub(super) fn note(&mut self, n: ServerNote) {
         if !self.notes.contains(&n) {
             self.notes.push(n);
         }
     }
 
-    /// What the client did to the server so far, for a failure message.
-    pub(super) fn summary(&self) -> String {
-        match (self.datagram, self.connections, self.datagrams.len()) {
-            (false, 0, _) => "the client never connected".into(),
-            (false, n, _) => format!("the server has had {n} connection(s), received {} bytes", self.received.len()),
-            (true, _, 0) => "the server has received no datagram".into(),
-            (true, _, n) => {
-                let mut s = format!("the server has received {n} datagram(s), {} bytes", self.received.len());
-                if self.peers.contains(&crate::net::Peer::Unix(None)) {
-                    s += ", from an unnamed socket, which cannot be answered: an AF_UNIX datagram client must \
-                          bind its socket to a path of its own";
-                }
-                s
-            }
+    /// What the client did to the server so far, in figures.
+    pub(super) fn served(&self) -> Served {
+        Served {
+            datagram: self.datagram,
+            connections: self.connections as u64,
+            datagrams: self.datagrams.len() as u64,
+            peers: self.peers.len() as u64,
+            received: self.received.len() as u64,
+            replied: self.replied(),
+            unnamed_sender: self.notes.contains(&ServerNote::UnnamedSender),
         }
     }
 }
@@ -82,11 +79,11 @@ fn pacing(serve: &Serve) -> Pacing {
 }
 
 async fn serve_conn(conn: Conn, serve: Serve, log: Arc<Mutex<ServerLog>>) {
-    let note = |n: &str| log.lock().unwrap_or_else(|e| e.into_inner()).note(n.to_string());
+    let note = |n: ServerNote| log.lock().unwrap_or_else(|e| e.into_inner()).note(n);
     let linger = conn.linger_handle();
     let (mut rd, wr) = tokio::io::split(conn);
     // Replies are written by their own task, so a large message is read while its reply goes out.
-    let mut writer = Writer::spawn(wr, pacing(&serve), linger, |e| e.to_string());
+    let mut writer = Writer::spawn(wr, pacing(&serve), linger);
     log.lock().unwrap_or_else(|e| e.into_inner()).writers.push(writer.watch());
     let mut buf = vec![0u8; 64 * 1024];
     let mut answered = 0usize;
@@ -105,12 +102,12 @@ async fn serve_conn(conn: Conn, serve: Serve, log: Arc<Mutex<ServerLog>>) {
         log.lock().unwrap_or_else(|e| e.into_inner()).received.extend_from_slice(&buf[..n]);
         match ending {
             Some(false) => {
-                note("closed the connection (FIN) instead of answering");
+                note(ServerNote::ClosedInsteadOfAnswering);
                 let _ = writer.shutdown();
                 break;
             }
             Some(true) => {
-                note("reset the connection (RST) instead of answering");
+                note(ServerNote::ResetInsteadOfAnswering);
                 let _ = writer.reset();
                 break;
             }

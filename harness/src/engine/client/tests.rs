@@ -14,8 +14,14 @@ fn shell_quote_survives_quotes_and_braces() {
 #[test]
 fn a_prompt_is_suggested_only_when_every_printed_line_starts_with_it() {
     let lines = |ls: &[&str]| ls.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>();
-    let printed = lines(&[">>: HELLO"]);
+    // One line tells nothing: `Received 13 bytes: ` changes with every line.
+    let printed = lines(&["Received 5 bytes: HELLO"]);
+    assert_eq!(common_prefix_hint(&printed, b"HELLO", &printed[0]), None);
+    let printed = lines(&[">>: HELLO", ">>: WORLD"]);
     assert_eq!(common_prefix_hint(&printed, b"HELLO", &printed[0]), Some(&b">>: "[..]));
+    // The same reply printed twice is a duplicate, not a prompt.
+    let printed = lines(&["HELLO", "HELLO"]);
+    assert_eq!(common_prefix_hint(&printed, b"SECOND LINE", &printed[1]), None);
     let printed = lines(&["> ONE", "> TWO", "> THREE"]);
     assert_eq!(common_prefix_hint(&printed, b"ONE", &printed[0]), Some(&b"> "[..]));
     // Only the wrong line has it: not a prompt.

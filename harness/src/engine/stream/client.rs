@@ -1,7 +1,6 @@
 //! One client that sockcheck plays in a server scenario: a connection, a writer task, and the
 //! reads each step checks.
 
-use std::fmt::Write as _;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,27 +15,8 @@ use crate::engine::{RunOpts, StepResult};
 use crate::faults::{Pacing, Writer};
 use crate::net::{self, Conn};
 use crate::proto::Transform;
-use crate::report::{excerpt, format_duration, mismatch};
+use crate::facts::{Bytes, Difference, Ending, Fact, IoFault, Misuse, Unit};
 use crate::scenario::{Payload, Step, TimedStep};
-
-fn describe_io(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset => "connection reset by the server".into(),
-        io::ErrorKind::BrokenPipe => "broken pipe (the server closed the connection)".into(),
-        io::ErrorKind::ConnectionAborted => "connection aborted".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// The failure for unsolicited bytes at the start of a connection.
-fn greeting(bytes: &[u8]) -> String {
-    format!(
-        "the server sent {} bytes before being asked: {} (a greeting or banner; in this protocol the first bytes \
-         a client gets are the reply to what it sent)",
-        bytes.len(),
-        excerpt(bytes)
-    )
-}
 
 /// A connected client: reader here, writer on a task.
 pub(super) struct Client {
@@ -68,7 +48,7 @@ impl Client {
         self.received == 0 && self.writer.as_ref().is_some_and(|w| w.queued() == 0)
     }
 
-    fn writer_error(&self) -> Option<String> {
+    fn writer_error(&self) -> Option<IoFault> {
         self.writer.as_ref().and_then(|w| w.progress().error)
     }
 
@@ -80,7 +60,7 @@ impl Client {
         opts: &RunOpts,
     ) -> StepResult {
         if !matches!(t.step, Step::Connect | Step::ConnectWithRecvBuffer(_) | Step::Wait(_)) && self.reader.is_none() {
-            return Err("not connected (add .connect() first)".into());
+            return Err(Fact::Misuse { what: Misuse::NotConnected });
         }
         match &t.step {
             Step::Connect => self.connect(endpoint, None, t.within.unwrap_or(opts.connect_timeout)).await,
@@ -95,22 +75,22 @@ impl Client {
                     None => transform.to_vec(&self.unchecked),
                 };
                 if expected.is_empty() {
-                    return Err("nothing was sent, so no reply can be expected".into());
+                    return Err(Fact::Misuse { what: Misuse::NothingSent });
                 }
                 let deadline = t.within.unwrap_or(opts.reply_deadline(expected.len()));
                 self.expect_reply(&expected, *slowly, deadline, opts.step_timeout).await
             }
             Step::ExpectPartialReply(n) => {
                 if (*n).min(self.unchecked.len()) == 0 {
-                    return Err("nothing was sent, so no reply can be expected".into());
+                    return Err(Fact::Misuse { what: Misuse::NothingSent });
                 }
                 let started = Instant::now();
                 let take = self.read_pending_prefix(*n, transform, t.within, opts).await?;
-                Ok(format!(
-                    "first {take} bytes in {}; {} still pending",
-                    format_duration(started.elapsed()),
-                    self.unchecked.len()
-                ))
+                Ok(Fact::PartlyReplied {
+                    bytes: take as u64,
+                    took: started.elapsed().into(),
+                    pending: self.unchecked.len() as u64,
+                })
             }
             Step::ExpectSilence(d) => self.expect_silence(*d).await,
             Step::ExpectEof => self.expect_eof(t.within.unwrap_or(opts.step_timeout)).await,
@@ -118,30 +98,34 @@ impl Client {
                 // Queued behind the data: the writer shuts its side once everything is sent,
                 // while this client goes on reading.
                 let w = self.writer.as_ref().expect("connected");
-                w.shutdown()?;
-                Ok(format!("write side shuts after {} queued bytes", w.queued()))
+                w.shutdown().map_err(|e| Fact::Setup { what: e })?;
+                Ok(Fact::HalfClosed { queued: w.queued() as u64 })
             }
             Step::Close => {
                 self.flush(t.within.unwrap_or(opts.reply_deadline(self.unchecked.len()))).await?;
                 self.close_now().await;
-                Ok("closed".into())
+                Ok(Fact::Closed)
             }
             Step::Reset => {
-                self.linger.as_ref().expect("connected").set_linger_zero().map_err(|e| e.to_string())?;
+                self.linger
+                    .as_ref()
+                    .expect("connected")
+                    .set_linger_zero()
+                    .map_err(|e| Fact::Setup { what: e.to_string() })?;
                 self.close_now().await;
-                Ok("reset (SO_LINGER 0, close)".into())
+                Ok(Fact::Reset)
             }
             Step::VanishMidReply { after } => {
                 let pending = self.unchecked.len();
                 let take = self.read_pending_prefix(*after, transform, t.within, opts).await?;
                 self.close_now().await;
-                Ok(format!("read {take} of {pending} reply bytes, then closed"))
+                Ok(Fact::Vanished { read: take as u64, pending: pending as u64 })
             }
             Step::Wait(d) => {
                 tokio::time::sleep(*d).await;
-                Ok(String::new())
+                Ok(Fact::Nothing)
             }
-            other => Err(format!("{} is a datagram step; this is a stream scenario", other.to_code())),
+            _ => Err(Fact::Misuse { what: Misuse::DatagramStepOverStream }),
         }
     }
 
@@ -153,7 +137,7 @@ impl Client {
         transform: Transform,
         within: Option<Duration>,
         opts: &RunOpts,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, Fact> {
         let take = n.min(self.unchecked.len());
         if take > 0 {
             let expected = transform.to_vec(&self.unchecked[..take]);
@@ -165,40 +149,44 @@ impl Client {
 
     async fn connect(&mut self, endpoint: &Endpoint, recv_buffer: Option<usize>, timeout: Duration) -> StepResult {
         if self.reader.is_some() {
-            return Err("already connected".into());
+            return Err(Fact::Misuse { what: Misuse::AlreadyConnected });
         }
-        let conn = net::connect_with(endpoint, recv_buffer, timeout).await.map_err(|e| e.to_string())?;
+        let conn = net::connect_with(endpoint, recv_buffer, timeout).await.map_err(|e| Fact::ConnectFailed {
+            to: endpoint.to_string(),
+            error: match &e {
+                crate::Error::Connect { reason, .. } => IoFault::from(reason),
+                other => IoFault { kind: crate::facts::IoKind::Other, os: other.to_string() },
+            },
+        })?;
         let linger = conn.linger_handle();
         let (rd, wr) = tokio::io::split(conn);
         self.reader = Some(rd);
-        self.writer = Some(Writer::spawn(wr, Pacing::default(), linger, describe_io));
+        self.writer = Some(Writer::spawn(wr, Pacing::default(), linger));
         self.linger = Some(linger);
         self.unchecked.clear();
         self.received = 0;
         self.buf = vec![0; 64 * 1024];
-        Ok(format!("connected to {endpoint}"))
+        Ok(Fact::Connected { to: endpoint.to_string() })
     }
 
     fn send(&mut self, p: &Payload) -> StepResult {
         let bytes: Arc<[u8]> = p.bytes().into();
         self.unchecked.extend_from_slice(&bytes);
         let n = bytes.len();
-        self.writer.as_mut().expect("connected").send(bytes)?;
-        Ok(format!("{n} bytes queued"))
+        self.writer.as_mut().expect("connected").send(bytes).map_err(|e| Fact::Setup { what: e })?;
+        Ok(Fact::Queued { bytes: n as u64 })
     }
 
     async fn flush(&mut self, deadline: Duration) -> StepResult {
         let w = self.writer.as_ref().expect("connected");
         let queued = w.queued();
+        let queued = queued as u64;
         match w.written(deadline).await {
-            Ok(p) => match &p.error {
-                Some(e) => Err(format!("sending failed after {} of {queued} bytes: {e}", p.written)),
-                None => Ok(format!("{queued} bytes sent")),
+            Ok(p) => match p.error {
+                Some(error) => Err(Fact::SendFailed { written: p.written as u64, queued, error }),
+                None => Ok(Fact::Sent { bytes: queued }),
             },
-            Err(written) => Err(format!(
-                "only {written} of {queued} bytes could be sent within {} (is the server reading?)",
-                format_duration(deadline)
-            )),
+            Err(written) => Err(Fact::SendStalled { written: written as u64, queued, within: deadline.into() }),
         }
     }
 
@@ -216,26 +204,12 @@ impl Client {
             let rd = self.reader.as_mut().expect("connected");
             if let Some(Ok(n)) = read_now(rd, &mut self.buf).await {
                 if n > 0 {
-                    // The first reply on the connection, then more: was the "reply" a greeting
-                    // that the real reply followed? (`hello` sent, `hello\r\n` + `hello` back.)
-                    if self.received == expected.len() as u64 {
-                        let mut stream = expected.to_vec();
-                        stream.extend_from_slice(&self.buf[..n]);
-                        let until = tokio::time::Instant::now() + deadline;
-                        // Only when the reply follows: a line ending after the reply is a broken reply.
-                        if let Some(msg) = self.banner(stream, expected, until, false).await {
-                            return Err(msg);
-                        }
-                    }
-                    return Err(format!(
-                        "{n} bytes more than the reply of {} bytes: {}",
-                        expected.len(),
-                        excerpt(&self.buf[..n])
-                    ));
+                    let bytes = Bytes::of(&self.buf[..n]);
+                    return Err(Fact::MoreThanReply { bytes, reply: expected.len() as u64 });
                 }
             }
         }
-        Ok(format!("{} bytes in {}", expected.len(), format_duration(started.elapsed())))
+        Ok(Fact::Replied { bytes: expected.len() as u64, took: started.elapsed().into() })
     }
 
     /// Read exactly `expected.len()` bytes and compare them as they come.
@@ -245,50 +219,40 @@ impl Client {
         slowly: Option<(usize, Duration)>,
         deadline: Duration,
         stall: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), Fact> {
         let until = tokio::time::Instant::now() + deadline;
         let base = self.received;
         let mut got = 0usize;
         let max_read = slowly.map_or(self.buf.len(), |(chunk, _)| chunk.min(self.buf.len()));
+        let (expected_len, got_u64) = (expected.len() as u64, |g: usize| g as u64);
         while got < expected.len() {
             let want = (expected.len() - got).min(max_read);
             let rd = self.reader.as_mut().expect("connected");
             let wait_until = until.min(tokio::time::Instant::now() + stall);
             let n = match tokio::time::timeout_at(wait_until, rd.read(&mut self.buf[..want])).await {
                 Err(_) => {
-                    let mut msg = if wait_until < until {
-                        format!("no reply byte for {}: got {got} of {} bytes", format_duration(stall), expected.len())
-                    } else {
-                        format!(
-                            "no complete reply within {}: got {got} of {} bytes",
-                            format_duration(deadline),
-                            expected.len()
-                        )
-                    };
-                    if let Some(e) = self.writer_error() {
-                        let _ = write!(msg, " (sending failed: {e})");
-                    }
-                    return Err(msg);
+                    let stalled = wait_until < until;
+                    return Err(Fact::NoReply {
+                        got: got_u64(got),
+                        expected: expected_len,
+                        waited: if stalled { stall.into() } else { deadline.into() },
+                        stalled,
+                        send_error: self.writer_error(),
+                    });
                 }
-                Ok(Err(e)) => return Err(format!("{} after {got} of {} reply bytes", describe_io(&e), expected.len())),
+                Ok(Err(e)) => {
+                    let how = Ending::Error(IoFault::from(&e));
+                    return Err(Fact::ConnectionEnded { got: got_u64(got), expected: expected_len, how });
+                }
                 Ok(Ok(0)) => {
-                    return Err(format!(
-                        "the server closed the connection after {got} of {} reply bytes",
-                        expected.len()
-                    ))
+                    return Err(Fact::ConnectionEnded { got: got_u64(got), expected: expected_len, how: Ending::Closed })
                 }
                 Ok(Ok(n)) => n,
             };
-            let want_bytes = &expected[got..got + n];
-            if &self.buf[..n] != want_bytes {
-                let at = base + got as u64;
-                if at == 0 {
-                    let first = self.buf[..n].to_vec();
-                    if let Some(msg) = self.banner(first, expected, until, true).await {
-                        return Err(msg);
-                    }
-                }
-                return Err(format!("wrong reply: {}", mismatch(&expected[got..], &self.buf[..n], at)));
+            if self.buf[..n] != expected[got..got + n] {
+                // The bytes just compared, nothing read after them.
+                let diff = Difference::between(Unit::Stream, &expected[got..], &self.buf[..n], base + got as u64);
+                return Err(Fact::WrongReply { diff });
             }
             got += n;
             self.received += n as u64;
@@ -301,74 +265,30 @@ impl Client {
         Ok(())
     }
 
-    /// The first bytes of the connection (`stream`) are not the reply: if the reply follows them
-    /// (read on for a moment to see), they were a greeting the server sent before being asked;
-    /// with `whole_line`, so are bytes that end a line and are followed by nothing.
-    async fn banner(
-        &mut self,
-        mut stream: Vec<u8>,
-        expected: &[u8],
-        until: tokio::time::Instant,
-        whole_line: bool,
-    ) -> Option<String> {
-        let probe = &expected[..expected.len().min(16)];
-        let limit = (tokio::time::Instant::now() + Duration::from_millis(200)).min(until);
-        loop {
-            if let Some(k) =
-                (1..stream.len()).find(|&k| stream[k..].starts_with(&probe[..probe.len().min(stream.len() - k)]))
-            {
-                if stream.len() - k >= probe.len() || stream[..k].ends_with(b"\n") {
-                    return Some(greeting(&stream[..k]));
-                }
-            }
-            if stream.len() > expected.len() + 4096 {
-                return None;
-            }
-            let rd = self.reader.as_mut().expect("connected");
-            match tokio::time::timeout_at(limit, rd.read(&mut self.buf)).await {
-                Ok(Ok(n)) if n > 0 => stream.extend_from_slice(&self.buf[..n]),
-                // Nothing follows: a greeting that ends its line is still one.
-                _ if whole_line && stream.ends_with(b"\n") && !expected.ends_with(b"\n") => {
-                    return Some(greeting(&stream))
-                }
-                _ => return None,
-            }
-        }
-    }
-
     async fn expect_silence(&mut self, d: Duration) -> StepResult {
         let started = Instant::now();
         let rd = self.reader.as_mut().expect("connected");
         match tokio::time::timeout(d, rd.read(&mut self.buf)).await {
-            Err(_) => Ok(format!("nothing for {}", format_duration(d))),
-            Ok(Ok(0)) => Err(format!("the server closed the connection after {}", format_duration(started.elapsed()))),
-            Ok(Ok(n)) if self.asked_nothing() => Err(greeting(&self.buf[..n])),
-            Ok(Ok(n)) => Err(format!(
-                "got {n} bytes after {} while this client should get nothing: {}",
-                format_duration(started.elapsed()),
-                excerpt(&self.buf[..n])
-            )),
-            Ok(Err(e)) => Err(describe_io(&e)),
+            Err(_) => Ok(Fact::Quiet { waited: d.into() }),
+            Ok(Ok(0)) => Err(Fact::ClosedByServer { after: started.elapsed().into() }),
+            Ok(Ok(n)) if self.asked_nothing() => Err(Fact::Unasked { bytes: Bytes::of(&self.buf[..n]) }),
+            Ok(Ok(n)) => Err(Fact::NotQuiet { bytes: Bytes::of(&self.buf[..n]), after: started.elapsed().into() }),
+            Ok(Err(e)) => Err(Fact::ReadFailed { error: IoFault::from(&e) }),
         }
     }
 
     async fn expect_eof(&mut self, deadline: Duration) -> StepResult {
         let started = Instant::now();
         if !self.unchecked.is_empty() {
-            return Err(format!(
-                "{} sent bytes have no checked reply yet (add .expect_reply() first)",
-                self.unchecked.len()
-            ));
+            return Err(Fact::Misuse { what: Misuse::UncheckedReply });
         }
         let rd = self.reader.as_mut().expect("connected");
         match tokio::time::timeout(deadline, rd.read(&mut self.buf)).await {
-            Err(_) => Err(format!("the server did not close the connection within {}", format_duration(deadline))),
-            Ok(Ok(0)) => Ok(format!("closed by the server after {}", format_duration(started.elapsed()))),
-            Ok(Ok(n)) if self.asked_nothing() => Err(greeting(&self.buf[..n])),
-            Ok(Ok(n)) => {
-                Err(format!("expected the connection to close, got {n} more bytes: {}", excerpt(&self.buf[..n])))
-            }
-            Ok(Err(e)) => Err(format!("expected a clean close, got: {}", describe_io(&e))),
+            Err(_) => Err(Fact::NotClosed { within: deadline.into() }),
+            Ok(Ok(0)) => Ok(Fact::ClosedByServer { after: started.elapsed().into() }),
+            Ok(Ok(n)) if self.asked_nothing() => Err(Fact::Unasked { bytes: Bytes::of(&self.buf[..n]) }),
+            Ok(Ok(n)) => Err(Fact::MoreBeforeClose { bytes: Bytes::of(&self.buf[..n]) }),
+            Ok(Err(e)) => Err(Fact::ReadFailed { error: IoFault::from(&e) }),
         }
     }
 

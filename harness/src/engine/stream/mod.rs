@@ -15,7 +15,8 @@ use client::Client;
 use super::{Engine, Play, RunOpts, StepResult, Transcript};
 use crate::addr::{Endpoint, Transport};
 use crate::proto::Transform;
-use crate::report::{format_duration, mismatch, Failure};
+use crate::facts::{Bytes, Fact, Misuse, PathThing, TargetEnd};
+use crate::report::Failure;
 use crate::scenario::{Action, PathFixture, Scenario, Steps};
 use crate::target::Target;
 
@@ -56,13 +57,8 @@ impl Play for ServerPlay<'_> {
 
     fn play(&mut self, engine: &Engine, log: &mut Transcript) -> Result<(), Failure> {
         let opts = engine.opts();
-        if let Err(e) = self.target.start() {
-            return Err(Failure {
-                client: "target".into(),
-                step_index: 0,
-                step: "start".into(),
-                message: format!("the target did not start: {e}"),
-            });
+        if let Err(why) = self.target.start() {
+            return Err(Failure::new("target", 0, "start", Fact::TargetDidNotStart { why }));
         }
         self.output_mark = self.target.output_mark();
         let transform = self.target.transform();
@@ -72,12 +68,12 @@ impl Play for ServerPlay<'_> {
         let result = engine.block_on(async {
             match tokio::time::timeout(deadline, ctx.run_actions(&self.scenario.actions)).await {
                 Ok(r) => r,
-                Err(_) => Err(Failure {
-                    client: "scenario".into(),
-                    step_index: ctx.log.len() + 1,
-                    step: "(whole scenario)".into(),
-                    message: format!("did not finish within {}", format_duration(deadline)),
-                }),
+                Err(_) => Err(Failure::new(
+                    "scenario",
+                    ctx.log.len() + 1,
+                    "(whole scenario)",
+                    Fact::ScenarioTimeout { deadline: deadline.into() },
+                )),
             }
         });
         // Close every client before the target is asked how it is.
@@ -85,8 +81,15 @@ impl Play for ServerPlay<'_> {
         result
     }
 
-    fn health(&mut self, after_failure: bool) -> Result<(), String> {
+    fn health(&mut self, after_failure: bool) -> Option<TargetEnd> {
         self.target.health(after_failure)
+    }
+
+    fn greeting(&self) -> Option<Vec<u8>> {
+        let endpoint = self.target.endpoint();
+        self.target
+            .greeting()
+            .or_else(|| (!endpoint.transport().is_datagram()).then(|| crate::target::probe_greeting(&endpoint)).flatten())
     }
 
     fn program_output(&self) -> Vec<String> {
@@ -109,8 +112,8 @@ impl Ctx<'_> {
         self.log.record(client, step, started, result);
     }
 
-    fn fail(&self, client: &str, step: String, message: String) -> Failure {
-        self.log.fail(client, step, message)
+    fn fail(&self, client: &str, step: String, fact: Fact) -> Failure {
+        self.log.fail(client, step, fact)
     }
 
     async fn run_actions(&mut self, actions: &[Action]) -> Result<(), Failure> {
@@ -132,7 +135,7 @@ impl Ctx<'_> {
                 Action::Wait(d) => {
                     let started = Instant::now();
                     tokio::time::sleep(*d).await;
-                    self.record("-", format!("wait(ms({}))", d.as_millis()), started, &Ok(String::new()));
+                    self.record("-", format!("wait(ms({}))", d.as_millis()), started, &Ok(Fact::Nothing));
                 }
                 other => self.target_action(other)?,
             }
@@ -199,16 +202,16 @@ impl Ctx<'_> {
                     let step_started = Instant::now();
                     if let Err(e) = client.step(t, &self.target.endpoint(), self.transform, self.opts).await {
                         let code = t.step.to_code();
-                        let r = Err(e.clone());
-                        self.record(&client.name, code.clone(), step_started, &r);
-                        return Err(self.fail(&client.name, code, format!("connection {i} of {count}: {e}")));
+                        let fact = e.in_repeat(i, count);
+                        self.record(&client.name, code.clone(), step_started, &Err(fact.clone()));
+                        return Err(self.fail(&client.name, code, fact));
                     }
                 }
             }
             client.close_now().await;
         }
         if count > SHOWN {
-            let note = format!("{} more connections, all ok", count - SHOWN);
+            let note = Fact::Repeated { count: count as u64, shown: SHOWN as u64 };
             self.record(
                 &format!("#{}..#{count}", SHOWN + 1),
                 steps.steps.iter().map(|t| t.step.to_code()).collect::<Vec<_>>().join("."),
@@ -222,14 +225,20 @@ impl Ctx<'_> {
     fn target_action(&mut self, action: &Action) -> Result<(), Failure> {
         let started = Instant::now();
         let (code, r) = match action {
-            Action::StopTarget => ("stop_target()".to_string(), self.target.stop().map(|()| "stopped".to_string())),
+            Action::StopTarget => (
+                "stop_target()".to_string(),
+                self.target.stop().map(|()| Fact::TargetStopped).map_err(|why| Fact::Setup { what: why }),
+            ),
             Action::StartTarget => (
                 "start_target()".to_string(),
-                self.target.start().map(|()| format!("listening on {}", self.target.endpoint())),
+                self.target
+                    .start()
+                    .map(|()| Fact::TargetStarted { at: self.target.endpoint().to_string() })
+                    .map_err(|why| Fact::TargetDidNotStart { why }),
             ),
             Action::ExpectStartFailure => ("expect_start_failure()".to_string(), self.expect_start_failure()),
-            Action::PutAtPath(f) => (format!("put_at_path({f:?})"), self.put_at_path(f)),
-            Action::ExpectAtPath(f) => (format!("expect_at_path({f:?})"), self.expect_at_path(f)),
+            Action::PutAtPath(f) => (format!("put_at_path({})", f.to_code()), self.put_at_path(f)),
+            Action::ExpectAtPath(f) => (format!("expect_at_path({})", f.to_code()), self.expect_at_path(f)),
             Action::ClearPath => ("clear_path()".to_string(), self.clear_path()),
             _ => unreachable!("client actions are run elsewhere"),
         };
@@ -237,19 +246,36 @@ impl Ctx<'_> {
         r.map(|_| ()).map_err(|e| self.fail("target", code, e))
     }
 
-    fn unix_path(&self) -> Result<std::path::PathBuf, String> {
+    fn unix_path(&self) -> Result<std::path::PathBuf, Fact> {
         match self.target.endpoint() {
             Endpoint::Unix(p) | Endpoint::UnixDgram(p) => Ok(p),
-            other => Err(format!("needs a Unix socket path; the target is at {other}")),
+            _ => Err(Fact::Misuse { what: Misuse::NotAUnixPath }),
         }
     }
 
+    /// What is at the target's path now.
+    fn at_path(&self) -> Result<PathThing, Fact> {
+        use std::os::unix::fs::FileTypeExt;
+        let path = self.unix_path()?;
+        Ok(match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => PathThing::Nothing,
+            Err(e) => return Err(Fact::Setup { what: format!("cannot look at {}: {e}", path.display()) }),
+            Ok(m) if m.file_type().is_socket() => PathThing::StaleSocket,
+            Ok(m) if m.file_type().is_file() => match std::fs::read(&path) {
+                Ok(bytes) => PathThing::RegularFile(Bytes::of(&bytes)),
+                Err(e) => return Err(Fact::Setup { what: format!("cannot read {}: {e}", path.display()) }),
+            },
+            Ok(_) => PathThing::Other,
+        })
+    }
+
     fn expect_start_failure(&mut self) -> StepResult {
+        let was = self.at_path().unwrap_or(PathThing::Other);
         match self.target.start() {
-            Err(e) => Ok(format!("refused to start: {e}")),
+            Err(why) => Ok(Fact::RefusedToStart { why }),
             Ok(()) => {
                 let _ = self.target.stop();
-                Err("the server started although it should have refused".into())
+                Err(Fact::StartedAnyway { was })
             }
         }
     }
@@ -257,6 +283,7 @@ impl Ctx<'_> {
     fn put_at_path(&mut self, f: &PathFixture) -> StepResult {
         let path = self.unix_path()?;
         let _ = std::fs::remove_file(&path);
+        let setup = |what: String| Fact::Setup { what };
         match f {
             PathFixture::StaleSocket => {
                 // A socket file that no socket holds, as a server that died leaves one (closing
@@ -265,44 +292,40 @@ impl Ctx<'_> {
                 // starting (fork keeps descriptors until exec), and meanwhile it still answers.
                 use nix::sys::stat::{mknod, Mode, SFlag};
                 mknod(&path, SFlag::S_IFSOCK, Mode::from_bits_truncate(0o777), 0)
-                    .map_err(|e| format!("cannot make a stale socket: {e}"))?;
-                let kind = if self.target.endpoint().transport().is_datagram() { "datagram " } else { "" };
-                Ok(format!("stale {kind}socket at {}", path.display()))
+                    .map_err(|e| setup(format!("cannot make a stale socket: {e}")))?;
             }
             PathFixture::RegularFile(bytes) => {
-                std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                Ok(format!("regular file of {} bytes at {}", bytes.len(), path.display()))
+                std::fs::write(&path, bytes).map_err(|e| setup(format!("cannot write {}: {e}", path.display())))?;
             }
         }
+        Ok(Fact::PutAtPath { thing: self.at_path()?, path: path.display().to_string() })
     }
 
     fn expect_at_path(&mut self, f: &PathFixture) -> StepResult {
-        use std::os::unix::fs::FileTypeExt;
         let path = self.unix_path()?;
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| format!("{} is gone: {e}", path.display()))?;
-        match f {
-            PathFixture::StaleSocket if meta.file_type().is_socket() => Ok("still a socket".into()),
-            PathFixture::StaleSocket => Err(format!("{} is no longer a socket", path.display())),
-            PathFixture::RegularFile(want) => {
-                if !meta.file_type().is_file() {
-                    return Err(format!("{} is no longer a regular file", path.display()));
-                }
-                let got = std::fs::read(&path).map_err(|e| e.to_string())?;
-                if &got == want {
-                    Ok("regular file intact".into())
-                } else {
-                    Err(format!("{} was changed: {}", path.display(), mismatch(&Transform::Echo.to_vec(want), &got, 0)))
-                }
-            }
+        let was = match f {
+            PathFixture::StaleSocket => PathThing::StaleSocket,
+            PathFixture::RegularFile(want) => PathThing::RegularFile(Bytes::of(want)),
+        };
+        let now = self.at_path()?;
+        let same = match (f, &now) {
+            (PathFixture::RegularFile(want), PathThing::RegularFile(_)) => std::fs::read(&path).is_ok_and(|g| &g == want),
+            _ => was == now,
+        };
+        if same {
+            Ok(Fact::PathAsItWas { thing: now })
+        } else {
+            Err(Fact::PathChanged { path: path.display().to_string(), was, now })
         }
     }
 
     fn clear_path(&mut self) -> StepResult {
         let path = self.unix_path()?;
+        let was = self.at_path()?;
         match std::fs::remove_file(&path) {
-            Ok(()) => Ok(format!("removed {}", path.display())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok("nothing there".into()),
-            Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+            Ok(()) => Ok(Fact::PathCleared { was }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Fact::PathCleared { was: PathThing::Nothing }),
+            Err(e) => Err(Fact::Setup { what: format!("cannot remove {}: {e}", path.display()) }),
         }
     }
 

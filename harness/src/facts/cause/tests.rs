@@ -1,0 +1,222 @@
+//! The classifier on recorded facts: no sockets, no programs. Each case is a fact as a step
+//! records it, in the situation it was seen in.
+
+use super::*;
+use crate::facts::{error_line, Bytes, Difference, IoFault, Micros, Served, Unit};
+
+fn ctx() -> Context {
+    Context::default()
+}
+
+fn wrong_reply(expected: &[u8], got: &[u8], base: u64) -> Fact {
+    Fact::WrongReply { diff: Difference::between(Unit::Stream, expected, got, base) }
+}
+
+#[test]
+fn a_line_ending_after_the_reply_is_named_so_however_it_arrives() {
+    // Java's println: "HELLO\n" for "hello". Read with the reply, or at the start of the next.
+    let more = Fact::MoreThanReply { bytes: Bytes::of(b"\n"), reply: 5 };
+    assert_eq!(classify(&more, &ctx()), Cause::LineEndingAdded);
+    let next = wrong_reply(b"WORLD", b"\nWORL", 6);
+    assert_eq!(classify(&next, &ctx()), Cause::LineEndingAdded);
+    // At the very start of the connection too: a reply asked for is not a greeting.
+    let first = wrong_reply(b"HELLO", b"HELLO\n", 0);
+    assert_eq!(classify(&first, &ctx()), Cause::LineEndingAdded);
+}
+
+#[test]
+fn bytes_are_a_greeting_only_when_the_server_sends_them_unasked() {
+    let greeting = b"Welcome to the echo server\r\n".to_vec();
+    let fact = wrong_reply(b"HELLO", b"Welcome", 0);
+    assert_eq!(classify(&fact, &ctx()), Cause::ReplyChanged, "no probe saw a greeting");
+    let with = Context { greeting: Some(greeting.clone()), ..ctx() };
+    assert_eq!(classify(&fact, &with), Cause::Greeting);
+    // Further into the stream the same bytes are a wrong reply, greeting or not.
+    assert_eq!(classify(&wrong_reply(b"HELLO", b"Welcome", 10), &with), Cause::ReplyChanged);
+    assert_eq!(classify(&Fact::Unasked { bytes: Bytes::of(&greeting) }, &ctx()), Cause::Greeting);
+}
+
+#[test]
+fn a_shifted_stream_is_a_changed_reply_at_its_real_offset() {
+    let expected: Vec<u8> = (0..4096u32).map(|i| b'A' + (i % 26) as u8).collect();
+    let mut got = expected.clone();
+    got.remove(1000); // one byte lost: everything after it shifts
+    let fact = wrong_reply(&expected, &got, 16 << 20);
+    let Fact::WrongReply { diff } = &fact else { unreachable!() };
+    assert_eq!(diff.at, (16 << 20) + 1000);
+    assert_eq!(diff.expected_byte(), Some(expected[1000]));
+    assert_eq!(diff.got_byte(), Some(expected[1001]));
+    assert_eq!(classify(&fact, &ctx()), Cause::ReplyChanged);
+}
+
+#[test]
+fn lowercase_where_uppercase_belongs_is_not_uppercased() {
+    assert_eq!(classify(&wrong_reply(b"HELLO", b"hello", 0), &ctx()), Cause::NotUppercased);
+}
+
+#[test]
+fn an_http_answer_is_not_an_echo_server() {
+    let fact = wrong_reply(b"HELLO", b"HTTP/1.1 400 Bad Request\r\n", 0);
+    assert_eq!(classify(&fact, &ctx()), Cause::NotAnEchoServer);
+}
+
+#[test]
+fn how_the_server_ended_comes_first() {
+    let ended = Fact::ConnectionEnded {
+        got: 0,
+        expected: 12,
+        how: Ending::Error(IoFault { kind: IoKind::Reset, os: "reset".into() }),
+    };
+    assert_eq!(classify(&ended, &ctx()), Cause::ResetWithoutReply);
+    let crashed = |status, line: &str| Context {
+        end: Some(TargetEnd::Exited { status }),
+        error_line: Some(line.to_string()).filter(|l| !l.is_empty()),
+        ..ctx()
+    };
+    let cases = [
+        (ProcStatus::Exited(1), "ConnectionResetError: [Errno 104] Connection reset by peer", Cause::CrashedOnReset),
+        (ProcStatus::Exited(1), "Error: write ECONNRESET", Cause::CrashedOnReset),
+        (ProcStatus::Exited(1), "BrokenPipeError: [Errno 32] Broken pipe", Cause::CrashedOnBrokenPipe),
+        (ProcStatus::Killed(13), "", Cause::CrashedOnBrokenPipe),
+        (ProcStatus::Exited(1), "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff", Cause::CrashedDecoding),
+        (ProcStatus::Exited(1), "", Cause::Crashed),
+        (ProcStatus::Exited(0), "", Cause::ServesOneClient),
+    ];
+    for (status, line, want) in cases {
+        assert_eq!(classify(&ended, &crashed(status, line)), want, "{status:?} {line}");
+    }
+    let gone = Context { end: Some(TargetEnd::NotAccepting { at: "tcp://127.0.0.1:1".into() }), ..ctx() };
+    assert_eq!(classify(&ended, &gone), Cause::StoppedAccepting);
+}
+
+#[test]
+fn a_cut_reply_and_no_reply_differ_by_what_came() {
+    let cut = Fact::ConnectionEnded { got: 1024, expected: 65536, how: Ending::Closed };
+    assert_eq!(classify(&cut, &ctx()), Cause::ReplyCut);
+    let closed = Fact::ConnectionEnded { got: 0, expected: 5, how: Ending::Closed };
+    assert_eq!(classify(&closed, &ctx()), Cause::ClosedWithoutReply);
+    let stalled =
+        Fact::NoReply { got: 100, expected: 256, waited: Micros(1), stalled: true, send_error: None };
+    assert_eq!(classify(&stalled, &ctx()), Cause::ReplyCut);
+    let none = Fact::NoReply { got: 0, expected: 5, waited: Micros(1), stalled: false, send_error: None };
+    assert_eq!(classify(&none, &ctx()), Cause::NoReply);
+}
+
+#[test]
+fn the_error_line_is_the_error_not_a_stack_frame() {
+    let node: Vec<String> = [
+        "node:events:497",
+        "      throw er; // Unhandled 'error' event",
+        "Error: write ECONNRESET",
+        "    at afterWriteDispatched (node:internal/stream_base_commons:160:15)",
+        "    at emitErrorCloseNT (node:internal/streams/destroy:129:3)",
+        "Emitted 'error' event on Socket instance at:",
+        "  errno: -104,",
+        "}",
+        "Node.js v18.19.0",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(error_line(&node).as_deref(), Some("Error: write ECONNRESET"));
+    let python: Vec<String> = [
+        "Traceback (most recent call last):",
+        "  File \"server.py\", line 42, in <module>",
+        "    conn.send(data.upper())",
+        "ConnectionResetError: [Errno 104] Connection reset by peer",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(error_line(&python).as_deref(), Some("ConnectionResetError: [Errno 104] Connection reset by peer"));
+    let java: Vec<String> =
+        ["Exception in thread \"main\" java.net.SocketException: Connection reset", "\tat java.base/sun.nio.ch.NioSocketImpl.implRead"]
+            .map(String::from)
+            .to_vec();
+    assert!(error_line(&java).unwrap().contains("SocketException"));
+}
+
+#[test]
+fn datagram_replies_out_of_order_are_not_a_size_error() {
+    let later = Fact::LaterReplyFirst { got: 1000, expected: 10 };
+    assert_eq!(classify(&later, &ctx()), Cause::RepliesOutOfOrder);
+    assert_eq!(classify(&Fact::DatagramCut { got: 1024, expected: 2000 }, &ctx()), Cause::DatagramCut);
+    assert_eq!(classify(&Fact::NoDatagramReply { sent: 0, within: Micros(1) }, &ctx()), Cause::EmptyDatagramUnanswered);
+}
+
+#[test]
+fn a_removed_regular_file_is_named() {
+    let file = PathThing::RegularFile(Bytes::of(b"someone's notes\n"));
+    assert_eq!(classify(&Fact::StartedAnyway { was: file.clone() }, &ctx()), Cause::RemovedRegularFile);
+    let changed = Fact::PathChanged { path: "/tmp/x".into(), was: file, now: PathThing::StaleSocket };
+    assert_eq!(classify(&changed, &ctx()), Cause::RemovedRegularFile);
+}
+
+fn served(datagrams: u64, replied: u64) -> Served {
+    Served { datagram: true, datagrams, received: datagrams * 5, replied, ..Served::default() }
+}
+
+#[test]
+fn a_client_that_never_sent_is_not_said_to_wait_for_a_lost_reply() {
+    let never = Fact::WaitedForever { within: Micros(1), served: served(0, 0) };
+    assert_eq!(classify(&never, &ctx()), Cause::LineNeverSent);
+    let waits = Fact::WaitedForever { within: Micros(1), served: served(1, 0) };
+    assert_eq!(classify(&waits, &ctx()), Cause::NoTimeout);
+}
+
+#[test]
+fn a_line_sent_in_pieces_is_named() {
+    let split = Fact::TooManyDatagrams { got: 11, expected: 1, extra: Bytes::of(&[b'x'; 1024]), split: true };
+    assert_eq!(classify(&split, &ctx()), Cause::LineSplitIntoDatagrams);
+}
+
+#[test]
+fn client_facts_are_judged_on_their_own() {
+    let line = |got: &[u8], want: &[u8]| Fact::WrongLine {
+        line: 1,
+        diff: Difference::between(Unit::Line, want, got, 0),
+        got: Bytes::of(got),
+        expected: Bytes::of(want),
+        repeats: None,
+        stranger: false,
+        empty_datagrams: false,
+        prefix: None,
+        datagram: false,
+    };
+    let exited = Context { end: Some(TargetEnd::ClientExited { status: ProcStatus::Exited(1) }), ..ctx() };
+    assert_eq!(classify(&line(b"", b"HELLO"), &exited), Cause::EmptyLineSent);
+    assert_eq!(classify(&line(b"HEL", b"HELLO"), &ctx()), Cause::ReplyReadOnce);
+    assert_eq!(classify(&line(b"hello", b"HELLO"), &ctx()), Cause::WrongLine);
+    let buffered = Fact::TooFewLines {
+        printed: 0,
+        expected: 1,
+        partial: 0,
+        next: Bytes::of(b"HELLO"),
+        ended: false,
+        within: Micros(1),
+        stranger: false,
+        served: Served { connections: 1, received: 5, replied: 5, ..Served::default() },
+    };
+    assert_eq!(classify(&buffered, &ctx()), Cause::OutputBuffered);
+}
+
+#[test]
+fn a_strangers_datagram_printed_without_a_newline_names_the_stranger() {
+    let fact = Fact::TooFewLines {
+        printed: 0,
+        expected: 1,
+        partial: 5,
+        next: Bytes::of(b"HELLO"),
+        ended: false,
+        within: Micros(1),
+        stranger: true,
+        served: served(1, 5),
+    };
+    assert_eq!(classify(&fact, &ctx()), Cause::StrangerPrinted);
+}
+
+#[test]
+fn every_cause_has_words_and_a_fix_and_a_stable_name() {
+    for c in [Cause::Greeting, Cause::LineSplitIntoDatagrams, Cause::Sockcheck] {
+        assert!(!c.title().is_empty() && !c.fix().is_empty());
+    }
+    assert_eq!(Cause::LineEndingAdded.name(), "line_ending_added");
+}
