@@ -220,7 +220,11 @@ impl Engine {
             }
             f.error_line = crate::facts::error_line(&outcome.program_output);
             // Whether the server greets matters only for wrong bytes at the start of a connection.
-            let at_start = matches!(f.fact.inner(), Fact::WrongReply { diff } if diff.start == 0);
+            let at_start = match f.fact.inner() {
+                Fact::WrongReply { diff } => diff.start == 0,
+                Fact::MoreThanReply { at, .. } => *at <= 4096,
+                _ => false,
+            };
             f.classify(if at_start { play.greeting() } else { None });
             outcome.verdict = Verdict::Fail;
             outcome.failure = Some(f);

@@ -259,13 +259,17 @@ fn crash_cause(error_line: Option<&str>, status: Option<ProcStatus>) -> Cause {
 
 /// The cause of a failure: the rules in order, the first that applies wins.
 ///
-/// 1. How the subject ended says most: a server that crashed, exited after its clients, went into
-///    the background or stopped accepting is named so, whatever step noticed it.
-/// 2. A lost connection of a server that still runs, with an error line that names a known
+/// 1. Wrong bytes are the cause, however the program ended after them.
+/// 2. Otherwise how the subject ended says most: a server that crashed, exited after its clients,
+///    went into the background or stopped accepting is named so, whatever step noticed it.
+/// 3. A lost connection of a server that still runs, with an error line that names a known
 ///    crash (a handler thread that died), is that crash.
-/// 3. Otherwise the failing step's fact, read on its own (its bytes, counts and errors).
+/// 4. Otherwise the failing step's fact, read on its own (its bytes, counts and errors).
 pub fn classify(fact: &Fact, ctx: &Context) -> Cause {
     let fact = fact.inner();
+    if is_content_fact(fact) {
+        return by_fact(fact, ctx);
+    }
     if let Some(end) = &ctx.end {
         if let Some(cause) = by_end(fact, end, ctx) {
             return cause;
@@ -283,14 +287,35 @@ pub fn classify(fact: &Fact, ctx: &Context) -> Cause {
     by_fact(fact, ctx)
 }
 
+/// Facts about bytes that came: wrong bytes are the cause, however the program ended after them
+/// (a server that greets and then dies when the failed client leaves is a greeting server).
+fn is_content_fact(fact: &Fact) -> bool {
+    matches!(
+        fact,
+        Fact::WrongReply { .. }
+            | Fact::MoreThanReply { .. }
+            | Fact::Unasked { .. }
+            | Fact::NotQuiet { .. }
+            | Fact::MoreBeforeClose { .. }
+            | Fact::WrongDatagram { .. }
+            | Fact::DatagramCut { .. }
+            | Fact::DatagramTooLong { .. }
+            | Fact::LaterReplyFirst { .. }
+            | Fact::ForeignDatagram { .. }
+    )
+}
+
 fn by_end(fact: &Fact, end: &TargetEnd, ctx: &Context) -> Option<Cause> {
     // Steps about the client under test are judged on their own.
     if is_client_fact(fact) {
         return None;
     }
+    let crash = crash_cause(ctx.error_line.as_deref(), None);
     Some(match end {
         TargetEnd::Daemonized { .. } => Cause::WentToBackground,
         TargetEnd::ClientExited { .. } => return None,
+        // A known crash in its output (a dead handler thread) says more than the refusal.
+        TargetEnd::NotAccepting { .. } if crash != Cause::Crashed => crash,
         TargetEnd::NotAccepting { .. } => Cause::StoppedAccepting,
         TargetEnd::Exited { status } if status.success() && ctx.error_line.is_none() => Cause::ServesOneClient,
         TargetEnd::Exited { status } => crash_cause(ctx.error_line.as_deref(), Some(*status)),
@@ -334,6 +359,7 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
                 reply_difference(&diff.expected[diff.index()..], &diff.got[diff.index()..])
             }
         }
+        Fact::MoreThanReply { at, .. } if ctx.greeting.as_ref().is_some_and(|g| *at <= g.len() as u64) => C::Greeting,
         Fact::MoreThanReply { bytes, .. } if matches!(&bytes.head[..], b"\n" | b"\r\n" | b"\r") => C::LineEndingAdded,
         Fact::MoreThanReply { bytes, .. } if bytes.head.starts_with(b"\n") || bytes.head.starts_with(b"\r\n") => {
             C::LineEndingAdded
@@ -350,6 +376,7 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         Fact::SendFailed { .. } => C::ResetWithoutReply,
         Fact::SendStalled { .. } => C::StoppedReading,
         Fact::ConnectFailed { .. } => C::Refused,
+        Fact::NotQuiet { others_closed, .. } if !others_closed.is_empty() => C::ClosedWithoutReply,
         Fact::NotQuiet { .. } => C::AnsweredTooEarly,
         Fact::ClosedByServer { .. } => C::ClosedWithoutReply,
         Fact::NotClosed { .. } => C::KeptConnectionOpen,
@@ -391,6 +418,9 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         Fact::WrongLine { got, datagram: false, .. } if got.len == 0 => C::EmptyLineSent,
         Fact::WrongLine { stranger: true, .. } => C::StrangerPrinted,
         Fact::WrongLine { repeats: Some(_), .. } => C::DuplicatePrinted,
+        Fact::WrongLine { got, expected, .. } if got.len > expected.len && got.head.trim_ascii() == expected.head => {
+            C::LineNotStripped
+        }
         Fact::WrongLine { prefix: Some(_), .. } => C::PromptInOutput,
         Fact::WrongLine { got, expected, datagram: true, .. }
             if got.len > 0 && got.len < expected.len && expected.head.starts_with(&got.head) =>
@@ -402,6 +432,9 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         }
         Fact::WrongLine { .. } => C::WrongLine,
         Fact::ExtraLine { .. } => C::ExtraOutput,
+        Fact::ServerGotOther { diff } if matches!(diff.got_byte(), Some(b'\n' | b'\r' | b' ' | b'\t')) => {
+            C::LineNotStripped
+        }
         Fact::ServerGotOther { .. } => C::SentSomethingElse,
         Fact::ServerGotTooFew { .. } => C::SentTooLittle,
         Fact::WrongDatagramSent { got, .. } if got.len == 0 => C::EmptyDatagramSent,

@@ -332,11 +332,13 @@ pub enum Fact {
     WrongReply { diff: Difference },
     /// Bytes that came on a connection before its client had sent a byte.
     Unasked { bytes: Bytes },
-    /// More bytes right after a whole reply.
-    MoreThanReply { bytes: Bytes, reply: u64 },
+    /// More bytes right after a whole reply of `reply` bytes, from offset `at` of the stream.
+    MoreThanReply { bytes: Bytes, reply: u64, at: u64 },
     Quiet { waited: Micros },
-    /// Bytes came while the client should get nothing.
-    NotQuiet { bytes: Bytes, after: Micros },
+    /// Bytes came while the client should get nothing. `others_closed`: the clients whose
+    /// connections the server had closed by then (a server that ends a connection early serves
+    /// the next client too soon).
+    NotQuiet { bytes: Bytes, after: Micros, others_closed: Vec<String> },
     /// The server closed the connection (an expected EOF when `expected`).
     ClosedByServer { after: Micros },
     NotClosed { within: Micros },

@@ -197,12 +197,16 @@ impl Display for Fact {
             }
             Fact::WrongReply { diff } => write!(f, "wrong reply: {diff}"),
             Fact::Unasked { bytes } => write!(f, "the server sent {} bytes before being asked: {bytes}", bytes.len),
-            Fact::MoreThanReply { bytes, reply } => {
+            Fact::MoreThanReply { bytes, reply, .. } => {
                 write!(f, "{} bytes more than the reply of {reply} bytes: {bytes}", bytes.len)
             }
             Fact::Quiet { waited } => write!(f, "nothing for {waited}"),
-            Fact::NotQuiet { bytes, after } => {
-                write!(f, "got {} bytes after {after} while this client should get nothing: {bytes}", bytes.len)
+            Fact::NotQuiet { bytes, after, others_closed } => {
+                write!(f, "got {} bytes after {after} while this client should get nothing: {bytes}", bytes.len)?;
+                if !others_closed.is_empty() {
+                    write!(f, "; the server had closed the connection of {}", others_closed.join(", "))?;
+                }
+                Ok(())
             }
             Fact::ClosedByServer { after } => write!(f, "closed by the server after {after}"),
             Fact::NotClosed { within } => write!(f, "the server did not close the connection within {within}"),

@@ -61,14 +61,19 @@ fn differences(kind: &str, name: &str, only: &[&str]) -> Vec<String> {
         let got = report["outcomes"].as_array().unwrap().iter().find(|o| o["scenario"] == scenario.as_str());
         let result = got.map_or("absent", |o| o["result"].as_str().unwrap());
         let message = got.and_then(|o| o["failure"]["message"].as_str()).unwrap_or("");
+        let cause = got.and_then(|o| o["failure"]["cause"].as_str());
+        let skip_reason = got.and_then(|o| o["skip_reason"].as_str()).unwrap_or("");
         let verdict = want["verdict"].as_str().unwrap();
+        // A failure is asserted on its typed cause (the JSON report's `failure.cause`), a skip
+        // on the words of its reason.
         let ok = match verdict {
             "not_run" => matches!(result, "absent" | "skip"),
-            "fail" => result == "fail" && message.contains(want["cause"].as_str().unwrap_or("")),
+            "fail" => result == "fail" && cause == want["cause"].as_str(),
+            "skip" => result == "skip" && skip_reason.contains(want["cause"].as_str().unwrap_or("")),
             v => result == v,
         };
         if !ok {
-            problems.push(format!("{name} {scenario}: expected {verdict} {}, got {result}: {message}", want["cause"]));
+            problems.push(format!("{name} {scenario}: expected {verdict} {}, got {result} {cause:?}: {message}", want["cause"]));
         }
     }
     problems

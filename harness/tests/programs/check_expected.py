@@ -5,7 +5,7 @@
 
 For each program and scenario: the verdict must match (a `not_run` expectation accepts a report
 that has no outcome or a skip/not_run outcome for the scenario), and a failure's message must
-contain the expected cause. Also checks "alone equals in the catalogue" for the verdicts. Prints
+carry the expected cause (failure.cause). Also checks "alone equals in the catalogue" for the verdicts. Prints
 one line per difference and exits 1 if there is any. Program-level expectations (model, start,
 prompt, new_scenarios) are not checked here: today's reports have no field for them.
 """
@@ -36,9 +36,9 @@ def judge(want, got):
         msg = (got.get("failure") or {}).get("message", "") if got else ""
         return f"expected {verdict}, got {result}" + (f": {msg[:300]}" if msg else "")
     if verdict == "fail":
-        msg = (got.get("failure") or {}).get("message", "")
-        if want["cause"] not in msg:
-            return f"fails, but without {want['cause']!r}: {msg[:300]}"
+        failure = got.get("failure") or {}
+        if failure.get("cause") != want["cause"]:
+            return f"fails with cause {failure.get('cause')!r}, not {want['cause']!r}: {failure.get('message', '')[:300]}"
     return None
 
 

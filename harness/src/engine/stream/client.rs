@@ -205,7 +205,7 @@ impl Client {
             if let Some(Ok(n)) = read_now(rd, &mut self.buf).await {
                 if n > 0 {
                     let bytes = Bytes::of(&self.buf[..n]);
-                    return Err(Fact::MoreThanReply { bytes, reply: expected.len() as u64 });
+                    return Err(Fact::MoreThanReply { bytes, reply: expected.len() as u64, at: self.received });
                 }
             }
         }
@@ -272,7 +272,11 @@ impl Client {
             Err(_) => Ok(Fact::Quiet { waited: d.into() }),
             Ok(Ok(0)) => Err(Fact::ClosedByServer { after: started.elapsed().into() }),
             Ok(Ok(n)) if self.asked_nothing() => Err(Fact::Unasked { bytes: Bytes::of(&self.buf[..n]) }),
-            Ok(Ok(n)) => Err(Fact::NotQuiet { bytes: Bytes::of(&self.buf[..n]), after: started.elapsed().into() }),
+            Ok(Ok(n)) => Err(Fact::NotQuiet {
+                bytes: Bytes::of(&self.buf[..n]),
+                after: started.elapsed().into(),
+                others_closed: vec![],
+            }),
             Ok(Err(e)) => Err(Fact::ReadFailed { error: IoFault::from(&e) }),
         }
     }
@@ -289,6 +293,14 @@ impl Client {
             Ok(Ok(n)) if self.asked_nothing() => Err(Fact::Unasked { bytes: Bytes::of(&self.buf[..n]) }),
             Ok(Ok(n)) => Err(Fact::MoreBeforeClose { bytes: Bytes::of(&self.buf[..n]) }),
             Ok(Err(e)) => Err(Fact::ReadFailed { error: IoFault::from(&e) }),
+        }
+    }
+
+    /// Whether the server has closed this connection (EOF is there to read, nothing before it).
+    pub(super) async fn closed_by_server(&mut self) -> bool {
+        match self.reader.as_mut() {
+            Some(rd) => matches!(read_now(rd, &mut self.buf).await, Some(Ok(0))),
+            None => false,
         }
     }
 

@@ -146,7 +146,15 @@ impl Ctx<'_> {
     async fn run_steps(&mut self, client: &mut Client, steps: &Steps) -> Result<(), Failure> {
         for t in &steps.steps {
             let started = Instant::now();
-            let r = client.step(t, &self.target.endpoint(), self.transform, self.opts).await;
+            let mut r = client.step(t, &self.target.endpoint(), self.transform, self.opts).await;
+            if let Err(Fact::NotQuiet { others_closed, .. }) = &mut r {
+                for (name, other) in self.clients.iter_mut() {
+                    if other.closed_by_server().await {
+                        others_closed.push(name.clone());
+                    }
+                }
+                others_closed.sort();
+            }
             let code = t.step.to_code();
             self.record(&client.name, code.clone(), started, &r);
             if let Err(e) = r {

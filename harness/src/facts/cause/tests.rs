@@ -15,7 +15,7 @@ fn wrong_reply(expected: &[u8], got: &[u8], base: u64) -> Fact {
 #[test]
 fn a_line_ending_after_the_reply_is_named_so_however_it_arrives() {
     // Java's println: "HELLO\n" for "hello". Read with the reply, or at the start of the next.
-    let more = Fact::MoreThanReply { bytes: Bytes::of(b"\n"), reply: 5 };
+    let more = Fact::MoreThanReply { bytes: Bytes::of(b"\n"), reply: 5, at: 5 };
     assert_eq!(classify(&more, &ctx()), Cause::LineEndingAdded);
     let next = wrong_reply(b"WORLD", b"\nWORL", 6);
     assert_eq!(classify(&next, &ctx()), Cause::LineEndingAdded);
@@ -34,6 +34,13 @@ fn bytes_are_a_greeting_only_when_the_server_sends_them_unasked() {
     // Further into the stream the same bytes are a wrong reply, greeting or not.
     assert_eq!(classify(&wrong_reply(b"HELLO", b"Welcome", 10), &with), Cause::ReplyChanged);
     assert_eq!(classify(&Fact::Unasked { bytes: Bytes::of(&greeting) }, &ctx()), Cause::Greeting);
+    // A greeting that starts like the reply: the reply seems whole, then the rest of the greeting.
+    let more = Fact::MoreThanReply { bytes: Bytes::of(b"\r\nhello"), reply: 5, at: 5 };
+    let hello = Context { greeting: Some(b"hello\r\n".to_vec()), ..ctx() };
+    assert_eq!(classify(&more, &hello), Cause::Greeting);
+    // And a server that greets, then dies when the failed client leaves, is a greeting server.
+    let died = Context { end: Some(TargetEnd::Exited { status: ProcStatus::Exited(1) }), ..hello };
+    assert_eq!(classify(&wrong_reply(b"HELLO", b"hello\r\nHEL", 0), &died), Cause::Greeting);
 }
 
 #[test]
