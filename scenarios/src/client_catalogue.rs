@@ -119,9 +119,16 @@ pub fn datagram_scenarios() -> Vec<ClientScenario> {
                     .expect_sent(["hello", "two words", "last"])
             }),
         ClientScenario::new("reply_of_10000_bytes_is_printed_whole")
-            .about("a 10,000-byte reply in one datagram is printed whole (catches recvfrom(1024), which cuts the datagram)")
+            .about("a 10,000-byte line goes out as one datagram and its reply is printed whole (catches recvfrom(1024), which cuts the datagram, and a line sent in pieces)")
             .datagrams()
-            .steps(|c| c.type_line(pattern(10_000)).expect_replies().type_line("next").expect_replies()),
+            .steps(|c| {
+                let line = String::from_utf8(pattern(10_000).bytes()).expect("the pattern is ASCII");
+                c.type_line(pattern(10_000))
+                    .expect_replies()
+                    .type_line("next")
+                    .expect_replies()
+                    .expect_sent([line.as_str(), "next"])
+            }),
         ClientScenario::new("lost_reply_does_not_hang_the_client")
             .about("when a reply is lost, the client sends the line again and prints the reply, or gives up non-zero saying so: it does not wait for ever")
             .datagrams()

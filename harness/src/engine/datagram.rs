@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::{RunOpts, StepResult, Transcript};
 use crate::addr::Endpoint;
+use crate::facts::{Bytes, Difference, Fact, IoFault, Misuse, Unit};
 use crate::net::{self, Dgram, Peer};
 use crate::proto::Transform;
-use crate::facts::{Bytes, Difference, Fact, IoFault, Misuse, Unit};
 use crate::report::Failure;
 use crate::scenario::{Step, Steps, TimedStep};
 
@@ -73,7 +73,9 @@ impl DgramClient {
             Step::SendDatagram(p) => {
                 let bytes = p.bytes();
                 let sock = self.socket(server).await?;
-                sock.send_to_endpoint(&bytes, server).await.map_err(|e| Fact::SendtoFailed { error: IoFault::from(&e) })?;
+                sock.send_to_endpoint(&bytes, server)
+                    .await
+                    .map_err(|e| Fact::SendtoFailed { error: IoFault::from(&e) })?;
                 let n = bytes.len();
                 self.pending.push_back(bytes);
                 Ok(Fact::DatagramSent { bytes: n as u64 })
@@ -123,7 +125,11 @@ impl DgramClient {
         let got = &self.buf[..n];
         let (got_len, expected_len) = (n as u64, expected.len() as u64);
         if Some(&from) != from_server.as_ref() {
-            return Err(Fact::ForeignDatagram { bytes: Bytes::of(got), from: from.to_string(), server: server.to_string() });
+            return Err(Fact::ForeignDatagram {
+                bytes: Bytes::of(got),
+                from: from.to_string(),
+                server: server.to_string(),
+            });
         }
         if got == expected.as_slice() {
             self.pending.pop_front();

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ending, Fact, IoKind, PathThing, ProcStatus};
+use super::{Fact, PathThing, ProcStatus};
 
 /// How the server under test was found after a failed scenario.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +45,6 @@ pub enum Cause {
     ReplyCut,
     NoReply,
     ClosedWithoutReply,
-    ResetWithoutReply,
     CrashedOnReset,
     CrashedOnBrokenPipe,
     CrashedDecoding,
@@ -85,6 +84,7 @@ pub enum Cause {
     ClientTraceback,
     BusyLoop,
     DidNotExit,
+    HangsWhenNothingListens,
     WrongExitStatus,
     SilentExit,
     NoTimeout,
@@ -114,7 +114,6 @@ impl Cause {
             ReplyCut => "the reply was cut short",
             NoReply => "no reply",
             ClosedWithoutReply => "the server closed the connection instead of replying",
-            ResetWithoutReply => "the server reset the connection instead of replying",
             CrashedOnReset => "the server crashed when a client reset its connection",
             CrashedOnBrokenPipe => "the server crashed writing to a client that had gone",
             CrashedDecoding => "the server crashed decoding bytes that are not UTF-8",
@@ -152,6 +151,7 @@ impl Cause {
             ClientTraceback => "the client crashed with a traceback",
             BusyLoop => "the client spins in a busy loop",
             DidNotExit => "the client did not exit",
+            HangsWhenNothingListens => "the client waits for ever when nothing listens at its address",
             WrongExitStatus => "the client exited with the wrong status",
             SilentExit => "the client stopped without saying why",
             NoTimeout => "the client waits forever for a lost reply",
@@ -180,7 +180,6 @@ impl Cause {
             ReplyCut => "one recv() is not the whole message: loop (recv, then sendall(data.upper())) until recv returns b''",
             NoReply => "answer every message: recv, then sendall(data.upper())",
             ClosedWithoutReply => "keep the communication loop going until recv() returns b'' (the client closed)",
-            ResetWithoutReply => "read everything the client sends before closing: unread bytes make close() send a reset",
             CrashedOnReset => "wrap the communication loop in try/except ConnectionResetError (and BrokenPipeError) and break out of it",
             CrashedOnBrokenPipe => "catch BrokenPipeError (EPIPE) around send; in C, ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or use MSG_NOSIGNAL",
             CrashedDecoding => "do not decode what you receive: uppercase the bytes (data.upper() on bytes)",
@@ -218,6 +217,7 @@ impl Cause {
             ClientTraceback => "catch the error (ConnectionResetError, ConnectionRefusedError, ...) and print a message instead",
             BusyLoop => "when recv() returns b'' the server has gone: break out of the loop instead of reading again",
             DidNotExit => "exit when the input ends or the server goes away",
+            HangsWhenNothingListens => "a refused connect means there is no server: say so and exit non-zero (or retry a few times, then give up)",
             WrongExitStatus => "exit 0 at the end of input, and non-zero after an error",
             SilentExit => "print why the client stops (e.g. 'server closed the connection') on stderr",
             NoTimeout => "datagrams can be lost: set a timeout (settimeout) and send again or give up",
@@ -353,7 +353,12 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
             let got_all = &diff.got[..];
             if diff.start == 0 && got_all.starts_with(b"HTTP/1.") {
                 C::NotAnEchoServer
-            } else if diff.start == 0 && ctx.greeting.as_deref().is_some_and(|g| !g.is_empty() && got_all.starts_with(&g[..g.len().min(got_all.len())])) {
+            } else if diff.start == 0
+                && ctx
+                    .greeting
+                    .as_deref()
+                    .is_some_and(|g| !g.is_empty() && got_all.starts_with(&g[..g.len().min(got_all.len())]))
+            {
                 C::Greeting
             } else {
                 reply_difference(&diff.expected[diff.index()..], &diff.got[diff.index()..])
@@ -367,13 +372,10 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         Fact::MoreThanReply { .. } => C::MoreThanReply,
         Fact::NoReply { got: 0, .. } => C::NoReply,
         Fact::NoReply { .. } => C::ReplyCut,
-        Fact::ConnectionEnded { got, how, .. } => match (how, got) {
-            (_, g) if *g > 0 => C::ReplyCut,
-            (Ending::Closed, _) => C::ClosedWithoutReply,
-            (Ending::Error(e), _) if e.kind == IoKind::Reset => C::ResetWithoutReply,
-            (Ending::Error(_), _) => C::ClosedWithoutReply,
-        },
-        Fact::SendFailed { .. } => C::ResetWithoutReply,
+        // Closed or reset: whether a close with the client's bytes unread goes out as FIN or RST
+        // depends on when they arrived, so both are the one cause (the fact says which).
+        Fact::ConnectionEnded { got, .. } if *got > 0 => C::ReplyCut,
+        Fact::ConnectionEnded { .. } | Fact::SendFailed { .. } => C::ClosedWithoutReply,
         Fact::SendStalled { .. } => C::StoppedReading,
         Fact::ConnectFailed { .. } => C::Refused,
         Fact::NotQuiet { others_closed, .. } if !others_closed.is_empty() => C::ClosedWithoutReply,
@@ -381,7 +383,7 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         Fact::ClosedByServer { .. } => C::ClosedWithoutReply,
         Fact::NotClosed { .. } => C::KeptConnectionOpen,
         Fact::MoreBeforeClose { .. } => C::MoreThanReply,
-        Fact::ReadFailed { .. } => C::ResetWithoutReply,
+        Fact::ReadFailed { .. } => C::ClosedWithoutReply,
         Fact::TargetDidNotStart { .. } => match crash_cause(ctx.error_line.as_deref(), None) {
             C::Crashed => C::DidNotStart,
             other => other,
@@ -410,7 +412,9 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
             C::UnboundDatagramClient
         }
         Fact::TooFewLines { stranger: true, .. } => C::StrangerPrinted,
-        Fact::TooFewLines { printed: 0, partial: 0, ended: false, served, .. } if served.replied > 0 => C::OutputBuffered,
+        Fact::TooFewLines { printed: 0, partial: 0, ended: false, served, .. } if served.replied > 0 => {
+            C::OutputBuffered
+        }
         Fact::TooFewLines { ended: true, .. } => C::ClientEndedEarly,
         Fact::TooFewLines { served, .. } if served.received == 0 && served.datagrams == 0 => C::LineNeverSent,
         Fact::TooFewLines { .. } => C::ReplyReadOnce,
@@ -447,10 +451,11 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         Fact::TooManyDatagrams { .. } => C::SentSomethingElse,
         Fact::TooFewDatagrams { got: 0, .. } => C::LineNeverSent,
         Fact::TooFewDatagrams { .. } => C::SentTooLittle,
-        Fact::ClientExited { busy: true, .. } | Fact::ClientDidNotExit { busy: true, .. } | Fact::ClientIdle { busy: true, .. } => {
-            C::BusyLoop
-        }
+        Fact::ClientExited { busy: true, .. }
+        | Fact::ClientDidNotExit { busy: true, .. }
+        | Fact::ClientIdle { busy: true, .. } => C::BusyLoop,
         Fact::ClientExited { .. } => C::WrongExitStatus,
+        Fact::ClientDidNotExit { refused: true, .. } => C::HangsWhenNothingListens,
         Fact::ClientDidNotExit { .. } => C::DidNotExit,
         Fact::ClientEndedEarly { .. } => C::ClientEndedEarly,
         Fact::Traceback { .. } => C::ClientTraceback,

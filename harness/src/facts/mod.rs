@@ -302,93 +302,245 @@ pub enum Fact {
     Nothing,
     /// The scenario asks for something that cannot be done (a mistake in the scenario, not in
     /// the program under test).
-    Misuse { what: Misuse },
+    Misuse {
+        what: Misuse,
+    },
     /// sockcheck could not set something up (bind, temp dir, a command to run).
-    Setup { what: String },
+    Setup {
+        what: String,
+    },
     /// The whole scenario ran out of time.
-    ScenarioTimeout { deadline: Micros },
+    ScenarioTimeout {
+        deadline: Micros,
+    },
     /// Step `i` of `count` repeated connections failed.
-    InRepeat { i: u64, count: u64, inner: Box<Fact> },
+    InRepeat {
+        i: u64,
+        count: u64,
+        inner: Box<Fact>,
+    },
     /// `count` repeated connections, the first `shown` of them in the transcript.
-    Repeated { count: u64, shown: u64 },
+    Repeated {
+        count: u64,
+        shown: u64,
+    },
 
     // Stream connections played by sockcheck.
-    Connected { to: String },
-    ConnectFailed { to: String, error: IoFault },
-    Queued { bytes: u64 },
-    Sent { bytes: u64 },
-    SendFailed { written: u64, queued: u64, error: IoFault },
-    SendStalled { written: u64, queued: u64, within: Micros },
+    Connected {
+        to: String,
+    },
+    ConnectFailed {
+        to: String,
+        error: IoFault,
+    },
+    Queued {
+        bytes: u64,
+    },
+    Sent {
+        bytes: u64,
+    },
+    SendFailed {
+        written: u64,
+        queued: u64,
+        error: IoFault,
+    },
+    SendStalled {
+        written: u64,
+        queued: u64,
+        within: Micros,
+    },
     /// The whole reply came, and nothing more.
-    Replied { bytes: u64, took: Micros },
+    Replied {
+        bytes: u64,
+        took: Micros,
+    },
     /// The first `bytes` of the reply came; `pending` bytes sent still wait for theirs.
-    PartlyReplied { bytes: u64, took: Micros, pending: u64 },
+    PartlyReplied {
+        bytes: u64,
+        took: Micros,
+        pending: u64,
+    },
     /// Waited for a reply and it did not come whole: `got` of `expected` bytes. `stalled`: no
     /// byte for the stall time (not the whole deadline).
-    NoReply { got: u64, expected: u64, waited: Micros, stalled: bool, send_error: Option<IoFault> },
+    NoReply {
+        got: u64,
+        expected: u64,
+        waited: Micros,
+        stalled: bool,
+        send_error: Option<IoFault>,
+    },
     /// The connection ended while `got` of `expected` reply bytes had come.
-    ConnectionEnded { got: u64, expected: u64, how: Ending },
+    ConnectionEnded {
+        got: u64,
+        expected: u64,
+        how: Ending,
+    },
     /// Reply bytes that differ from the expected ones (offsets in the connection's stream).
-    WrongReply { diff: Difference },
+    WrongReply {
+        diff: Difference,
+    },
     /// Bytes that came on a connection before its client had sent a byte.
-    Unasked { bytes: Bytes },
+    Unasked {
+        bytes: Bytes,
+    },
     /// More bytes right after a whole reply of `reply` bytes, from offset `at` of the stream.
-    MoreThanReply { bytes: Bytes, reply: u64, at: u64 },
-    Quiet { waited: Micros },
+    MoreThanReply {
+        bytes: Bytes,
+        reply: u64,
+        at: u64,
+    },
+    Quiet {
+        waited: Micros,
+    },
     /// Bytes came while the client should get nothing. `others_closed`: the clients whose
     /// connections the server had closed by then (a server that ends a connection early serves
     /// the next client too soon).
-    NotQuiet { bytes: Bytes, after: Micros, others_closed: Vec<String> },
+    NotQuiet {
+        bytes: Bytes,
+        after: Micros,
+        others_closed: Vec<String>,
+    },
     /// The server closed the connection (an expected EOF when `expected`).
-    ClosedByServer { after: Micros },
-    NotClosed { within: Micros },
-    MoreBeforeClose { bytes: Bytes },
-    ReadFailed { error: IoFault },
-    HalfClosed { queued: u64 },
+    ClosedByServer {
+        after: Micros,
+    },
+    NotClosed {
+        within: Micros,
+    },
+    MoreBeforeClose {
+        bytes: Bytes,
+    },
+    ReadFailed {
+        error: IoFault,
+    },
+    HalfClosed {
+        queued: u64,
+    },
     Closed,
     Reset,
-    Vanished { read: u64, pending: u64 },
+    Vanished {
+        read: u64,
+        pending: u64,
+    },
 
     // Datagrams played by sockcheck.
-    DatagramSent { bytes: u64 },
-    SendtoFailed { error: IoFault },
-    DatagramReplied { bytes: u64, took: Micros },
-    NoDatagramReply { sent: u64, within: Micros },
-    RecvFailed { error: IoFault },
+    DatagramSent {
+        bytes: u64,
+    },
+    SendtoFailed {
+        error: IoFault,
+    },
+    DatagramReplied {
+        bytes: u64,
+        took: Micros,
+    },
+    NoDatagramReply {
+        sent: u64,
+        within: Micros,
+    },
+    RecvFailed {
+        error: IoFault,
+    },
     /// A datagram from an address other than the server's.
-    ForeignDatagram { bytes: Bytes, from: String, server: String },
+    ForeignDatagram {
+        bytes: Bytes,
+        from: String,
+        server: String,
+    },
     /// A reply longer than the datagram it answers (or truncated in our buffer).
-    DatagramTooLong { got: u64, expected: u64 },
+    DatagramTooLong {
+        got: u64,
+        expected: u64,
+    },
     /// The start of the reply, cut.
-    DatagramCut { got: u64, expected: u64 },
+    DatagramCut {
+        got: u64,
+        expected: u64,
+    },
     /// The reply to a later datagram came before this one's.
-    LaterReplyFirst { got: u64, expected: u64 },
-    WrongDatagram { diff: Difference, got: u64, expected: u64 },
-    UnexpectedDatagram { bytes: Bytes, from: String },
+    LaterReplyFirst {
+        got: u64,
+        expected: u64,
+    },
+    WrongDatagram {
+        diff: Difference,
+        got: u64,
+        expected: u64,
+    },
+    UnexpectedDatagram {
+        bytes: Bytes,
+        from: String,
+    },
     /// `count` numbered datagrams planned, `sent` of them sent (sending stops when replies stop).
-    Burst { count: u64, sent: u64, answered: u64, duplicates: u64, took: Micros, stranger: Option<Bytes> },
-    SocketClosed { local: Option<String> },
+    Burst {
+        count: u64,
+        sent: u64,
+        answered: u64,
+        duplicates: u64,
+        took: Micros,
+        stranger: Option<Bytes>,
+    },
+    SocketClosed {
+        local: Option<String>,
+    },
 
     // The server under test (its start and stop, the files at its path).
-    TargetStarted { at: String },
+    TargetStarted {
+        at: String,
+    },
     TargetStopped,
-    TargetDidNotStart { why: String },
-    RefusedToStart { why: String },
+    TargetDidNotStart {
+        why: String,
+    },
+    RefusedToStart {
+        why: String,
+    },
     /// It started although it should have refused, with `was` at its path.
-    StartedAnyway { was: PathThing },
-    PutAtPath { thing: PathThing, path: String },
-    PathAsItWas { thing: PathThing },
-    PathChanged { path: String, was: PathThing, now: PathThing },
-    PathCleared { was: PathThing },
+    StartedAnyway {
+        was: PathThing,
+    },
+    PutAtPath {
+        thing: PathThing,
+        path: String,
+    },
+    PathAsItWas {
+        thing: PathThing,
+    },
+    PathChanged {
+        path: String,
+        was: PathThing,
+        now: PathThing,
+    },
+    PathCleared {
+        was: PathThing,
+    },
     /// After the scenario: how the server ended, if it did.
-    TargetEnded { end: TargetEnd },
+    TargetEnded {
+        end: TargetEnd,
+    },
 
     // A client under test (sockcheck plays its server and types into it).
-    ClientStarted { serving: String, command: String, pty: bool },
-    Prompt { on: Option<Stream>, prompt: Option<Bytes>, waited: Micros, wait: PromptWait },
-    Typed { bytes: u64 },
-    InputEnded { pty: bool },
-    PrintedAsExpected { lines: u64, bytes: u64 },
+    ClientStarted {
+        serving: String,
+        command: String,
+        pty: bool,
+    },
+    Prompt {
+        on: Option<Stream>,
+        prompt: Option<Bytes>,
+        waited: Micros,
+        wait: PromptWait,
+    },
+    Typed {
+        bytes: u64,
+    },
+    InputEnded {
+        pty: bool,
+    },
+    PrintedAsExpected {
+        lines: u64,
+        bytes: u64,
+    },
     /// Printed line `line` (1-based) is wrong. `repeats`: it is the expected line of that earlier
     /// line; `stranger`: it is what sockcheck sent from another address; `empty_datagrams`: the
     /// played server got an empty datagram; `prefix`: every printed line starts with it.
@@ -403,7 +555,11 @@ pub enum Fact {
         prefix: Option<Bytes>,
         datagram: bool,
     },
-    ExtraLine { printed: u64, expected: u64, line: Bytes },
+    ExtraLine {
+        printed: u64,
+        expected: u64,
+        line: Bytes,
+    },
     /// Printed fewer lines than expected: within the deadline, or before the client ended.
     /// `stranger`: what it printed of an unfinished line is the datagram sockcheck sent from
     /// another address.
@@ -417,33 +573,104 @@ pub enum Fact {
         stranger: bool,
         served: Served,
     },
-    ServerGotAll { bytes: u64 },
-    ServerGotOther { diff: Difference },
-    ServerGotTooFew { got: u64, expected: u64, within: Micros },
-    DatagramsAsExpected { count: u64 },
-    WrongDatagramSent { index: u64, diff: Difference, got: Bytes, expected: Bytes },
+    ServerGotAll {
+        bytes: u64,
+    },
+    ServerGotOther {
+        diff: Difference,
+    },
+    ServerGotTooFew {
+        got: u64,
+        expected: u64,
+        within: Micros,
+    },
+    DatagramsAsExpected {
+        count: u64,
+    },
+    WrongDatagramSent {
+        index: u64,
+        diff: Difference,
+        got: Bytes,
+        expected: Bytes,
+    },
     /// More datagrams than lines. `split`: the datagrams put together are the lines (a line went
     /// out in pieces).
-    TooManyDatagrams { got: u64, expected: u64, extra: Bytes, split: bool },
-    TooFewDatagrams { got: u64, expected: u64, within: Micros },
+    TooManyDatagrams {
+        got: u64,
+        expected: u64,
+        extra: Bytes,
+        split: bool,
+    },
+    TooFewDatagrams {
+        got: u64,
+        expected: u64,
+        within: Micros,
+    },
     /// The client exited (`wanted`: the status the step asks for: success or not).
-    ClientExited { status: ProcStatus, after: Micros, cpu: Micros, busy: bool, wanted_success: bool, stderr: String },
-    ClientDidNotExit { within: Micros, cpu: Micros, busy: bool },
-    ClientIdle { cpu: Micros, waited: Micros, busy: bool },
-    ClientEndedEarly { status: ProcStatus, after: Micros },
-    NoTraceback { stderr: u64 },
-    Traceback { lines: Vec<String> },
-    Said { on: Stream, text: String },
+    ClientExited {
+        status: ProcStatus,
+        after: Micros,
+        cpu: Micros,
+        busy: bool,
+        wanted_success: bool,
+        stderr: String,
+    },
+    /// `refused`: nothing listened at its address, so every connect it made was refused.
+    ClientDidNotExit {
+        within: Micros,
+        cpu: Micros,
+        busy: bool,
+        refused: bool,
+    },
+    ClientIdle {
+        cpu: Micros,
+        waited: Micros,
+        busy: bool,
+    },
+    ClientEndedEarly {
+        status: ProcStatus,
+        after: Micros,
+    },
+    NoTraceback {
+        stderr: u64,
+    },
+    Traceback {
+        lines: Vec<String>,
+    },
+    Said {
+        on: Stream,
+        text: String,
+    },
     SaidNothing,
     /// After a lost datagram reply: the reply printed (`resent`: datagrams the server got), or an
     /// exit (`said`: the client's last words on stderr).
-    ReplyPrinted { after: Micros, datagrams: u64 },
-    GaveUp { status: ProcStatus, after: Micros, said: String },
-    GaveUpSilently { status: ProcStatus, after: Micros },
-    WaitedForever { within: Micros, served: Served },
+    ReplyPrinted {
+        after: Micros,
+        datagrams: u64,
+    },
+    GaveUp {
+        status: ProcStatus,
+        after: Micros,
+        said: String,
+    },
+    GaveUpSilently {
+        status: ProcStatus,
+        after: Micros,
+    },
+    WaitedForever {
+        within: Micros,
+        served: Served,
+    },
     /// After a lost reply, it exited 0 without printing it.
-    ExitedWithoutReply { status: ProcStatus, after: Micros },
-    ServerLog { served: Served, nothing_listening: bool, notes: Vec<ServerNote> },
+    ExitedWithoutReply {
+        status: ProcStatus,
+        after: Micros,
+    },
+    ServerLog {
+        served: Served,
+        nothing_listening: bool,
+        notes: Vec<ServerNote>,
+    },
 }
 
 /// A scenario asks for what cannot be done.

@@ -3,7 +3,10 @@
 use std::fmt::{self, Display, Formatter};
 
 use super::cause::TargetEnd;
-use super::{show, Bytes, Difference, Ending, Fact, IoFault, Misuse, PathThing, ProcStatus, PromptWait, Served, ServerNote, Stream, Unit};
+use super::{
+    show, Bytes, Difference, Ending, Fact, IoFault, Misuse, PathThing, ProcStatus, PromptWait, Served, ServerNote,
+    Stream, Unit,
+};
 
 impl Display for Bytes {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -113,7 +116,11 @@ impl Display for Served {
                 self.datagrams, self.peers, self.received, self.replied
             )
         } else {
-            write!(f, "{} connection(s), {} bytes received, {} bytes replied", self.connections, self.received, self.replied)
+            write!(
+                f,
+                "{} connection(s), {} bytes received, {} bytes replied",
+                self.connections, self.received, self.replied
+            )
         }
     }
 }
@@ -280,7 +287,8 @@ impl Display for Fact {
             Fact::PathCleared { was } => write!(f, "removed {was}"),
             Fact::TargetEnded { end } => write!(f, "{end}"),
             Fact::ClientStarted { serving, command, pty } => {
-                let how = if *pty { "on a terminal (stdin and stdout on a pty)" } else { "with stdin and stdout on pipes" };
+                let how =
+                    if *pty { "on a terminal (stdin and stdout on a pty)" } else { "with stdin and stdout on pipes" };
                 write!(f, "{serving}; ran `{command}` {how}")
             }
             Fact::Prompt { on, prompt, waited, wait } => {
@@ -305,11 +313,9 @@ impl Display for Fact {
             Fact::InputEnded { pty: true } => f.write_str("Ctrl-D typed"),
             Fact::InputEnded { pty: false } => f.write_str("stdin closed"),
             Fact::PrintedAsExpected { lines, bytes } => write!(f, "{lines} lines ({bytes} bytes) as expected"),
-            Fact::WrongLine { line, diff, got, expected, .. } => write!(
-                f,
-                "printed line {line} is wrong ({} bytes, expected {}): {diff}",
-                got.len, expected.len
-            ),
+            Fact::WrongLine { line, diff, got, expected, .. } => {
+                write!(f, "printed line {line} is wrong ({} bytes, expected {}): {diff}", got.len, expected.len)
+            }
             Fact::ExtraLine { printed, expected, line } => {
                 write!(f, "printed {printed} lines, expected {expected}; line {} is {line}", expected + 1)
             }
@@ -364,9 +370,13 @@ impl Display for Fact {
                 }
                 Ok(())
             }
-            Fact::ClientDidNotExit { within, cpu, busy } => {
+            Fact::ClientDidNotExit { within, cpu, busy, refused } => {
                 let how = if *busy { "a busy loop" } else { "blocked, e.g. waiting for input" };
-                write!(f, "the client did not exit within {within}; it used {cpu} of CPU meanwhile ({how})")
+                write!(f, "the client did not exit within {within}; it used {cpu} of CPU meanwhile ({how})")?;
+                if *refused {
+                    f.write_str("; nothing listens at its address (a connect is refused at once)")?;
+                }
+                Ok(())
             }
             Fact::ClientIdle { cpu, waited, busy: false } => write!(f, "{cpu} of CPU in {waited}"),
             Fact::ClientIdle { cpu, waited, busy: true } => {
@@ -385,17 +395,19 @@ impl Display for Fact {
             ),
             Fact::GaveUp { status, after, said } => write!(f, "gave up: {status} after {after}; stderr: {said}"),
             Fact::GaveUpSilently { status, after } => {
-                write!(f, "{status} after {after} without a word on stderr: a person is not told that the reply was lost")
+                write!(
+                    f,
+                    "{status} after {after} without a word on stderr: a person is not told that the reply was lost"
+                )
             }
             Fact::ExitedWithoutReply { status, after } => write!(
                 f,
                 "{status} after {after} without printing the reply: expected the reply (sent again) or a non-zero \
                  exit that says it gave up"
             ),
-            Fact::WaitedForever { within, served } => write!(
-                f,
-                "no reply printed and no exit within {within}; {served}, the first reply lost on purpose"
-            ),
+            Fact::WaitedForever { within, served } => {
+                write!(f, "no reply printed and no exit within {within}; {served}, the first reply lost on purpose")
+            }
             Fact::ServerLog { served, nothing_listening, notes } => {
                 if *nothing_listening {
                     f.write_str("nothing listened: connects were refused")?;

@@ -185,7 +185,9 @@ fn client_shape(e: &Event, lanes: &Lanes) -> Shape {
         ("stderr", _) => Shape::Arrow(p, lane("stderr"), moved(e), "reply"),
         ("server", Fact::ServerLog { .. }) => Shape::Arrow(lane("server"), p, moved(e), "reply"),
         ("server", _) => Shape::Arrow(p, lane("server"), moved(e), "send"),
-        ("process", Fact::ClientIdle { waited, .. }) => Shape::Box(p, format!("idle {}ms", waited.duration().as_millis())),
+        ("process", Fact::ClientIdle { waited, .. }) => {
+            Shape::Box(p, format!("idle {}ms", waited.duration().as_millis()))
+        }
         ("process", _) => Shape::Box(p, "exit".into()),
         ("sockcheck", _) => Shape::Box(p, "start".into()),
         _ => Shape::Box(p, "✗".into()),

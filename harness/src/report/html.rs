@@ -10,11 +10,11 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::facts::{show, Difference};
 use super::json::to_micros;
 use super::render::distinct;
 use super::{diagram, format_duration, summary_line, Outcome, ReportMeta, Totals, Verdict};
 use crate::addr::Transport;
+use crate::facts::{show, Difference};
 use crate::server::Mode;
 
 /// Text escaped for HTML and SVG, in elements and in quoted attributes. Control characters other
@@ -301,8 +301,7 @@ fn difference(h: &mut String, d: &Difference) {
         Esc(&format!("\"{}\"", show(&d.expected))),
         Esc(&format!("\"{}\"", show(&d.got)))
     );
-    let _ =
-        write!(h, "<table class=\"hex\"><caption>first difference at byte {} of the {}</caption>", d.at, d.of);
+    let _ = write!(h, "<table class=\"hex\"><caption>first difference at byte {} of the {}</caption>", d.at, d.of);
     let len = d.expected.len().max(d.got.len());
     for row in (0..len).step_by(16) {
         for (who, bytes, other) in [("expected", &d.expected, &d.got), ("received", &d.got, &d.expected)] {

@@ -16,6 +16,8 @@ any-sender  takes a datagram from any address as the reply
 stale       takes the next datagram as the reply: a duplicated reply answers the next line
 unbound     AF_UNIX without bind(): the server has no address to answer
 sends-empty strips but does not skip empty lines: sends empty datagrams (which are answered)
+split-reads sends what each read of stdin gives (1024 bytes at most) as a datagram of its own:
+            a long line goes out in pieces, their replies printed together as one line
 """
 import os
 import shutil
@@ -25,7 +27,7 @@ import sys
 import tempfile
 import time
 
-VARIANTS = ("correct", "recv1024", "no-timeout", "any-sender", "stale", "unbound", "sends-empty")
+VARIANTS = ("correct", "recv1024", "no-timeout", "any-sender", "stale", "unbound", "sends-empty", "split-reads")
 TIMEOUT = 1.0
 RETRIES = 3
 
@@ -83,7 +85,11 @@ def main(variant, where):
                 continue
             if variant not in ("stale", "no-timeout"):
                 drain(s)
-            reply = exchange(variant, s, msg, server)
+            if variant == "split-reads":
+                pieces = [exchange(variant, s, msg[i : i + 1024], server) for i in range(0, len(msg), 1024)]
+                reply = None if None in pieces else b"".join(pieces)
+            else:
+                reply = exchange(variant, s, msg, server)
             if reply is None:
                 print(f"client: no reply from {where} to a line sent {1 + RETRIES} times; giving up", file=sys.stderr)
                 return 1

@@ -93,6 +93,9 @@ per_transport! {
     fn printing_a_duplicated_reply_as_the_next_answer_is_caught(t) {
         assert_caught("stale", t, &[("duplicate_reply_is_not_taken_for_the_next", Cause::DuplicatePrinted)]);
     }
+    fn a_long_line_sent_in_pieces_is_caught(t) {
+        assert_caught("split-reads", t, &[("reply_of_10000_bytes_is_printed_whole", Cause::LineSplitIntoDatagrams)]);
+    }
     fn sending_empty_lines_as_empty_datagrams_is_caught(t) {
         let empty = Cause::EmptyDatagramSent;
         assert_caught("sends-empty", t, &[

@@ -73,7 +73,10 @@ fn differences(kind: &str, name: &str, only: &[&str]) -> Vec<String> {
             v => result == v,
         };
         if !ok {
-            problems.push(format!("{name} {scenario}: expected {verdict} {}, got {result} {cause:?}: {message}", want["cause"]));
+            problems.push(format!(
+                "{name} {scenario}: expected {verdict} {}, got {result} {cause:?}: {message}",
+                want["cause"]
+            ));
         }
     }
     problems

@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::run;
-use sockcheck::report::json::to_micros;
 use sockcheck::facts::{Bytes, Difference, Fact, Micros, Served, Unit};
+use sockcheck::report::json::to_micros;
 use sockcheck::report::{read_json, write_report_with, Event, Failure, Format, Outcome, ReportMeta, Verdict};
 use sockcheck::scenario::Mode;
 use sockcheck::Transport;
@@ -206,7 +206,10 @@ fn report_rejects_bad_input_in_one_line() {
     let cases = [
         (dir.path().join("missing.json").display().to_string(), "cannot read"),
         (write("text.json", "PASS short_message\n"), "is not a sockcheck JSON report"),
-        (write("shape.json", r#"{"format_version": 2, "outcomes": {"scenario": 1}}"#), "is not a sockcheck JSON report"),
+        (
+            write("shape.json", r#"{"format_version": 2, "outcomes": {"scenario": 1}}"#),
+            "is not a sockcheck JSON report",
+        ),
         (write("old.json", r#"{"outcomes": []}"#), "format_version is none; this sockcheck reads version 2"),
         (
             write(

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use super::{tail, Run, ServerLog};
 use crate::addr::Endpoint;
 use crate::engine::{Engine, StepResult};
-use crate::net::{self, Dgram, ListenOpts, Peer, SocketFile};
 use crate::facts::{Bytes, Difference, Fact, ServerNote, Unit};
+use crate::net::{self, Dgram, ListenOpts, Peer, SocketFile};
 use crate::proto::Transform;
 use crate::scenario::client::Serve;
 
@@ -91,7 +91,9 @@ pub(super) async fn serve_datagrams(sock: Dgram, stranger: Option<Dgram>, serve:
                 let who = s.local().map_or_else(|| "a second socket".into(), |p| p.to_string());
                 match s.send_to(&stranger_bytes(reply.len()), &from).await {
                     Ok(_) => log(&mut |l| l.note(ServerNote::StrangerFirst { from: who.clone() })),
-                    Err(e) => log(&mut |l| l.note(ServerNote::ReplyFailed { to: from.to_string(), error: e.to_string() })),
+                    Err(e) => {
+                        log(&mut |l| l.note(ServerNote::ReplyFailed { to: from.to_string(), error: e.to_string() }))
+                    }
                 }
             }
             _ => {}

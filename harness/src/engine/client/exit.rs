@@ -48,7 +48,12 @@ impl Run<'_> {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 }
-                return Err(Fact::ClientDidNotExit { within: timeout.into(), cpu: used.into(), busy: busy(used, waited) });
+                return Err(Fact::ClientDidNotExit {
+                    within: timeout.into(),
+                    cpu: used.into(),
+                    busy: busy(used, waited),
+                    refused: *self.serve == super::Serve::NothingListening,
+                });
             }
             std::thread::sleep(Duration::from_millis(5));
         }

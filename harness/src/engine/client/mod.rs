@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::{Engine, Play, StepResult, Transcript};
 use crate::addr::{Endpoint, Transport};
-use crate::net::{self, AsyncListener, ListenOpts};
 use crate::facts::{Bytes, Fact, Stream, TargetEnd};
+use crate::net::{self, AsyncListener, ListenOpts};
 use crate::process::{self, Keep, Output, Spawned, Stdin};
 use crate::proto::{strip_line, Transform};
 use crate::report::Failure;
@@ -379,7 +379,12 @@ impl Run<'_> {
                         let lines: Vec<&str> = text[i..].lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
                         let shown: Vec<String> = match lines.len() {
                             n if n <= 6 => lines.iter().map(|l| l.to_string()).collect(),
-                            n => lines[..3].iter().chain(&["..."]).chain(&lines[n - 2..]).map(|l| l.to_string()).collect(),
+                            n => lines[..3]
+                                .iter()
+                                .chain(&["..."])
+                                .chain(&lines[n - 2..])
+                                .map(|l| l.to_string())
+                                .collect(),
                         };
                         Err(Fact::Traceback { lines: shown })
                     }

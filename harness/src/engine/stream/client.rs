@@ -12,10 +12,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf, ReadHalf};
 
 use crate::addr::Endpoint;
 use crate::engine::{RunOpts, StepResult};
+use crate::facts::{Bytes, Difference, Ending, Fact, IoFault, Misuse, Unit};
 use crate::faults::{Pacing, Writer};
 use crate::net::{self, Conn};
 use crate::proto::Transform;
-use crate::facts::{Bytes, Difference, Ending, Fact, IoFault, Misuse, Unit};
 use crate::scenario::{Payload, Step, TimedStep};
 
 /// A connected client: reader here, writer on a task.
@@ -245,7 +245,11 @@ impl Client {
                     return Err(Fact::ConnectionEnded { got: got_u64(got), expected: expected_len, how });
                 }
                 Ok(Ok(0)) => {
-                    return Err(Fact::ConnectionEnded { got: got_u64(got), expected: expected_len, how: Ending::Closed })
+                    return Err(Fact::ConnectionEnded {
+                        got: got_u64(got),
+                        expected: expected_len,
+                        how: Ending::Closed,
+                    })
                 }
                 Ok(Ok(n)) => n,
             };

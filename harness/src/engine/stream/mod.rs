@@ -14,8 +14,8 @@ use client::Client;
 
 use super::{Engine, Play, RunOpts, StepResult, Transcript};
 use crate::addr::{Endpoint, Transport};
-use crate::proto::Transform;
 use crate::facts::{Bytes, Fact, Misuse, PathThing, TargetEnd};
+use crate::proto::Transform;
 use crate::report::Failure;
 use crate::scenario::{Action, PathFixture, Scenario, Steps};
 use crate::target::Target;
@@ -87,9 +87,9 @@ impl Play for ServerPlay<'_> {
 
     fn greeting(&self) -> Option<Vec<u8>> {
         let endpoint = self.target.endpoint();
-        self.target
-            .greeting()
-            .or_else(|| (!endpoint.transport().is_datagram()).then(|| crate::target::probe_greeting(&endpoint)).flatten())
+        self.target.greeting().or_else(|| {
+            (!endpoint.transport().is_datagram()).then(|| crate::target::probe_greeting(&endpoint)).flatten()
+        })
     }
 
     fn program_output(&self) -> Vec<String> {
@@ -317,7 +317,9 @@ impl Ctx<'_> {
         };
         let now = self.at_path()?;
         let same = match (f, &now) {
-            (PathFixture::RegularFile(want), PathThing::RegularFile(_)) => std::fs::read(&path).is_ok_and(|g| &g == want),
+            (PathFixture::RegularFile(want), PathThing::RegularFile(_)) => {
+                std::fs::read(&path).is_ok_and(|g| &g == want)
+            }
             _ => was == now,
         };
         if same {

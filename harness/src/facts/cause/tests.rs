@@ -2,7 +2,7 @@
 //! records it, in the situation it was seen in.
 
 use super::*;
-use crate::facts::{error_line, Bytes, Difference, IoFault, Micros, Served, Unit};
+use crate::facts::{error_line, Bytes, Difference, Ending, IoFault, IoKind, Micros, Served, Unit};
 
 fn ctx() -> Context {
     Context::default()
@@ -74,7 +74,7 @@ fn how_the_server_ended_comes_first() {
         expected: 12,
         how: Ending::Error(IoFault { kind: IoKind::Reset, os: "reset".into() }),
     };
-    assert_eq!(classify(&ended, &ctx()), Cause::ResetWithoutReply);
+    assert_eq!(classify(&ended, &ctx()), Cause::ClosedWithoutReply);
     let crashed = |status, line: &str| Context {
         end: Some(TargetEnd::Exited { status }),
         error_line: Some(line.to_string()).filter(|l| !l.is_empty()),
@@ -102,8 +102,7 @@ fn a_cut_reply_and_no_reply_differ_by_what_came() {
     assert_eq!(classify(&cut, &ctx()), Cause::ReplyCut);
     let closed = Fact::ConnectionEnded { got: 0, expected: 5, how: Ending::Closed };
     assert_eq!(classify(&closed, &ctx()), Cause::ClosedWithoutReply);
-    let stalled =
-        Fact::NoReply { got: 100, expected: 256, waited: Micros(1), stalled: true, send_error: None };
+    let stalled = Fact::NoReply { got: 100, expected: 256, waited: Micros(1), stalled: true, send_error: None };
     assert_eq!(classify(&stalled, &ctx()), Cause::ReplyCut);
     let none = Fact::NoReply { got: 0, expected: 5, waited: Micros(1), stalled: false, send_error: None };
     assert_eq!(classify(&none, &ctx()), Cause::NoReply);
@@ -134,10 +133,12 @@ fn the_error_line_is_the_error_not_a_stack_frame() {
     .map(String::from)
     .to_vec();
     assert_eq!(error_line(&python).as_deref(), Some("ConnectionResetError: [Errno 104] Connection reset by peer"));
-    let java: Vec<String> =
-        ["Exception in thread \"main\" java.net.SocketException: Connection reset", "\tat java.base/sun.nio.ch.NioSocketImpl.implRead"]
-            .map(String::from)
-            .to_vec();
+    let java: Vec<String> = [
+        "Exception in thread \"main\" java.net.SocketException: Connection reset",
+        "\tat java.base/sun.nio.ch.NioSocketImpl.implRead",
+    ]
+    .map(String::from)
+    .to_vec();
     assert!(error_line(&java).unwrap().contains("SocketException"));
 }
 
