@@ -381,7 +381,9 @@ where
 
 /// Run `sockcheck bench`. `Ok(false)` when the run saw errors or a connection got no reply.
 pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
-    // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop.
+    // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop,
+    // and the same interrupt handling.
+    let _run = args.addr.spawn.is_some().then(crate::cli::interruptible).transpose()?;
     let spawned = match &args.addr.spawn {
         Some(cmd) => {
             let opts = SpawnOpts { transport: args.transport, ..SpawnOpts::new(cmd.clone()) };
@@ -408,6 +410,7 @@ pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
     };
     let report = run(&cfg)?;
     drop(spawned);
+    crate::cli::note_escaped("bench");
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report).map_err(io::Error::other)?)?;

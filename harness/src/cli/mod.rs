@@ -14,6 +14,7 @@ use crate::report::{ReportOpts, Reporter};
 use crate::target::placeholders::shell_quote;
 use crate::target::{self, placeholders, AddressTarget, SpawnOpts, SpawnTarget, Target};
 use crate::{bench, catalogue, client, client_catalogue, process, server, Mode, ServerConfig, Transport};
+use tokio_util::sync::CancellationToken;
 
 pub mod args;
 
@@ -23,27 +24,65 @@ pub use args::*;
 /// killed, and the watcher exits 130 once its cleanup is done.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// On SIGINT, SIGTERM or SIGHUP: stop every program sockcheck started (they run in process
-/// groups of their own, which the terminal's Ctrl-C does not reach), say so, exit 130. The
-/// handlers are installed before this returns, so no signal finds the default action.
-fn exit_130_on_interrupt(what: &'static str) -> std::io::Result<()> {
+/// The one wiring of signals: SIGINT, SIGTERM and SIGHUP. The first cancels the returned token,
+/// then runs `first`; another runs `again`. The handlers are installed before this returns, so no
+/// signal finds the default action.
+fn on_signals(
+    first: impl FnOnce() + Send + 'static,
+    again: impl FnOnce() + Send + 'static,
+) -> std::io::Result<CancellationToken> {
     use tokio::signal::unix::{signal, SignalKind};
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut signals = {
         let _guard = rt.enter();
         [signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?, signal(SignalKind::hangup())?]
     };
+    let token = CancellationToken::new();
+    let cancel = token.clone();
     std::thread::spawn(move || {
-        rt.block_on(async {
-            let [a, b, c] = &mut signals;
-            tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
-        });
-        INTERRUPTED.store(true, Ordering::SeqCst);
-        process::kill_all();
-        eprintln!("\nsockcheck: interrupted; {what}");
-        std::process::exit(130);
+        let mut any = || {
+            rt.block_on(async {
+                let [a, b, c] = &mut signals;
+                tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
+            })
+        };
+        any();
+        cancel.cancel();
+        first();
+        any();
+        again();
     });
+    Ok(token)
+}
+
+/// For a run that starts programs (check, check-client, bench): on a signal, stop every program
+/// sockcheck started and everything they started (they run in process groups of their own, which
+/// the terminal's Ctrl-C does not reach), remove the run's temp dirs, say so, exit 130.
+fn exit_130_on_interrupt(what: &'static str) -> std::io::Result<()> {
+    on_signals(
+        move || {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            process::kill_all();
+            eprintln!("\nsockcheck: interrupted; {what}");
+            std::process::exit(130);
+        },
+        || {},
+    )?;
     Ok(())
+}
+
+/// The start of a run that starts programs or makes temp dirs: the interrupt handler, then the
+/// run's temp dir (so a signal at any moment finds either nothing made yet, or the dir listed).
+pub(crate) fn interruptible() -> Result<process::RunDir> {
+    exit_130_on_interrupt("every program it started was stopped")?;
+    Ok(process::RunDir::create()?)
+}
+
+/// Where a run that starts programs notes what it found outside their process groups.
+pub(crate) fn note_escaped(who: &str) {
+    for e in process::take_escaped() {
+        eprintln!("sockcheck {who}: note: {}", e.describe());
+    }
 }
 
 /// `sockcheck serve`.
@@ -73,32 +112,28 @@ pub fn serve(args: ServeArgs) -> Result<bool> {
     }
     let rt = server::runtime_for(cfg.mode)?;
     let listener = net::bind(&endpoint, &listen)?;
-    rt.block_on(async {
-        // Handlers go in before the "listening" line: a signal sent as soon as it is read must
-        // not find the default action (death without removing the socket file).
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let remove_socket_file = listener.socket_file.as_ref().map(|f| f.remover());
-        announce(&listener.endpoint)?;
-        let stop = tokio_util::sync::CancellationToken::new();
-        let token = stop.clone();
-        // First SIGINT/SIGTERM: graceful stop. Second: exit at once, removing the socket file
-        // first (the accept loop may not have got to it yet).
-        tokio::spawn(async move {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            eprintln!("sockcheck serve: shutting down (again to stop at once)");
-            token.cancel();
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    // Handlers go in before the "listening" line: a signal sent as soon as it is read must not
+    // find the default action (death without removing the socket file).
+    let stop = stop_serving(listener.socket_file.as_ref())?;
+    announce(&listener.endpoint)?;
+    rt.block_on(server::run(listener, cfg, stop))?;
+    Ok(true)
+}
+
+/// For `serve`: a first signal stops gracefully (the token), a second at once, removing the socket
+/// file first (the serving loop may not have got to it yet).
+fn stop_serving(socket_file: Option<&net::SocketFile>) -> std::io::Result<CancellationToken> {
+    let remove_socket_file = socket_file.map(|f| f.remover());
+    on_signals(
+        || eprintln!("sockcheck serve: shutting down (again to stop at once)"),
+        move || {
             if let Some(remove) = remove_socket_file {
                 remove.remove();
             }
             eprintln!("sockcheck serve: stopped at once");
             std::process::exit(130);
-        });
-        server::run(listener, cfg, stop).await
-    })?;
-    Ok(true)
+        },
+    )
 }
 
 /// `sockcheck serve --udp | --unix-dgram`: the same signals and announcement as the stream server.
@@ -106,26 +141,9 @@ fn serve_datagrams(endpoint: &crate::Endpoint, listen: &ListenOpts, cfg: ServerC
     server::datagram::check_config(&cfg)?;
     let rt = server::runtime_for(Mode::Sequential)?;
     let bound = net::bind_dgram(endpoint, listen)?;
-    rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let remove_socket_file = bound.socket_file.as_ref().map(|f| f.remover());
-        announce(&bound.endpoint)?;
-        let stop = tokio_util::sync::CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            eprintln!("sockcheck serve: shutting down");
-            token.cancel();
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            if let Some(remove) = remove_socket_file {
-                remove.remove();
-            }
-            std::process::exit(130);
-        });
-        server::datagram::run(bound, cfg, stop).await
-    })?;
+    let stop = stop_serving(bound.socket_file.as_ref())?;
+    announce(&bound.endpoint)?;
+    rt.block_on(server::datagram::run(bound, cfg, stop))?;
     Ok(true)
 }
 
@@ -188,6 +206,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         return Err(Error::Usage(format!("no scenario matches {:?} over these transports", args.filter)));
     }
     let report = args.report.opts();
+    let _run = interruptible()?;
     let output = report.create_output()?;
     let (spec, what) = if let Some(command) = &args.addr.spawn {
         let transport = match args.transport.as_ref().map(|l| l.0.as_slice()) {
@@ -202,7 +221,6 @@ pub fn check(args: CheckArgs) -> Result<bool> {
             transform: args.transform,
             ..SpawnOpts::new(command.clone())
         };
-        exit_130_on_interrupt("the spawned server was stopped")?;
         // Started once first: a command that does not come up fails the check at once (not once
         // per scenario), and the model is probed. Every scenario then starts its own.
         let mut probe = SpawnTarget::new(opts.clone())?;
@@ -303,6 +321,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         }
         o.repro = Some(cmd);
     }
+    note_escaped("check");
     finish(reporter, &outcomes, &args.run)
 }
 
@@ -383,7 +402,7 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
             (what, Box::new(move |t| ClientCommand::reference(&exe, t)))
         }
     };
-    exit_130_on_interrupt("the client was stopped")?;
+    let _run = interruptible()?;
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
     let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone(), stdio: args.stdio };
     let check = CheckOpts {
@@ -401,6 +420,7 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
         o.repro =
             Some(format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport));
     }
+    note_escaped("check-client");
     finish(reporter, &outcomes, &args.run)
 }
 
@@ -457,17 +477,10 @@ pub fn proxy(args: ProxyArgs) -> Result<bool> {
         let e = l.endpoint.clone();
         (Bound::Stream(l), e)
     };
+    let stop = on_signals(|| {}, || std::process::exit(130))?;
+    announce(&endpoint)?;
+    eprintln!("sockcheck proxy: forwarding to {} ({})", args.upstream, faults.describe());
     rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
-        announce(&endpoint)?;
-        eprintln!("sockcheck proxy: forwarding to {} ({})", args.upstream, faults.describe());
-        let stop = tokio_util::sync::CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            token.cancel();
-        });
         match bound {
             Bound::Stream(l) => proxy::run(l, args.upstream, faults, true, stop).await,
             Bound::Datagram(b) => proxy::datagram::run(b, args.upstream, faults, true, stop).await,
