@@ -410,7 +410,6 @@ pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
     };
     let report = run(&cfg)?;
     drop(spawned);
-    crate::cli::note_escaped("bench");
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report).map_err(io::Error::other)?)?;

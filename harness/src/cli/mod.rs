@@ -78,11 +78,19 @@ pub(crate) fn interruptible() -> Result<process::RunDir> {
     Ok(process::RunDir::create()?)
 }
 
-/// Where a run that starts programs notes what it found outside their process groups.
-pub(crate) fn note_escaped(who: &str) {
-    for e in process::take_escaped() {
-        eprintln!("sockcheck {who}: note: {}", e.describe());
+/// What a run found outside the process groups of the programs it started (and stopped), one
+/// line each, to print at its end whether it passed, failed or could not start.
+pub fn escaped_notes() -> Vec<String> {
+    let escaped = process::take_escaped();
+    let mut notes: Vec<String> = escaped.iter().map(process::Escaped::describe).collect();
+    if !escaped.is_empty() {
+        notes.push(
+            "what goes into the background (setsid, a double fork, a daemon) is not checked as the program \
+             sockcheck started: run it in the foreground"
+                .into(),
+        );
     }
+    notes
 }
 
 /// `sockcheck serve`.
@@ -321,7 +329,6 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         }
         o.repro = Some(cmd);
     }
-    note_escaped("check");
     finish(reporter, &outcomes, &args.run)
 }
 
@@ -420,7 +427,6 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
         o.repro =
             Some(format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport));
     }
-    note_escaped("check-client");
     finish(reporter, &outcomes, &args.run)
 }
 
