@@ -23,7 +23,7 @@ use nix::unistd::Pid;
 
 mod output;
 
-pub use output::{excerpt, last_lines, Output, OutputState};
+pub use output::{excerpt, last_lines, Output, OutputState, HEAD, TAIL};
 
 /// What an interrupt must stop and remove: the process groups of running programs, the temp dirs
 /// of their sockets, and whether starting has stopped. One lock: a program is started and
