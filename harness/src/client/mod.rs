@@ -32,6 +32,9 @@ pub enum ClientError {
     Unasked(usize),
     #[error("{0}")]
     NoReply(String),
+    /// Over UDP: nothing listens at the server's port (an ICMP port unreachable came back).
+    #[error("connection refused")]
+    Refused,
     #[error("a line of {0} bytes is longer than a datagram can carry (65507 bytes)")]
     TooLong(usize),
     #[error("{0}")]

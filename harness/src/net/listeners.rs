@@ -64,6 +64,24 @@ pub fn where_listens(pid: u32) -> Vec<Endpoint> {
     found
 }
 
+/// Whether a connect (or a datagram) to `to` would reach a socket listening (or bound) at
+/// `listening`: the same path or name, or the same port at the same or a wildcard address (a
+/// connect to a wildcard address reaches the local host). Port 0 is never reached: the kernel
+/// picks a free one.
+pub fn would_reach(listening: &Endpoint, to: &Endpoint) -> bool {
+    let unspecified_to = match (listening, to) {
+        (Endpoint::Tcp(l), Endpoint::Tcp(t)) | (Endpoint::Udp(l), Endpoint::Udp(t)) => {
+            l.port() != 0 && l.port() == t.port() && t.ip().is_unspecified()
+        }
+        _ => false,
+    };
+    unspecified_to || Bound { endpoint: listening.clone(), inode: 0 }.reaches(to) && !listens_on_port_0(listening)
+}
+
+fn listens_on_port_0(e: &Endpoint) -> bool {
+    matches!(e, Endpoint::Tcp(a) | Endpoint::Udp(a) if a.port() == 0)
+}
+
 /// A socket that takes connections (or datagrams) at an address, and its inode.
 #[derive(Clone, Debug)]
 struct Bound {
