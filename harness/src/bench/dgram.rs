@@ -66,7 +66,10 @@ pub(super) async fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     if refused.load(Ordering::Relaxed) && out.requests == 0 {
         return Err(Error::Io(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
-            format!("nothing listens at {}: connection refused (the kernel got an ICMP port unreachable)", cfg.endpoint),
+            format!(
+                "nothing listens at {}: connection refused (the kernel got an ICMP port unreachable)",
+                cfg.endpoint
+            ),
         )));
     }
     let lost = lost.load(Ordering::Relaxed);

@@ -194,6 +194,36 @@ pub fn client(args: ClientArgs) -> Result<bool> {
     }
 }
 
+/// A running server to check must be there: where nothing listens (or the path is no socket),
+/// one line at once rather than a failure per scenario. Where the kernel cannot be asked, the
+/// scenarios find out.
+fn nothing_listens(endpoint: &crate::Endpoint) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if let crate::Endpoint::Unix(path) | crate::Endpoint::UnixDgram(path) = endpoint {
+        match std::fs::metadata(path) {
+            Err(e) => return Err(Error::Usage(format!("nothing listens at {endpoint}: {e}"))),
+            Ok(m) if !m.file_type().is_socket() => {
+                let kind = if m.is_dir() {
+                    "a directory"
+                } else if m.is_file() {
+                    "a regular file"
+                } else {
+                    "a file"
+                };
+                return Err(Error::Usage(format!("{} is {kind}, not a socket", path.display())));
+            }
+            Ok(_) => {}
+        }
+    }
+    match net::listeners::listening(endpoint) {
+        Some(false) => Err(Error::Usage(format!(
+            "nothing listens at {endpoint}{}",
+            if endpoint.transport().is_datagram() { " (no socket is bound there)" } else { "" }
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `sockcheck check`.
 pub fn check(args: CheckArgs) -> Result<bool> {
     let mut scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
@@ -215,7 +245,6 @@ pub fn check(args: CheckArgs) -> Result<bool> {
     }
     let report = args.report.opts();
     let _run = interruptible()?;
-    let output = report.create_output()?;
     let (spec, what) = if let Some(command) = &args.addr.spawn {
         let transport = match args.transport.as_ref().map(|l| l.0.as_slice()) {
             None => None,
@@ -264,6 +293,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let _ = probe.stop();
         (TargetSpec::Spawn(opts), what)
     } else if let Some(endpoint) = args.addr.running() {
+        nothing_listens(&endpoint)?;
         let datagram = if endpoint.transport().is_datagram() { " (one datagram socket: sequential)" } else { "" };
         let what = format!("{} scenarios against the server at {endpoint}{datagram}", scenarios.len());
         (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
@@ -290,6 +320,8 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         );
         (TargetSpec::Reference { transports, models, transform: args.transform }, what)
     };
+    // Made once nothing is left to refuse: a usage error leaves no empty FILE behind.
+    let output = report.create_output()?;
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
     // A running server is one: its scenarios run one at a time unless --jobs says otherwise.
     let jobs = match (&spec, args.run.jobs) {
@@ -342,6 +374,9 @@ fn finish(reporter: Reporter, outcomes: &[crate::report::Outcome], run: &RunArgs
 /// `sockcheck list`.
 pub fn list(args: ListArgs) -> Result<bool> {
     let scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
+    if scenarios.is_empty() {
+        return Err(Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)));
+    }
     let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
     for s in &scenarios {
         if args.code {
@@ -371,7 +406,6 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
         )));
     }
     let report = args.report.opts();
-    let output = report.create_output()?;
     type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
     let transports = match (&args.spawn, args.transport.as_ref().map(|l| l.0.as_slice())) {
         (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?],
@@ -410,6 +444,7 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
         }
     };
     let _run = interruptible()?;
+    let output = report.create_output()?;
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
     let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone(), stdio: args.stdio };
     let check = CheckOpts {
@@ -438,8 +473,8 @@ pub fn command_line() -> String {
     std::iter::once(shell_quote(&program)).chain(args.map(|a| shell_quote(&a))).collect::<Vec<_>>().join(" ")
 }
 
-/// `sockcheck report`: a saved JSON report rendered again. Rendering is the job: it succeeds
-/// whatever the report's verdicts were.
+/// `sockcheck report`: a saved JSON report rendered again, exiting as the saved run did (1 when a
+/// scenario failed), so CI can gate on a saved report.
 pub fn report(args: ReportFileArgs) -> Result<bool> {
     let file = args.file.display();
     let bytes = std::fs::read(&args.file).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
@@ -452,7 +487,7 @@ pub fn report(args: ReportFileArgs) -> Result<bool> {
     };
     crate::report::write_report_with(args.format, &saved.outcomes, &saved.meta, &mut out)?;
     out.flush()?;
-    Ok(true)
+    Ok(!saved.outcomes.iter().any(crate::report::Outcome::failed))
 }
 
 /// `sockcheck proxy`.

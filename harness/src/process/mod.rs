@@ -508,6 +508,24 @@ impl Spawned {
         live().groups.retain(|&g| g != self.pgid);
     }
 
+    /// Where its processes listen (stream sockets) or are bound (datagram sockets), those that
+    /// left its group included: for a server that does not come up where it was told, where it
+    /// came up instead.
+    pub fn listens_at(&self) -> Vec<crate::addr::Endpoint> {
+        let mut found = vec![];
+        for p in descendants(std::process::id() as i32) {
+            if p.zombie() || !(p.pgrp == self.pgid || has_marker(p.pid, &self.marker)) {
+                continue;
+            }
+            for e in crate::net::listeners::where_listens(p.pid as u32) {
+                if !found.contains(&e) {
+                    found.push(e);
+                }
+            }
+        }
+        found
+    }
+
     /// What had left its process group (`setsid`, a double fork, a daemon) and was still running
     /// when it was stopped or exited (and has been stopped since). A server whose shell exited 0
     /// while one of these listens went into the background.
