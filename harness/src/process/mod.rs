@@ -345,18 +345,9 @@ impl Spawned {
             Stdin::Pty => {
                 let pty = Pty::open()?;
                 cmd.stdin(Stdio::from(pty.slave.try_clone()?)).stdout(Stdio::from(pty.slave.try_clone()?));
-                let slave = pty.slave;
                 // A session of its own (so also a process group of its own, whose id is its pid),
                 // with the terminal as its controlling terminal, as a login shell has.
-                // SAFETY: the closure runs in the child between fork and exec; it makes two
-                // system calls and neither allocates nor takes a lock.
-                unsafe {
-                    cmd.pre_exec(move || {
-                        rustix::process::setsid()?;
-                        rustix::process::ioctl_tiocsctty(&slave)?;
-                        Ok(())
-                    });
-                }
+                crate::net::in_session_with_terminal(&mut cmd, pty.slave);
                 master = Some(pty.master);
             }
         }
