@@ -194,6 +194,21 @@ pub fn client(args: ClientArgs) -> Result<bool> {
     }
 }
 
+/// Whether `--output FILE` can be written, found out before the run without touching FILE: it is
+/// created (or truncated) only once nothing is left to refuse, so a usage error leaves no empty
+/// FILE and never empties an old one.
+fn output_writable(report: &ReportOpts) -> Result<()> {
+    let Some(path) = &report.output else { return Ok(()) };
+    let cannot = |e: std::io::Error| Error::Usage(format!("cannot write {}: {e}", path.display()));
+    if path.exists() {
+        std::fs::OpenOptions::new().write(true).open(path).map_err(cannot)?;
+    } else {
+        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(cannot)?;
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 /// A running server to check must be there: where nothing listens (or the path is no socket),
 /// one line at once rather than a failure per scenario. Where the kernel cannot be asked, the
 /// scenarios find out.
@@ -244,6 +259,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         return Err(Error::Usage(format!("no scenario matches {:?} over these transports", args.filter)));
     }
     let report = args.report.opts();
+    output_writable(&report)?;
     let _run = interruptible()?;
     let (spec, what) = if let Some(command) = &args.addr.spawn {
         let transport = match args.transport.as_ref().map(|l| l.0.as_slice()) {
@@ -406,6 +422,7 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
         )));
     }
     let report = args.report.opts();
+    output_writable(&report)?;
     type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
     let transports = match (&args.spawn, args.transport.as_ref().map(|l| l.0.as_slice())) {
         (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?],

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -61,7 +61,7 @@ pub(super) async fn run(listener: Listener, cfg: ServerConfig, shutdown: Cancell
             tracker: tracker.clone(),
             _open: Open::new(&threads),
         };
-        let conn = match threads.take_slot(conn.as_fd()) {
+        let conn = match threads.take_slot(conn.as_raw_fd()) {
             Some(slot) => match conn.into_std() {
                 Ok(stream) => {
                     tracker.spawn_blocking(move || serve_on_thread(stream, slot, served));
@@ -153,7 +153,7 @@ struct Threads {
 /// place (drop it before the descriptor is closed).
 struct Slot {
     threads: Arc<Threads>,
-    listed: Option<super::blocking::Listed>,
+    fd: RawFd,
 }
 
 impl Threads {
@@ -168,17 +168,15 @@ impl Threads {
 
     /// A thread for the connection on `fd`, listed from now on (so stopping reaches it wherever
     /// its thread is), unless every thread is taken or the server is crowded.
-    fn take_slot(self: &Arc<Self>, fd: BorrowedFd<'_>) -> Option<Slot> {
-        let listed = self.serving.list_if(fd, |n| n < self.limit && !self.crowded())?;
-        Some(Slot { threads: self.clone(), listed: Some(listed) })
+    fn take_slot(self: &Arc<Self>, fd: RawFd) -> Option<Slot> {
+        let listed = self.serving.list_if(fd, |n| n < self.limit && !self.crowded());
+        listed.then(|| Slot { threads: self.clone(), fd })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some(listed) = self.listed.take() {
-            self.threads.serving.unlist(listed);
-        }
+        self.threads.serving.unlist(self.fd);
     }
 }
 
@@ -245,7 +243,7 @@ impl io::Write for UntilCrowded<'_> {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::os::fd::AsFd;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn a_thread_hands_its_connection_over_at_the_next_read_once_the_server_is_crowded() {
@@ -253,7 +251,7 @@ mod tests {
         let (mut stream, mut peer) = (net::StdConn::Unix(a), net::StdConn::Unix(b));
         let threads = Threads::new(1);
         let first = Open::new(&threads);
-        let slot = threads.take_slot(stream.socket().as_fd()).expect("a thread for the first connection");
+        let slot = threads.take_slot(stream.socket().as_raw_fd()).expect("a thread for the first connection");
         let mut until = UntilCrowded { stream: &mut stream, threads: &threads, crowded: false };
         peer.write_all(b"abc").unwrap();
         let mut buf = [0u8; 8];
@@ -261,7 +259,7 @@ mod tests {
         assert!(!until.crowded);
         let second = Open::new(&threads);
         assert!(threads.crowded());
-        assert!(threads.take_slot(peer.socket().as_fd()).is_none(), "no thread for a connection while crowded");
+        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_none(), "no thread for a connection while crowded");
         peer.write_all(b"def").unwrap();
         assert!(until.read(&mut buf).is_err(), "crowded: the loop stops instead of reading");
         assert!(until.crowded);
@@ -273,8 +271,8 @@ mod tests {
         assert_eq!(&buf[..3], b"def");
         drop(first);
         assert_eq!(threads.open.load(std::sync::atomic::Ordering::SeqCst), 0);
-        assert!(threads.take_slot(peer.socket().as_fd()).is_none(), "one thread, and it is taken");
+        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_none(), "one thread, and it is taken");
         drop(slot);
-        assert!(threads.take_slot(peer.socket().as_fd()).is_some(), "the thread is free again");
+        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_some(), "the thread is free again");
     }
 }

@@ -1,7 +1,7 @@
 //! Sequential mode: the tutorial's server, one client at a time on one blocking thread.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -86,16 +86,15 @@ fn serve_sequentially(
         // Idle timeout: no progress on a recv or a send for that long ends the connection.
         stream.set_read_timeout(cfg.idle_timeout)?;
         stream.set_write_timeout(cfg.idle_timeout)?;
-        let listed = st.serving.list_if(stream.socket().as_fd(), |_| true);
+        let fd = stream.socket().as_raw_fd();
+        st.serving.list_if(fd, |_| true);
         // Stopping may have come before the descriptor was listed.
         if st.stopping() {
             let _ = stream.socket().shutdown(std::net::Shutdown::Read);
         }
         let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
         let served = crate::proto::serve(&mut stream, &mut conn);
-        if let Some(listed) = listed {
-            st.serving.unlist(listed);
-        }
+        st.serving.unlist(fd);
         if let Err(e) = served {
             if cfg.log_errors {
                 eprintln!("sockcheck serve: connection #{seq} from {peer}: {}", blocking_failure(&e, st.stopping()));

@@ -535,7 +535,7 @@ fn bad_command_lines_give_one_line_and_exit_2() {
         (&["serve", "--mode", "parallel"], "unknown mode `parallel`"),
         (&["serve", "--transform", "lower"], "lower"),
         (&["serve", "--idle-timeout", "nan"], "is not a number of seconds"),
-        (&["serve", "--idle-timeout", "-1"], "is not a number of seconds"),
+        (&["serve", "--idle-timeout", "-1"], "`-1` is negative"),
         (&["serve", "--idle-timeout", "1e300"], "is not a number of seconds"),
         (&["serve", "--grace", "inf"], "is not a number of seconds"),
         (&["serve", "--socket-mode", "999"], "is not a permission mode"),
