@@ -104,14 +104,12 @@ pub fn run<R: Read + AsFd, W: Write>(cfg: &ClientConfig, input: R, mut out: W) -
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         show_prompt(cfg, &mut out)?;
-        if input.buffer().is_empty() {
-            if socket_speaks_first(input.get_ref().as_fd(), sock_fd(&sock))? {
-                return Err(match sock.read(&mut buf) {
-                    Ok(0) => ClientError::Closed,
-                    Ok(n) => ClientError::Unasked(n),
-                    Err(e) => classify(e, cfg.reply_timeout),
-                });
-            }
+        if input.buffer().is_empty() && socket_speaks_first(input.get_ref().as_fd(), sock_fd(&sock))? {
+            return Err(match sock.read(&mut buf) {
+                Ok(0) => ClientError::Closed,
+                Ok(n) => ClientError::Unasked(n),
+                Err(e) => classify(e, cfg.reply_timeout),
+            });
         }
         let Some(msg) = read_line(&mut input, &mut line)? else { return Ok(()) };
         if msg.is_empty() {
