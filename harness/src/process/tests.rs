@@ -59,6 +59,11 @@ fn wait_for(out: &Output, n: usize) -> Vec<u8> {
     st.bytes.clone()
 }
 
+/// `command` with stdin from /dev/null, its output kept from its first byte.
+fn whole_output(command: &str) -> Spawned {
+    Spawned::start(command, Stdin::Null, Keep { stdout: None, stderr: None }).expect("spawn")
+}
+
 fn on_pty(command: &str) -> Spawned {
     Spawned::start(command, Stdin::Pty, Keep { stdout: None, stderr: None }).expect("spawn on a pty")
 }
@@ -194,12 +199,7 @@ fn output_kept_from_its_first_byte_keeps_a_bounded_head_and_tail_and_says_what_w
 
 #[test]
 fn a_program_printing_megabytes_without_a_newline_does_not_grow_what_is_kept() {
-    let mut p = Spawned::start(
-        "head -c 40000000 /dev/zero | tr '\\0' x; printf END",
-        Stdin::Null,
-        Keep { stdout: None, stderr: None },
-    )
-    .unwrap();
+    let mut p = whole_output("head -c 40000000 /dev/zero | tr '\\0' x; printf END");
     p.stdout.wait_closed(DEADLINE);
     let st = p.stdout.lock();
     assert!(st.closed);
@@ -225,12 +225,7 @@ fn proc_stat_is_read_past_a_command_name_with_spaces_and_parentheses() {
 
 #[test]
 fn a_process_that_leaves_the_group_is_found_stopped_and_reported() {
-    let mut p = Spawned::start(
-        "setsid sleep 300 & echo started; exec sleep 300",
-        Stdin::Null,
-        Keep { stdout: None, stderr: None },
-    )
-    .unwrap();
+    let mut p = whole_output("setsid sleep 300 & echo started; exec sleep 300");
     let until = Instant::now() + DEADLINE;
     // The escapee is below us: wait until it has left the group.
     while Instant::now() < until
