@@ -190,8 +190,9 @@ fn a_process_that_left_the_process_group_is_stopped_and_named() {
 fn a_server_that_daemonises_is_stopped_and_told_to_run_in_the_foreground() {
     needs_setsid();
     let marker = format!("daemon-{}", std::process::id());
-    // The parent exits 0 at once; its child, in a session of its own, listens on {port}.
-    let cmd = format!("setsid {BIN} serve --tcp 127.0.0.1:{{port}} >/dev/null 2>&1 &");
+    // The parent exits 0 once its child, in a session of its own, listens on {port} (it waits for
+    // the child's "listening on" line, then leaves it running).
+    let cmd = format!("setsid {BIN} serve --tcp 127.0.0.1:{{port}} 2>/dev/null | head -n 1");
     let out = Command::new(BIN)
         .args(["check", "--spawn", &cmd, "--filter", "short_message_is_echoed_upper"])
         .env(MARK, &marker)
@@ -200,7 +201,9 @@ fn a_server_that_daemonises_is_stopped_and_told_to_run_in_the_foreground() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     wait_until("nothing of the run to be left", Duration::from_secs(1), || marked(&marker).is_empty());
-    // Listening, or still starting when its parent's exit ended the check.
-    assert!(stderr.contains("a process that left the process group was still "), "{stderr}");
+    assert!(
+        stderr.contains("a process that left the process group was still listening on tcp://127.0.0.1:"),
+        "{stderr}"
+    );
     assert!(stderr.contains("run it in the foreground"), "{stderr}");
 }
