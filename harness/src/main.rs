@@ -30,6 +30,9 @@ fn main() -> ExitCode {
             std::thread::park();
         }
     }
+    for note in cli::escaped_notes() {
+        eprintln!("sockcheck: note: {note}");
+    }
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

@@ -37,6 +37,8 @@ pub(super) async fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     let mut socks = Vec::with_capacity(cfg.conns);
     for _ in 0..cfg.conns {
         let (sock, dir) = net::dgram::client_socket(&cfg.endpoint)?;
+        // Connected: a port where nothing listens is "connection refused", not 100 % lost.
+        sock.connect(&cfg.endpoint)?;
         let _ = sock.set_buffers((2 * cfg.size).max(1 << 16));
         socks.push((sock, dir));
     }
@@ -47,19 +49,29 @@ pub(super) async fn run(cfg: &BenchConfig) -> Result<BenchReport> {
         first_error: Default::default(),
     });
     let lost = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let refused = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let start = Instant::now();
     let deadline = start + cfg.duration;
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (sock, dir)) in socks.into_iter().enumerate() {
-        let (shared, lost, cfg) = (shared.clone(), lost.clone(), cfg.clone());
+        let (shared, lost, refused, cfg) = (shared.clone(), lost.clone(), refused.clone(), cfg.clone());
         tasks.spawn(async move {
-            let h = drive(&sock, i, &cfg, deadline, &shared, &lost).await;
+            let h = drive(&sock, i, &cfg, deadline, &shared, &lost, &refused).await;
             drop(dir);
             h
         });
     }
     let progress = cfg.progress.then(|| tokio::spawn(progress_line(shared.clone(), start, cfg.duration)));
     let mut out = finish(cfg, &shared, start, progress, tasks).await;
+    if refused.load(Ordering::Relaxed) && out.requests == 0 {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            format!(
+                "nothing listens at {}: connection refused (the kernel got an ICMP port unreachable)",
+                cfg.endpoint
+            ),
+        )));
+    }
     let lost = lost.load(Ordering::Relaxed);
     let sent = out.requests + lost + out.errors;
     out.lost = Some(lost);
@@ -75,6 +87,7 @@ async fn drive(
     deadline: Instant,
     shared: &Shared,
     lost: &std::sync::atomic::AtomicU64,
+    refused: &std::sync::atomic::AtomicBool,
 ) -> Histogram<u64> {
     let mut hist = histogram();
     let mut msg = base_message(cfg.size, index);
@@ -87,6 +100,7 @@ async fn drive(
         let prefix = stamp(&mut msg, &mut want, seq, cfg.transform);
         let sent = Instant::now();
         if let Err(e) = sock.send_to_endpoint(&msg, &cfg.endpoint).await {
+            refused.fetch_or(e.kind() == std::io::ErrorKind::ConnectionRefused, Ordering::Relaxed);
             shared.error(format!("client {index}, datagram {seq}: sendto: {e}"));
             return hist;
         }
@@ -113,10 +127,17 @@ async fn drive(
         .await;
         match answer {
             Err(_) => {
+                // The event loop is woken by data, not by a socket error: ask for one.
+                if let Ok(Some(e)) = sock.take_error() {
+                    refused.fetch_or(e.kind() == std::io::ErrorKind::ConnectionRefused, Ordering::Relaxed);
+                    shared.error(format!("client {index}, datagram {seq}: {e}"));
+                    return hist;
+                }
                 lost.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Err(e)) => {
                 // ECONNREFUSED (nothing at the port) or the like: this client cannot go on.
+                refused.fetch_or(e.kind() == std::io::ErrorKind::ConnectionRefused, Ordering::Relaxed);
                 shared.error(format!("client {index}, datagram {seq}: recvfrom: {e}"));
                 return hist;
             }

@@ -379,9 +379,31 @@ where
     Ok(())
 }
 
+/// Descriptors a bench needs besides one per connection: the runtime, stdio, the spawned
+/// server's pipes, a few sockets of its own.
+const FD_OVERHEAD: u64 = 64;
+
+/// Whether `conns` connections fit the open-file limit `limit` (as raised to the hard one),
+/// checked before anything starts: a bench that fails halfway with "Too many open files" says
+/// nothing useful.
+fn check_fd_limit(conns: u64, limit: u64) -> Result<()> {
+    if limit > 0 && conns + FD_OVERHEAD > limit {
+        return Err(Error::Usage(format!(
+            "--conns {conns} needs about {} open files, but this process may open {limit} (RLIMIT_NOFILE, \
+             raised to its hard limit): raise the limit (ulimit -Hn) or use at most --conns {}",
+            conns + FD_OVERHEAD,
+            limit.saturating_sub(FD_OVERHEAD)
+        )));
+    }
+    Ok(())
+}
+
 /// Run `sockcheck bench`. `Ok(false)` when the run saw errors or a connection got no reply.
 pub fn main(args: crate::cli::BenchArgs) -> Result<bool> {
-    // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop.
+    check_fd_limit(args.conns, net::raise_fd_limit())?;
+    // The same spawning as `check --spawn`: placeholders, readiness, process group, stop on drop,
+    // and the same interrupt handling.
+    let _run = args.addr.spawn.is_some().then(crate::cli::interruptible).transpose()?;
     let spawned = match &args.addr.spawn {
         Some(cmd) => {
             let opts = SpawnOpts { transport: args.transport, ..SpawnOpts::new(cmd.clone()) };

@@ -11,7 +11,11 @@ use crate::report::{Format, ReportOpts};
 use crate::{server, Endpoint, Mode, Transform, Transport};
 
 #[derive(Parser)]
-#[command(name = "sockcheck", version, about = "Check uppercase-echo servers and clients over TCP and Unix sockets")]
+#[command(
+    name = "sockcheck",
+    version,
+    about = "Check uppercase-echo servers and clients over TCP, Unix, UDP and Unix datagram sockets"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -23,7 +27,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the reference client: lines from stdin, replies to stdout
     Client(ClientArgs),
-    /// Run the conformance catalogue against a server (default: the built-in one, TCP and Unix)
+    /// Run the conformance catalogue against a server (default: the built-in one over TCP, Unix, UDP and
+    /// Unix datagram sockets)
     Check(CheckArgs),
     /// List the scenarios of the catalogue
     List(ListArgs),
@@ -53,7 +58,8 @@ pub struct ReportFileArgs {
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// A running server to check (default: the built-in server over TCP and Unix sockets)
+    /// A running server to check (default: the built-in server over TCP, Unix, UDP and Unix datagram
+    /// sockets)
     #[command(flatten)]
     pub addr: CheckAddrArgs,
     /// Only scenarios whose name contains TEXT (repeatable)
@@ -72,10 +78,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "LIST", value_parser = parse_transport_list, conflicts_with_all = ["tcp", "unix", "udp", "unix_dgram"])]
     pub transport: Option<TransportList>,
     /// --spawn: seconds the command has to accept connections after it is started
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs, requires = "spawn")]
+    #[arg(long, value_name = "SECS", default_value = "10", allow_negative_numbers = true, value_parser = parse_secs, requires = "spawn")]
     pub ready_timeout: Duration,
     /// Seconds a step may wait for the target (no byte for this long fails a reply)
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
     pub timeout: Duration,
     #[command(flatten)]
     pub run: RunArgs,
@@ -229,6 +235,7 @@ pub struct ServeArgs {
 pub fn parse_secs(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        Ok(v) if v < 0.0 => Err(format!("`{s}` is negative: give a number of seconds between 0 and 86400")),
         _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
     }
 }
@@ -302,7 +309,7 @@ pub struct CheckClientArgs {
     #[arg(long, value_name = "TEXT")]
     pub filter: Vec<String>,
     /// Seconds a step may wait for the client (its output, its exit)
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
     pub timeout: Duration,
     /// A prompt the client prints before each line (e.g. ">>: "), ignored at the start of output
     /// lines [default: what the client prints without a newline before its first line]
@@ -370,11 +377,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=(64 << 20)))]
     pub size: u64,
     /// Seconds to run
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
     pub duration: Duration,
     /// Seconds to wait for a connect or a whole reply before counting an error; datagrams: for a
     /// reply before counting the datagram as lost [default: 10; datagrams: 1]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = parse_secs)]
     pub timeout: Option<Duration>,
     /// The transform the server applies: upper or echo
     #[arg(long, default_value = "upper")]

@@ -14,6 +14,7 @@ use crate::report::{ReportOpts, Reporter};
 use crate::target::placeholders::shell_quote;
 use crate::target::{self, placeholders, AddressTarget, SpawnOpts, SpawnTarget, Target};
 use crate::{bench, catalogue, client, client_catalogue, process, server, Mode, ServerConfig, Transport};
+use tokio_util::sync::CancellationToken;
 
 pub mod args;
 
@@ -23,27 +24,73 @@ pub use args::*;
 /// killed, and the watcher exits 130 once its cleanup is done.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// On SIGINT, SIGTERM or SIGHUP: stop every program sockcheck started (they run in process
-/// groups of their own, which the terminal's Ctrl-C does not reach), say so, exit 130. The
-/// handlers are installed before this returns, so no signal finds the default action.
-fn exit_130_on_interrupt(what: &'static str) -> std::io::Result<()> {
+/// The one wiring of signals: SIGINT, SIGTERM and SIGHUP. The first cancels the returned token,
+/// then runs `first`; another runs `again`. The handlers are installed before this returns, so no
+/// signal finds the default action.
+fn on_signals(
+    first: impl FnOnce() + Send + 'static,
+    again: impl FnOnce() + Send + 'static,
+) -> std::io::Result<CancellationToken> {
     use tokio::signal::unix::{signal, SignalKind};
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut signals = {
         let _guard = rt.enter();
         [signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?, signal(SignalKind::hangup())?]
     };
+    let token = CancellationToken::new();
+    let cancel = token.clone();
     std::thread::spawn(move || {
-        rt.block_on(async {
-            let [a, b, c] = &mut signals;
-            tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
-        });
-        INTERRUPTED.store(true, Ordering::SeqCst);
-        process::kill_all();
-        eprintln!("\nsockcheck: interrupted; {what}");
-        std::process::exit(130);
+        let mut any = || {
+            rt.block_on(async {
+                let [a, b, c] = &mut signals;
+                tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
+            })
+        };
+        any();
+        cancel.cancel();
+        first();
+        any();
+        again();
     });
+    Ok(token)
+}
+
+/// For a run that starts programs (check, check-client, bench): on a signal, stop every program
+/// sockcheck started and everything they started (they run in process groups of their own, which
+/// the terminal's Ctrl-C does not reach), remove the run's temp dirs, say so, exit 130.
+fn exit_130_on_interrupt(what: &'static str) -> std::io::Result<()> {
+    on_signals(
+        move || {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            process::kill_all();
+            eprintln!("\nsockcheck: interrupted; {what}");
+            std::process::exit(130);
+        },
+        || {},
+    )?;
     Ok(())
+}
+
+/// The start of a run that starts programs or makes temp dirs: the interrupt handler, then the
+/// run's temp dir (so a signal at any moment finds either nothing made yet, or the dir listed).
+pub(crate) fn interruptible() -> Result<process::RunDir> {
+    exit_130_on_interrupt("every program it started was stopped")?;
+    Ok(process::RunDir::create()?)
+}
+
+/// What a run found outside the process groups of the programs it started (and stopped), one
+/// line each, to print at its end whether it passed, failed or could not start.
+pub fn escaped_notes() -> Vec<String> {
+    let escaped = process::take_escaped();
+    let mut notes: Vec<String> = escaped.iter().map(process::Escaped::describe).collect();
+    if !escaped.is_empty() {
+        notes.push(
+            "what goes into the background (setsid, a double fork, a daemon) is not checked as the program \
+             sockcheck started: run it in the foreground"
+                .into(),
+        );
+    }
+    notes
 }
 
 /// `sockcheck serve`.
@@ -73,32 +120,28 @@ pub fn serve(args: ServeArgs) -> Result<bool> {
     }
     let rt = server::runtime_for(cfg.mode)?;
     let listener = net::bind(&endpoint, &listen)?;
-    rt.block_on(async {
-        // Handlers go in before the "listening" line: a signal sent as soon as it is read must
-        // not find the default action (death without removing the socket file).
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let remove_socket_file = listener.socket_file.as_ref().map(|f| f.remover());
-        announce(&listener.endpoint)?;
-        let stop = tokio_util::sync::CancellationToken::new();
-        let token = stop.clone();
-        // First SIGINT/SIGTERM: graceful stop. Second: exit at once, removing the socket file
-        // first (the accept loop may not have got to it yet).
-        tokio::spawn(async move {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            eprintln!("sockcheck serve: shutting down (again to stop at once)");
-            token.cancel();
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+    // Handlers go in before the "listening" line: a signal sent as soon as it is read must not
+    // find the default action (death without removing the socket file).
+    let stop = stop_serving(listener.socket_file.as_ref())?;
+    announce(&listener.endpoint)?;
+    rt.block_on(server::run(listener, cfg, stop))?;
+    Ok(true)
+}
+
+/// For `serve`: a first signal stops gracefully (the token), a second at once, removing the socket
+/// file first (the serving loop may not have got to it yet).
+fn stop_serving(socket_file: Option<&net::SocketFile>) -> std::io::Result<CancellationToken> {
+    let remove_socket_file = socket_file.map(|f| f.remover());
+    on_signals(
+        || eprintln!("sockcheck serve: shutting down (again to stop at once)"),
+        move || {
             if let Some(remove) = remove_socket_file {
                 remove.remove();
             }
             eprintln!("sockcheck serve: stopped at once");
             std::process::exit(130);
-        });
-        server::run(listener, cfg, stop).await
-    })?;
-    Ok(true)
+        },
+    )
 }
 
 /// `sockcheck serve --udp | --unix-dgram`: the same signals and announcement as the stream server.
@@ -106,26 +149,9 @@ fn serve_datagrams(endpoint: &crate::Endpoint, listen: &ListenOpts, cfg: ServerC
     server::datagram::check_config(&cfg)?;
     let rt = server::runtime_for(Mode::Sequential)?;
     let bound = net::bind_dgram(endpoint, listen)?;
-    rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let remove_socket_file = bound.socket_file.as_ref().map(|f| f.remover());
-        announce(&bound.endpoint)?;
-        let stop = tokio_util::sync::CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            eprintln!("sockcheck serve: shutting down");
-            token.cancel();
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            if let Some(remove) = remove_socket_file {
-                remove.remove();
-            }
-            std::process::exit(130);
-        });
-        server::datagram::run(bound, cfg, stop).await
-    })?;
+    let stop = stop_serving(bound.socket_file.as_ref())?;
+    announce(&bound.endpoint)?;
+    rt.block_on(server::datagram::run(bound, cfg, stop))?;
     Ok(true)
 }
 
@@ -168,6 +194,51 @@ pub fn client(args: ClientArgs) -> Result<bool> {
     }
 }
 
+/// Whether `--output FILE` can be written, found out before the run without touching FILE: it is
+/// created (or truncated) only once nothing is left to refuse, so a usage error leaves no empty
+/// FILE and never empties an old one.
+fn output_writable(report: &ReportOpts) -> Result<()> {
+    let Some(path) = &report.output else { return Ok(()) };
+    let cannot = |e: std::io::Error| Error::Usage(format!("cannot write {}: {e}", path.display()));
+    if path.exists() {
+        std::fs::OpenOptions::new().write(true).open(path).map_err(cannot)?;
+    } else {
+        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(cannot)?;
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// A running server to check must be there: where nothing listens (or the path is no socket),
+/// one line at once rather than a failure per scenario. Where the kernel cannot be asked, the
+/// scenarios find out.
+fn nothing_listens(endpoint: &crate::Endpoint) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    if let crate::Endpoint::Unix(path) | crate::Endpoint::UnixDgram(path) = endpoint {
+        match std::fs::metadata(path) {
+            Err(e) => return Err(Error::Usage(format!("nothing listens at {endpoint}: {e}"))),
+            Ok(m) if !m.file_type().is_socket() => {
+                let kind = if m.is_dir() {
+                    "a directory"
+                } else if m.is_file() {
+                    "a regular file"
+                } else {
+                    "a file"
+                };
+                return Err(Error::Usage(format!("{} is {kind}, not a socket", path.display())));
+            }
+            Ok(_) => {}
+        }
+    }
+    match net::listeners::listening(endpoint) {
+        Some(false) => Err(Error::Usage(format!(
+            "nothing listens at {endpoint}{}",
+            if endpoint.transport().is_datagram() { " (no socket is bound there)" } else { "" }
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `sockcheck check`.
 pub fn check(args: CheckArgs) -> Result<bool> {
     let mut scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
@@ -188,7 +259,8 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         return Err(Error::Usage(format!("no scenario matches {:?} over these transports", args.filter)));
     }
     let report = args.report.opts();
-    let output = report.create_output()?;
+    output_writable(&report)?;
+    let _run = interruptible()?;
     let (spec, what) = if let Some(command) = &args.addr.spawn {
         let transport = match args.transport.as_ref().map(|l| l.0.as_slice()) {
             None => None,
@@ -202,7 +274,6 @@ pub fn check(args: CheckArgs) -> Result<bool> {
             transform: args.transform,
             ..SpawnOpts::new(command.clone())
         };
-        exit_130_on_interrupt("the spawned server was stopped")?;
         // Started once first: a command that does not come up fails the check at once (not once
         // per scenario), and the model is probed. Every scenario then starts its own.
         let mut probe = SpawnTarget::new(opts.clone())?;
@@ -237,6 +308,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let _ = probe.stop();
         (TargetSpec::Spawn(opts), what)
     } else if let Some(endpoint) = args.addr.running() {
+        nothing_listens(&endpoint)?;
         let datagram = if endpoint.transport().is_datagram() { " (one datagram socket: sequential)" } else { "" };
         let what = format!("{} scenarios against the server at {endpoint}{datagram}", scenarios.len());
         (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
@@ -263,6 +335,8 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         );
         (TargetSpec::Reference { transports, models, transform: args.transform }, what)
     };
+    // Made once nothing is left to refuse: a usage error leaves no empty FILE behind.
+    let output = report.create_output()?;
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
     // A running server is one: its scenarios run one at a time unless --jobs says otherwise.
     let jobs = match (&spec, args.run.jobs) {
@@ -315,6 +389,9 @@ fn finish(reporter: Reporter, outcomes: &[crate::report::Outcome], run: &RunArgs
 /// `sockcheck list`.
 pub fn list(args: ListArgs) -> Result<bool> {
     let scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
+    if scenarios.is_empty() {
+        return Err(Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)));
+    }
     let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
     for s in &scenarios {
         if args.code {
@@ -344,7 +421,7 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
         )));
     }
     let report = args.report.opts();
-    let output = report.create_output()?;
+    output_writable(&report)?;
     type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
     let transports = match (&args.spawn, args.transport.as_ref().map(|l| l.0.as_slice())) {
         (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?],
@@ -382,7 +459,8 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
             (what, Box::new(move |t| ClientCommand::reference(&exe, t)))
         }
     };
-    exit_130_on_interrupt("the client was stopped")?;
+    let _run = interruptible()?;
+    let output = report.create_output()?;
     let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
     let opts = ClientOpts { step_timeout: args.timeout, prompt: args.prompt.clone(), stdio: args.stdio };
     let check = CheckOpts {
@@ -411,8 +489,8 @@ pub fn command_line() -> String {
     std::iter::once(shell_quote(&program)).chain(args.map(|a| shell_quote(&a))).collect::<Vec<_>>().join(" ")
 }
 
-/// `sockcheck report`: a saved JSON report rendered again. Rendering is the job: it succeeds
-/// whatever the report's verdicts were.
+/// `sockcheck report`: a saved JSON report rendered again, exiting as the saved run did (1 when a
+/// scenario failed), so CI can gate on a saved report.
 pub fn report(args: ReportFileArgs) -> Result<bool> {
     let file = args.file.display();
     let bytes = std::fs::read(&args.file).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
@@ -425,7 +503,7 @@ pub fn report(args: ReportFileArgs) -> Result<bool> {
     };
     crate::report::write_report_with(args.format, &saved.outcomes, &saved.meta, &mut out)?;
     out.flush()?;
-    Ok(true)
+    Ok(!saved.outcomes.iter().any(crate::report::Outcome::failed))
 }
 
 /// `sockcheck proxy`.
@@ -456,17 +534,10 @@ pub fn proxy(args: ProxyArgs) -> Result<bool> {
         let e = l.endpoint.clone();
         (Bound::Stream(l), e)
     };
+    let stop = on_signals(|| {}, || std::process::exit(130))?;
+    announce(&endpoint)?;
+    eprintln!("sockcheck proxy: forwarding to {} ({})", args.upstream, faults.describe());
     rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (mut int, mut term) = (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?);
-        announce(&endpoint)?;
-        eprintln!("sockcheck proxy: forwarding to {} ({})", args.upstream, faults.describe());
-        let stop = tokio_util::sync::CancellationToken::new();
-        let token = stop.clone();
-        tokio::spawn(async move {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-            token.cancel();
-        });
         match bound {
             Bound::Stream(l) => proxy::run(l, args.upstream, faults, true, stop).await,
             Bound::Datagram(b) => proxy::datagram::run(b, args.upstream, faults, true, stop).await,

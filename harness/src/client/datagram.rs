@@ -46,6 +46,10 @@ pub fn run<R: BufRead, W: Write>(
         }
         sock.drain(&mut buf)?;
         let reply = exchange(sock, msg, &mut buf, timeout, cfg.retries).map_err(|e| match e {
+            ClientError::Refused => ClientError::NoReply(format!(
+                "nothing listens at {}: connection refused (the kernel got an ICMP port unreachable)",
+                cfg.endpoint
+            )),
             ClientError::Send(why) => ClientError::Send(format!("sendto {}: {why}", cfg.endpoint)),
             e => e,
         })?;
@@ -61,14 +65,23 @@ fn exchange<'b>(
     timeout: Duration,
     retries: u32,
 ) -> Result<&'b [u8], ClientError> {
-    let send = |sock: &StdDgram| sock.send(msg).map_err(|e| ClientError::Send(e.to_string()));
+    let send = |sock: &StdDgram| {
+        sock.send(msg).map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => ClientError::Refused,
+            _ => ClientError::Send(e.to_string()),
+        })
+    };
     send(sock)?;
     let mut request = DatagramRequest::sent(msg.len(), retries);
     let (mut strangers, mut others) = (0usize, 0usize);
     let mut until = std::time::Instant::now() + timeout;
     loop {
         let left = until.saturating_duration_since(std::time::Instant::now());
-        match sock.recv(buf, left)? {
+        let received = sock.recv(buf, left).map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => ClientError::Refused,
+            _ => e.into(),
+        })?;
+        match received {
             Some((n, truncated, from_server)) => match request.on_datagram(Received { len: n, truncated }, from_server)
             {
                 Ok(()) => return Ok(&buf[..n]),

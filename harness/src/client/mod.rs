@@ -8,7 +8,7 @@
 //! loop with timeouts and resends.
 
 use std::io::{self, BufRead, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use crate::addr::Endpoint;
@@ -32,6 +32,9 @@ pub enum ClientError {
     Unasked(usize),
     #[error("{0}")]
     NoReply(String),
+    /// Over UDP: nothing listens at the server's port (an ICMP port unreachable came back).
+    #[error("connection refused")]
+    Refused,
     #[error("a line of {0} bytes is longer than a datagram can carry (65507 bytes)")]
     TooLong(usize),
     #[error("{0}")]
@@ -96,22 +99,17 @@ fn socket_speaks_first(input: BorrowedFd<'_>, sock: BorrowedFd<'_>) -> io::Resul
 pub fn run<R: Read + AsFd, W: Write>(cfg: &ClientConfig, input: R, mut out: W) -> Result<(), ClientError> {
     let mut sock = StdConn::connect(&cfg.endpoint, cfg.connect_timeout)?;
     sock.set_read_timeout(cfg.reply_timeout)?;
-    let input_fd = input.as_fd().as_raw_fd();
     let mut input = io::BufReader::new(input);
     let mut line = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         show_prompt(cfg, &mut out)?;
-        if input.buffer().is_empty() {
-            // SAFETY: `input` (and so its fd) outlives this call.
-            let input_fd = unsafe { BorrowedFd::borrow_raw(input_fd) };
-            if socket_speaks_first(input_fd, sock_fd(&sock))? {
-                return Err(match sock.read(&mut buf) {
-                    Ok(0) => ClientError::Closed,
-                    Ok(n) => ClientError::Unasked(n),
-                    Err(e) => classify(e, cfg.reply_timeout),
-                });
-            }
+        if input.buffer().is_empty() && socket_speaks_first(input.get_ref().as_fd(), sock_fd(&sock))? {
+            return Err(match sock.read(&mut buf) {
+                Ok(0) => ClientError::Closed,
+                Ok(n) => ClientError::Unasked(n),
+                Err(e) => classify(e, cfg.reply_timeout),
+            });
         }
         let Some(msg) = read_line(&mut input, &mut line)? else { return Ok(()) };
         if msg.is_empty() {

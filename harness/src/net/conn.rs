@@ -75,6 +75,15 @@ impl LingerHandle {
     }
 }
 
+impl std::os::fd::AsFd for Conn {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Conn::Tcp(s) => s.as_fd(),
+            Conn::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
 impl std::os::fd::AsRawFd for Conn {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         match self {

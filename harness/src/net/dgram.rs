@@ -134,12 +134,15 @@ fn bind_client(server: &Endpoint) -> Result<(Socket, Option<tempfile::TempDir>)>
         Endpoint::Udp(a) if a.is_ipv4() => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
         Endpoint::Udp(_) => Endpoint::Udp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
         Endpoint::UnixDgram(_) => {
+            // A fresh dir of its own: no stale file to clear, and the file goes with the dir (so
+            // no socket-file guard, which would remove it while the socket is still in use).
             let dir = tempfile::Builder::new().prefix("sockcheck-dgram-").tempdir()?;
             let ep = Endpoint::UnixDgram(dir.path().join("client.sock"));
-            let bound = bind_dgram(&ep, &ListenOpts::default())?;
-            // The temp dir removes the file; the guard must not outlive the socket's use.
-            std::mem::forget(bound.socket_file);
-            return Ok((bound.socket, Some(dir)));
+            let bind_err = bind_error(&ep);
+            let socket = Socket::new(Domain::UNIX, Type::DGRAM, None).map_err(bind_err)?;
+            socket.set_cloexec(true).map_err(bind_err)?;
+            socket.bind(&unix_sockaddr(&ep)?).map_err(bind_err)?;
+            return Ok((socket, Some(dir)));
         }
         Endpoint::AbstractDgram(_) => Endpoint::AbstractDgram(super::fresh_abstract_name()),
         other => return Err(Error::Usage(format!("{other} is not a datagram address"))),
@@ -170,6 +173,11 @@ impl StdDgram {
     pub fn for_server(server: &Endpoint) -> Result<StdDgram> {
         let peer = Peer::of(server).ok_or_else(|| Error::Usage(format!("{server} is not a datagram address")))?;
         let (socket, dir) = bind_client(server)?;
+        // Connected over UDP, so that the kernel says "connection refused" (an ICMP port
+        // unreachable) when nothing listens there, rather than a silence.
+        if let Peer::Udp(_) = &peer {
+            socket.connect(&peer.sockaddr()?).map_err(bind_error(server))?;
+        }
         // Room for the largest datagram both ways, over Unix sockets too.
         let _ = socket.set_send_buffer_size(1 << 18);
         let _ = socket.set_recv_buffer_size(1 << 18);
@@ -231,6 +239,20 @@ pub fn send_to_blocking(socket: &Socket, bytes: &[u8], to: &Peer) -> io::Result<
 }
 
 impl Dgram {
+    /// Take datagrams from `to` only, and hear from the kernel when nothing listens there: a
+    /// UDP send to a port with no socket comes back as "connection refused" (ICMP port
+    /// unreachable) on the next call, where an unconnected socket hears nothing.
+    pub fn connect(&self, to: &Endpoint) -> io::Result<()> {
+        let peer = Peer::of(to).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a datagram address"))?;
+        self.sock().connect(&peer.sockaddr()?)
+    }
+
+    /// The error the kernel holds for this socket, if any (`SO_ERROR`, then cleared): on a
+    /// connected UDP socket, "connection refused" when an ICMP port unreachable came back.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock().take_error()
+    }
+
     /// Hand a bound socket to the event loop (call it inside a tokio runtime).
     pub fn from_socket(socket: Socket) -> io::Result<Dgram> {
         socket.set_nonblocking(true)?;

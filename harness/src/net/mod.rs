@@ -419,6 +419,23 @@ pub fn accept_failed(e: &io::Error, log: Option<(&str, &Endpoint)>) -> AcceptFai
     }
 }
 
+/// Make `cmd` start in a session of its own (so also a process group of its own, whose id is its
+/// pid) with the terminal `slave` as its controlling terminal, as a login shell has. Here because
+/// it is the crate's one `unsafe` outside sockets: every raw descriptor and `unsafe` block lives in
+/// `net`.
+pub fn in_session_with_terminal(cmd: &mut std::process::Command, slave: std::os::fd::OwnedFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec; it makes two system calls and
+    // neither allocates nor takes a lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::process::setsid()?;
+            rustix::process::ioctl_tiocsctty(&slave)?;
+            Ok(())
+        });
+    }
+}
+
 /// Raise the soft open-file limit to the hard limit, so a thousand connections need no `ulimit -n`.
 /// Returns the soft limit now in force.
 pub fn raise_fd_limit() -> u64 {

@@ -23,38 +23,182 @@ use nix::unistd::Pid;
 
 mod output;
 
-pub use output::{excerpt, last_lines, Output, OutputState};
+pub use output::{excerpt, last_lines, Output, OutputState, HEAD, TAIL};
 
-/// Process groups of running programs and temp dirs of their sockets, for [`kill_all`].
-static LIVE: Mutex<(Vec<i32>, Vec<PathBuf>)> = Mutex::new((Vec::new(), Vec::new()));
+/// What an interrupt must stop and remove: the process groups of running programs, the temp dirs
+/// of their sockets, and whether starting has stopped. One lock: a program is started and
+/// listed under it, so once [`kill_all`] has said stop, nothing is started that it would miss.
+struct Live {
+    stopping: bool,
+    groups: Vec<i32>,
+    dirs: Vec<PathBuf>,
+    /// Every process found outside its program's group, since the last [`take_escaped`].
+    escaped: Vec<Escaped>,
+    /// The dir every temp dir of this run is made in ([`RunDir`]).
+    run_dir: Option<PathBuf>,
+    spawned: u64,
+}
 
-fn live() -> MutexGuard<'static, (Vec<i32>, Vec<PathBuf>)> {
+static LIVE: Mutex<Live> = Mutex::new(Live {
+    stopping: false,
+    groups: Vec::new(),
+    dirs: Vec::new(),
+    escaped: Vec::new(),
+    run_dir: None,
+    spawned: 0,
+});
+
+fn live() -> MutexGuard<'static, Live> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A temp dir that [`kill_all`] removes if sockcheck is interrupted while it exists.
+/// The name of the environment variable that marks every process a program started, whatever
+/// group or session it moves to: `PID.N`, sockcheck's pid and the program's number.
+pub const MARKER: &str = "SOCKCHECK_SPAWNED";
+
+/// A temp dir that [`kill_all`] removes if sockcheck is interrupted while it exists. Made while
+/// an interrupt is being handled, it is removed at once and the caller waits for the exit.
 pub fn register_dir(dir: &Path) {
-    live().1.push(dir.to_path_buf());
+    let mut live = live();
+    if live.stopping {
+        let _ = std::fs::remove_dir_all(dir);
+        drop(live);
+        park_for_exit();
+    }
+    live.dirs.push(dir.to_path_buf());
+}
+
+/// For a thread that finds sockcheck being interrupted: the signal handler exits the process as
+/// soon as what runs is stopped; start nothing more meanwhile.
+fn park_for_exit() -> ! {
+    loop {
+        std::thread::park();
+    }
 }
 
 /// The dir is gone (or someone else removes it).
 pub fn unregister_dir(dir: &Path) {
-    live().1.retain(|d| d != dir);
+    live().dirs.retain(|d| d != dir);
 }
 
-/// When sockcheck itself is interrupted (Ctrl-C): kill (SIGKILL) every program still running
-/// (they are in process groups of their own, so the terminal's signal does not reach them), reap
-/// them, and remove the registered temp dirs. For signal handlers: sockcheck is about to exit.
+/// The dir that holds every temp dir of a run: made and listed for [`kill_all`] in one step, and
+/// made the default of `tempfile` (so each socket dir made afterwards is inside it, whoever makes
+/// it and however late it is listed) and the `TMPDIR` of every program started. An interrupt
+/// removes it whole; dropping it removes it at the end of the run.
+pub struct RunDir {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl RunDir {
+    /// Make it in the temp dir (`TMPDIR`). Once per process: later calls return a guard that owns
+    /// nothing.
+    pub fn create() -> io::Result<RunDir> {
+        let mut live = live();
+        if live.stopping {
+            drop(live);
+            park_for_exit();
+        }
+        if live.run_dir.is_some() {
+            return Ok(RunDir { dir: None });
+        }
+        let dir = tempfile::Builder::new().prefix("sockcheck-run-").tempdir()?;
+        if tempfile::env::override_temp_dir(dir.path()).is_err() {
+            return Ok(RunDir { dir: None });
+        }
+        live.dirs.push(dir.path().to_path_buf());
+        live.run_dir = Some(dir.path().to_path_buf());
+        Ok(RunDir { dir: Some(dir) })
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            unregister_dir(dir.path());
+            let _ = dir.close();
+        }
+    }
+}
+
+/// A process that left its program's process group (`setsid`, a double fork, a server that
+/// daemonises) and was still running when the program was stopped or exited: found by its
+/// [`MARKER`], and stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Escaped {
+    pub pid: u32,
+    /// Its command line, arguments joined by spaces.
+    pub cmd: String,
+    /// Where it listened (or was bound), if anywhere.
+    pub listening: Option<String>,
+}
+
+impl Escaped {
+    /// "a process that left the process group was still listening on ...: pid N, `cmd`; stopped".
+    pub fn describe(&self) -> String {
+        let doing = match &self.listening {
+            Some(at) => format!("was still listening on {at}"),
+            None => "was still running".to_string(),
+        };
+        format!("a process that left the process group {doing}: pid {}, `{}`; stopped", self.pid, self.cmd)
+    }
+}
+
+/// Every escaped process found since the last call (of every program), for the end of a run.
+pub fn take_escaped() -> Vec<Escaped> {
+    std::mem::take(&mut live().escaped)
+}
+
+/// When sockcheck itself is interrupted (Ctrl-C): stop starting programs, kill (SIGKILL) every
+/// one still running and everything they started, wherever it went (they are in process groups
+/// of their own, which the terminal's signal does not reach; sockcheck is their subreaper, so
+/// what left its group is still below sockcheck), reap them, and remove the registered temp
+/// dirs. For signal handlers: sockcheck is about to exit.
 pub fn kill_all() {
-    let (groups, dirs) = std::mem::take(&mut *live());
-    for pgid in groups {
+    let (groups, dirs) = {
+        let mut live = live();
+        live.stopping = true;
+        (std::mem::take(&mut live.groups), std::mem::take(&mut live.dirs))
+    };
+    for &pgid in &groups {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-        let _ = waitpid(Pid::from_raw(pgid), None);
-        wait_group_gone(pgid, Duration::from_secs(1));
     }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        // Kill what is left below us (a fork may have been under way), then reap what died.
+        let below = descendants(std::process::id() as i32);
+        let alive: Vec<&ProcStat> = below.iter().filter(|p| !p.zombie()).collect();
+        for p in &alive {
+            let _ = nix::sys::signal::kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+        }
+        while let Ok(status) = waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            if status == nix::sys::wait::WaitStatus::StillAlive {
+                break;
+            }
+        }
+        if alive.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // A thread may be making a dir inside one of these right now (it finds `stopping` when it
+    // lists it, and waits), which makes a removal fail on a dir that is not empty: again, until
+    // each is gone.
     for dir in dirs {
-        let _ = std::fs::remove_dir_all(dir);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while std::fs::remove_dir_all(&dir).is_err() && dir.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
+}
+
+/// Make sockcheck the reaper of every orphan below it: a process that leaves its program (a
+/// double fork, a daemonising server) stays sockcheck's descendant, so it can be found and
+/// stopped. Once per process.
+fn become_subreaper() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    });
 }
 
 /// What the program's stdin is.
@@ -181,6 +325,10 @@ pub struct Spawned {
     pub stdout: Arc<Output>,
     pub stderr: Arc<Output>,
     stopped: bool,
+    /// The value of [`MARKER`] in its environment.
+    marker: String,
+    /// What had left its group when it was stopped or exited.
+    escaped: Vec<Escaped>,
 }
 
 impl Spawned {
@@ -197,20 +345,23 @@ impl Spawned {
             Stdin::Pty => {
                 let pty = Pty::open()?;
                 cmd.stdin(Stdio::from(pty.slave.try_clone()?)).stdout(Stdio::from(pty.slave.try_clone()?));
-                let slave = pty.slave;
                 // A session of its own (so also a process group of its own, whose id is its pid),
                 // with the terminal as its controlling terminal, as a login shell has.
-                // SAFETY: the closure runs in the child between fork and exec; it makes two
-                // system calls and neither allocates nor takes a lock.
-                unsafe {
-                    cmd.pre_exec(move || {
-                        rustix::process::setsid()?;
-                        rustix::process::ioctl_tiocsctty(&slave)?;
-                        Ok(())
-                    });
-                }
+                crate::net::in_session_with_terminal(&mut cmd, pty.slave);
                 master = Some(pty.master);
             }
+        }
+        become_subreaper();
+        let mut live = live();
+        if live.stopping {
+            drop(live);
+            park_for_exit();
+        }
+        live.spawned += 1;
+        let marker = format!("{}.{}", std::process::id(), live.spawned);
+        cmd.env(MARKER, &marker);
+        if let Some(dir) = &live.run_dir {
+            cmd.env("TMPDIR", dir);
         }
         let spawned = cmd.spawn();
         // Close our copies of the terminal's slave: the master then reads EIO once the program
@@ -218,7 +369,8 @@ impl Spawned {
         drop(cmd);
         let mut child = spawned?;
         let pgid = child.id() as i32;
-        live().0.push(pgid);
+        live.groups.push(pgid);
+        drop(live);
         let (stdout, stderr) = (Arc::new(Output::default()), Arc::new(Output::default()));
         if let Some(pipe) = child.stdout.take() {
             stdout.clone().drain(pipe, keep.stdout);
@@ -241,7 +393,7 @@ impl Spawned {
             })),
             (None, None) => None,
         };
-        Ok(Spawned { child, pgid, stdin, stdout, stderr, stopped: false })
+        Ok(Spawned { child, pgid, stdin, stdout, stderr, stopped: false, marker, escaped: vec![] })
     }
 
     /// The process id of the shell that runs the command.
@@ -325,7 +477,8 @@ impl Spawned {
         let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
         let gone = wait_group_gone(self.pgid, Duration::from_secs(2));
-        live().0.retain(|&g| g != self.pgid);
+        self.stop_escaped();
+        live().groups.retain(|&g| g != self.pgid);
         if gone {
             Ok(())
         } else {
@@ -342,8 +495,85 @@ impl Spawned {
         self.stdin = None;
         let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
         wait_group_gone(self.pgid, Duration::from_secs(2));
-        live().0.retain(|&g| g != self.pgid);
+        self.stop_escaped();
+        live().groups.retain(|&g| g != self.pgid);
     }
+
+    /// Where its processes listen (stream sockets) or are bound (datagram sockets), those that
+    /// left its group included: for a server that does not come up where it was told, where it
+    /// came up instead.
+    pub fn listens_at(&self) -> Vec<crate::addr::Endpoint> {
+        let mut found = vec![];
+        for p in descendants(std::process::id() as i32) {
+            if p.zombie() || !(p.pgrp == self.pgid || has_marker(p.pid, &self.marker)) {
+                continue;
+            }
+            for e in crate::net::listeners::where_listens(p.pid as u32) {
+                if !found.contains(&e) {
+                    found.push(e);
+                }
+            }
+        }
+        found
+    }
+
+    /// What had left its process group (`setsid`, a double fork, a daemon) and was still running
+    /// when it was stopped or exited (and has been stopped since). A server whose shell exited 0
+    /// while one of these listens went into the background.
+    pub fn escaped(&self) -> &[Escaped] {
+        &self.escaped
+    }
+
+    /// Find the processes that carry its marker but left its group, note where they listen, kill
+    /// them and reap those that are sockcheck's (its subreaper's) children.
+    fn stop_escaped(&mut self) {
+        let me = std::process::id() as i32;
+        let below = descendants(me);
+        let marked: Vec<&ProcStat> = below.iter().filter(|p| has_marker(p.pid, &self.marker)).collect();
+        let mut found = vec![];
+        for p in marked.iter().filter(|p| !p.zombie()) {
+            let listening = crate::net::listeners::where_listens(p.pid as u32);
+            let listening = (!listening.is_empty())
+                .then(|| listening.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
+            found.push(Escaped { pid: p.pid as u32, cmd: cmdline(p.pid), listening });
+            let _ = nix::sys::signal::kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+        }
+        // Reap them (and any earlier ones that died on their own) once they are dead; a pid that
+        // is not our child is reaped by its own parent.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for p in marked.iter().filter(|p| p.ppid == me && p.pid != self.pgid) {
+            let pid = Pid::from_raw(p.pid);
+            while waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+                .is_ok_and(|s| s == nix::sys::wait::WaitStatus::StillAlive)
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        for p in marked.iter().filter(|p| p.ppid != me && !p.zombie()) {
+            let pid = p.pid;
+            while stat(pid).is_some_and(|s| !s.zombie()) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        live().escaped.extend(found.iter().cloned());
+        self.escaped.extend(found);
+    }
+}
+
+/// Whether process `pid`'s environment has `MARKER=marker`.
+fn has_marker(pid: i32, marker: &str) -> bool {
+    let want = format!("{MARKER}={marker}");
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == want.as_bytes()))
+}
+
+/// Process `pid`'s command line, arguments joined by spaces.
+fn cmdline(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> =
+        raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    args.join(" ")
 }
 
 impl Drop for Spawned {
@@ -386,19 +616,63 @@ pub fn describe_status(status: ExitStatus) -> String {
     }
 }
 
-/// The fields after `(comm)` of `/proc/PID/stat` for every process.
-fn proc_stats() -> impl Iterator<Item = String> {
-    proc_stats_with_pid().map(|(_, rest)| rest)
+/// What sockcheck reads of a process's `/proc/PID/stat`: the one parser of that file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: i32,
+    /// `R` running, `S` asleep, `D` disk wait, `Z` zombie, `X` dead, ...
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+    /// utime + stime + cutime + cstime, in clock ticks.
+    pub cpu_ticks: u64,
 }
 
-/// [`proc_stats`] with each process's id.
-fn proc_stats_with_pid() -> impl Iterator<Item = (String, String)> {
+impl ProcStat {
+    /// `pid (comm) state ppid pgrp ...`: `comm` may hold spaces and parentheses, so the fields
+    /// are counted from the last `)`.
+    pub fn parse(text: &str) -> Option<ProcStat> {
+        let (head, rest) = text.rsplit_once(')')?;
+        let pid = head.split_whitespace().next()?.parse().ok()?;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let state = f.first()?.chars().next()?;
+        let cpu_ticks = f.get(11..15).map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+        Some(ProcStat { pid, state, ppid: f.get(1)?.parse().ok()?, pgrp: f.get(2)?.parse().ok()?, cpu_ticks })
+    }
+
+    /// A zombie or dead: it runs no more and holds nothing but its pid.
+    pub fn zombie(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// Process `pid`'s [`ProcStat`], if it exists.
+pub fn stat(pid: i32) -> Option<ProcStat> {
+    ProcStat::parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Every process's [`ProcStat`].
+fn all_procs() -> impl Iterator<Item = ProcStat> {
     std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|entry| {
-        let pid = entry.file_name().to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit()))?.to_string();
-        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-        // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-        stat.rfind(')').map(|i| (pid, stat[i + 1..].to_string()))
+        let pid = entry.file_name().to_str()?.parse().ok()?;
+        stat(pid)
     })
+}
+
+/// Every process below `pid` (children, their children, ...), zombies included.
+pub fn descendants(pid: i32) -> Vec<ProcStat> {
+    let procs: Vec<ProcStat> = all_procs().collect();
+    let mut below: Vec<ProcStat> = vec![];
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for p in procs.iter().filter(|p| p.ppid == parent && p.pid != pid) {
+            if !below.iter().any(|b| b.pid == p.pid) {
+                parents.push(p.pid);
+                below.push(p.clone());
+            }
+        }
+    }
+    below
 }
 
 /// Whether any process of this group is still running (zombies do not count). `sh -c` does not
@@ -408,10 +682,7 @@ pub fn group_alive(pgid: i32) -> bool {
     if !Path::new("/proc/self/stat").exists() {
         return killpg(Pid::from_raw(pgid), None).is_ok();
     }
-    proc_stats().any(|rest| {
-        let f: Vec<&str> = rest.split_whitespace().take(3).collect();
-        f.len() == 3 && f[0] != "Z" && f[0] != "X" && f[2].parse() == Ok(pgid)
-    })
+    all_procs().any(|p| p.pgrp == pgid && !p.zombie())
 }
 
 /// Whether the group has a process and every one of them is asleep (state `S`: blocked in a
@@ -446,23 +717,19 @@ enum On {
 fn group_sleep(pgid: i32, on: On) -> bool {
     let mut any = false;
     let mut found = on == On::Anything;
-    for (pid, rest) in proc_stats_with_pid() {
-        let f: Vec<&str> = rest.split_whitespace().take(3).collect();
-        if f.len() < 3 || f[2].parse() != Ok(pgid) || f[0] == "Z" || f[0] == "X" {
-            continue;
-        }
-        if f[0] != "S" {
+    for p in all_procs().filter(|p| p.pgrp == pgid && !p.zombie()) {
+        if p.state != 'S' {
             return false;
         }
         any = true;
-        found = found || blocked_on_input(&pid, on == On::Stdin);
+        found = found || blocked_on_input(p.pid, on == On::Stdin);
     }
     any && found
 }
 
 /// Whether process `pid` is blocked in `read(0, ..)` or a poll/select/epoll wait, from
 /// `/proc/PID/syscall` (x86-64 numbers; elsewhere any sleep counts).
-fn blocked_on_input(pid: &str, stdin_only: bool) -> bool {
+fn blocked_on_input(pid: i32, stdin_only: bool) -> bool {
     if !cfg!(target_arch = "x86_64") {
         return !stdin_only;
     }
@@ -499,14 +766,7 @@ const CLOCK_TICKS: u64 = 100;
 
 /// Sum of utime, stime, cutime and cstime of the processes whose process group is `pgid`.
 pub fn group_cpu(pgid: i32) -> Duration {
-    let ticks: u64 = proc_stats()
-        .filter_map(|rest| {
-            // state ppid pgrp ... utime(14) stime cutime cstime, counted after the command name.
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            (f.len() >= 15 && f[2].parse::<i32>() == Ok(pgid))
-                .then(|| f[11..15].iter().filter_map(|v| v.parse::<u64>().ok()).sum::<u64>())
-        })
-        .sum();
+    let ticks: u64 = all_procs().filter(|p| p.pgrp == pgid).map(|p| p.cpu_ticks).sum();
     Duration::from_millis(ticks * 1000 / CLOCK_TICKS)
 }
 

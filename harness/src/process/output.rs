@@ -1,5 +1,6 @@
-//! What a program writes to a pipe or its terminal: drained all the time, kept (whole or its
-//! last part), waited on, and cut into lines for reports.
+//! What a program writes to a pipe or its terminal: drained all the time, kept (its head and its
+//! tail, or its last part: never more than a bound, whatever a program prints), waited on, and
+//! cut into lines for reports.
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
@@ -24,18 +25,54 @@ pub struct Output {
 /// The bytes kept of one pipe.
 #[derive(Default)]
 pub struct OutputState {
-    /// The bytes kept: all of them, or about the last `keep` ones.
+    /// The bytes kept: all of them, or about the last `keep` ones; output compared from its first
+    /// byte keeps its first [`HEAD`] bytes and about the last [`TAIL`] ones, `left_out` between.
     pub bytes: Vec<u8>,
     /// How many bytes were dropped from the front to keep the size bounded.
     pub dropped: u64,
+    /// How many bytes were left out after the first [`HEAD`] (output kept from its first byte).
+    pub left_out: u64,
     /// The writer closed its end.
     pub closed: bool,
 }
 
+/// Output compared from its first byte keeps this much of its start (far more than any
+/// scenario's expected output)...
+pub const HEAD: usize = 8 << 20;
+/// ...and about this much of its end: a program that prints megabytes without a newline does not
+/// make sockcheck grow with it.
+pub const TAIL: usize = 1 << 20;
+
 impl OutputState {
     /// Every byte written so far, kept or not: a mark for [`Output::since`].
     pub fn total(&self) -> u64 {
-        self.dropped + self.bytes.len() as u64
+        self.dropped + self.left_out + self.bytes.len() as u64
+    }
+
+    /// Keep what `keep` says of what was added: the last `keep` bytes, or the head and the tail.
+    pub(super) fn bound(&mut self, keep: Option<usize>) {
+        match keep {
+            Some(keep) if self.bytes.len() > 2 * keep => {
+                let cut = self.bytes.len() - keep;
+                self.bytes.drain(..cut);
+                self.dropped += cut as u64;
+            }
+            None if self.bytes.len() > HEAD + 2 * TAIL => {
+                let cut = self.bytes.len() - HEAD - TAIL;
+                self.bytes.drain(HEAD..HEAD + cut);
+                self.left_out += cut as u64;
+            }
+            _ => {}
+        }
+    }
+
+    /// How many bytes were written but are not kept, and why, for a report: `None` when all are.
+    pub fn left_out_note(&self) -> Option<String> {
+        match (self.dropped, self.left_out) {
+            (0, 0) => None,
+            (n, 0) => Some(format!("(the first {n} bytes are left out)")),
+            (_, n) => Some(format!("({n} bytes left out after the first {HEAD})")),
+        }
     }
 }
 
@@ -68,11 +105,7 @@ impl Output {
                     return;
                 }
                 st.bytes.extend_from_slice(&buf[..n]);
-                if let Some(keep) = keep.filter(|&k| st.bytes.len() > 2 * k) {
-                    let cut = st.bytes.len() - keep;
-                    st.bytes.drain(..cut);
-                    st.dropped += cut as u64;
-                }
+                st.bound(keep);
                 self.changed.notify_all();
             }
         });
@@ -115,8 +148,17 @@ impl Output {
     /// What was written since `mark` (as far as it is still kept).
     pub fn since(&self, mark: u64) -> Vec<u8> {
         let st = self.lock();
-        let skip = mark.saturating_sub(st.dropped).min(st.bytes.len() as u64) as usize;
-        st.bytes[skip..].to_vec()
+        let mut skip = mark.saturating_sub(st.dropped);
+        if st.left_out > 0 && skip > HEAD as u64 {
+            // Within or after the part left out: from the tail on.
+            skip = (skip.saturating_sub(st.left_out)).max(HEAD as u64);
+        }
+        st.bytes[skip.min(st.bytes.len() as u64) as usize..].to_vec()
+    }
+
+    /// How many bytes were written but are not kept (see [`OutputState::left_out_note`]).
+    pub fn left_out_note(&self) -> Option<String> {
+        self.lock().left_out_note()
     }
 
     /// The last `n` lines kept, each cut to `width` bytes, oldest first (an unfinished last line

@@ -59,6 +59,11 @@ fn wait_for(out: &Output, n: usize) -> Vec<u8> {
     st.bytes.clone()
 }
 
+/// `command` with stdin from /dev/null, its output kept from its first byte.
+fn whole_output(command: &str) -> Spawned {
+    Spawned::start(command, Stdin::Null, Keep { stdout: None, stderr: None }).expect("spawn")
+}
+
 fn on_pty(command: &str) -> Spawned {
     Spawned::start(command, Stdin::Pty, Keep { stdout: None, stderr: None }).expect("spawn on a pty")
 }
@@ -167,4 +172,75 @@ fn a_program_reading_its_terminal_is_seen_reading_with_its_output_drained() {
     p.type_in(b"x\n".to_vec()).unwrap();
     assert_eq!(wait_exit(&mut p), Some(true));
     let _ = q.stop(Duration::from_millis(100));
+}
+
+#[test]
+fn output_kept_from_its_first_byte_keeps_a_bounded_head_and_tail_and_says_what_was_left_out() {
+    let mut st = OutputState::default();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..40 {
+        st.bytes.extend_from_slice(&chunk);
+        st.bound(None);
+    }
+    st.bytes.extend_from_slice(b"the end");
+    st.bound(None);
+    assert!(st.bytes.len() <= HEAD + 2 * TAIL, "{} bytes kept", st.bytes.len());
+    assert_eq!(st.total(), (40 << 20) + 7);
+    assert!(st.bytes.ends_with(b"the end"));
+    let note = st.left_out_note().unwrap();
+    assert_eq!(note, format!("({} bytes left out after the first {HEAD})", st.left_out));
+    // The last part only: what was dropped from the front.
+    let mut last = OutputState::default();
+    last.bytes.extend_from_slice(&[b'y'; 100]);
+    last.bound(Some(10));
+    assert_eq!(last.bytes.len(), 10);
+    assert_eq!(last.left_out_note().unwrap(), "(the first 90 bytes are left out)");
+}
+
+#[test]
+fn a_program_printing_megabytes_without_a_newline_does_not_grow_what_is_kept() {
+    let mut p = whole_output("head -c 40000000 /dev/zero | tr '\\0' x; printf END");
+    p.stdout.wait_closed(DEADLINE);
+    let st = p.stdout.lock();
+    assert!(st.closed);
+    assert!(st.bytes.len() <= HEAD + 2 * TAIL, "{} bytes kept", st.bytes.len());
+    assert_eq!(st.total(), 40_000_003);
+    assert!(st.bytes.ends_with(b"xEND"));
+    drop(st);
+    let tail = p.stdout.since(p.stdout.mark() - 3);
+    assert_eq!(tail, b"END");
+    let _ = p.stop(Duration::from_secs(1));
+}
+
+#[test]
+fn proc_stat_is_read_past_a_command_name_with_spaces_and_parentheses() {
+    let text = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 2 1 20 0 1 0 100 1000 10";
+    let st = ProcStat::parse(text).unwrap();
+    assert_eq!((st.pid, st.state, st.ppid, st.pgrp, st.cpu_ticks), (4242, 'S', 1, 4242, 13));
+    assert!(!st.zombie());
+    assert_eq!(ProcStat::parse("garbage"), None);
+    let me = stat(std::process::id() as i32).unwrap();
+    assert_eq!(me.pid, std::process::id() as i32);
+}
+
+#[test]
+fn a_process_that_leaves_the_group_is_found_stopped_and_reported() {
+    let mut p = whole_output("setsid sleep 300 & echo started; exec sleep 300");
+    let until = Instant::now() + DEADLINE;
+    // The escapee is below us: wait until it has left the group.
+    while Instant::now() < until
+        && !descendants(std::process::id() as i32).iter().any(|d| d.pgrp != p.pgid && has_marker(d.pid, &p.marker))
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    p.stop(Duration::from_secs(1)).unwrap();
+    assert_eq!(p.escaped().len(), 1, "{:?}", p.escaped());
+    let e = &p.escaped()[0];
+    assert_eq!(e.cmd, "sleep 300");
+    assert_eq!(e.listening, None);
+    assert!(stat(e.pid as i32).is_none_or(|s| s.zombie()), "pid {} still runs", e.pid);
+    assert_eq!(
+        e.describe(),
+        format!("a process that left the process group was still running: pid {}, `sleep 300`; stopped", e.pid)
+    );
 }

@@ -328,6 +328,12 @@ pub fn datagram_mode(listen: &Endpoint, upstream: &Endpoint) -> Result<bool> {
             kind(u)
         )));
     }
+    if net::listeners::would_reach(listen, upstream) {
+        return Err(Error::Usage(format!(
+            "--upstream {upstream} is where the proxy itself listens (--listen {listen}): it would forward to \
+             itself"
+        )));
+    }
     Ok(l)
 }
 

@@ -97,7 +97,7 @@ pub fn expand(template: &str, values: &Placeholders) -> Result<String> {
                 "host" => out.push_str(&values.host),
                 "port" => out.push_str(&values.port.to_string()),
                 "addr" => out.push_str(&values.addr()),
-                "path" => out.push_str(&values.path.to_string_lossy()),
+                "path" => out.push_str(&quote_for(&out, &values.path.to_string_lossy())),
                 _ => unreachable!("checked by placeholders_in"),
             }
             rest = &tail[end + 1..];
@@ -105,6 +105,36 @@ pub fn expand(template: &str, values: &Placeholders) -> Result<String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `value` as a shell word where it goes, after `before`: `sh -c` must see one word whatever the
+/// value holds (a TMPDIR with a space in it), also where the user already quoted the placeholder.
+fn quote_for(before: &str, value: &str) -> String {
+    // Which quotes are open at the end of `before`: none, '...' or "..." (backslash escapes
+    // outside single quotes).
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    for c in before.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if !single => escaped = true,
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            _ => {}
+        }
+    }
+    if single {
+        value.replace('\'', r"'\''")
+    } else if double {
+        value.chars().fold(String::new(), |mut s, c| {
+            if matches!(c, '"' | '\\' | '$' | '`') {
+                s.push('\\');
+            }
+            s.push(c);
+            s
+        })
+    } else {
+        shell_quote(value)
+    }
 }
 
 /// A loopback port that was free a moment ago (bind port 0, read it, close).
@@ -197,6 +227,17 @@ impl Placeholders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_with_spaces_and_quotes_stays_one_shell_word_quoted_or_not() {
+        let v = Placeholders { host: "127.0.0.1".into(), port: 1, path: "/tmp/a b/it's \"$x\".sock".into() };
+        for template in ["echo {path}", "echo '{path}'", "echo \"{path}\"", "echo x\\ {path}"] {
+            let line = expand(template, &v).unwrap();
+            let out = std::process::Command::new("sh").arg("-c").arg(&line).output().unwrap();
+            let printed = String::from_utf8_lossy(&out.stdout);
+            assert!(printed.trim_end().ends_with("/tmp/a b/it's \"$x\".sock"), "{template}: {line} printed {printed}");
+        }
+    }
 
     fn values() -> Placeholders {
         Placeholders { host: "127.0.0.1".into(), port: 4242, path: "/tmp/x/echo.sock".into() }

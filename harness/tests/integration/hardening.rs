@@ -535,7 +535,7 @@ fn bad_command_lines_give_one_line_and_exit_2() {
         (&["serve", "--mode", "parallel"], "unknown mode `parallel`"),
         (&["serve", "--transform", "lower"], "lower"),
         (&["serve", "--idle-timeout", "nan"], "is not a number of seconds"),
-        (&["serve", "--idle-timeout", "-1"], "is not a number of seconds"),
+        (&["serve", "--idle-timeout", "-1"], "`-1` is negative"),
         (&["serve", "--idle-timeout", "1e300"], "is not a number of seconds"),
         (&["serve", "--grace", "inf"], "is not a number of seconds"),
         (&["serve", "--socket-mode", "999"], "is not a permission mode"),
@@ -634,4 +634,175 @@ fn permission_denied_is_one_line_and_exit_1() {
     let r = finish(child, None, vec![], &["serve"]);
     assert_eq!(r.code(), Some(1), "{r:?}");
     assert_eq!(r.stderr_lines(), ["sockcheck: error: cannot bind tcp://127.0.0.1:1: Permission denied (os error 13)"]);
+}
+
+/// Issue 24 §2: inputs that looped or grew, and the same thing said everywhere (§3).
+mod hostile {
+    use super::*;
+
+    /// One line on stderr, this exit code, and the line holds `needle`.
+    #[track_caller]
+    fn one_line(args: &[&str], code: i32, needle: &str) -> String {
+        let r = run(args, b"");
+        assert_eq!(r.code(), Some(code), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr_lines().len(), 1, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+        r.stderr
+    }
+
+    #[test]
+    fn a_proxy_whose_upstream_is_its_own_listen_address_is_refused_in_one_line() {
+        let port = sockcheck::target::placeholders::free_port().unwrap().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let path = format!("unix:{}", dir.path().join("p.sock").display());
+        for (listen, upstream) in [
+            (format!("127.0.0.1:{port}"), format!("127.0.0.1:{port}")),
+            (format!("0.0.0.0:{port}"), format!("127.0.0.1:{port}")),
+            (format!("127.0.0.1:{port}"), format!("0.0.0.0:{port}")),
+            (format!("udp://127.0.0.1:{port}"), format!("udp://127.0.0.1:{port}")),
+            (path.clone(), path.clone()),
+        ] {
+            one_line(&["proxy", "--listen", &listen, "--upstream", &upstream], 2, "it would forward to itself");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no socket file was made");
+    }
+
+    #[test]
+    fn bench_checks_the_open_file_limit_before_it_starts() {
+        let server = Server::start(T::Tcp, &["--mode", "concurrent"]);
+        let cmd = format!("ulimit -n 256 && exec {BIN} bench --conns 1000 --tcp {} --duration 1", server.addr);
+        let out = Command::new("sh").args(["-c", &cmd]).stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("--conns 1000 needs about 1064 open files") && stderr.contains("RLIMIT_NOFILE"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "no load ran");
+    }
+
+    #[test]
+    fn udp_to_a_port_where_nothing_listens_is_connection_refused_for_bench_and_client() {
+        // A port that was free a moment ago: nothing listens there over UDP either.
+        let addr = format!("127.0.0.1:{}", sockcheck::target::placeholders::free_port().unwrap());
+        one_line(&["bench", "--udp", &addr, "--duration", "1"], 1, "connection refused");
+        let r = run(&["client", "--udp", &addr], b"hello\n");
+        assert_eq!(r.code(), Some(1), "{}", r.stderr);
+        assert!(r.stderr.contains(&format!("nothing listens at udp://{addr}: connection refused")), "{}", r.stderr);
+    }
+
+    #[test]
+    fn check_where_nothing_listens_says_so_in_one_line_and_writes_no_output_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("regular");
+        std::fs::write(&file, b"x").unwrap();
+        let out = dir.path().join("report.json");
+        let free = format!("127.0.0.1:{}", sockcheck::target::placeholders::free_port().unwrap());
+        let missing = dir.path().join("missing.sock");
+        let (file_s, dir_s, out_s, missing_s) = (
+            file.display().to_string(),
+            dir.path().display().to_string(),
+            out.display().to_string(),
+            missing.display().to_string(),
+        );
+        for (args, needle) in [
+            (vec!["--tcp", free.as_str()], format!("nothing listens at tcp://{free}")),
+            (vec!["--udp", free.as_str()], format!("nothing listens at udp://{free}")),
+            (vec!["--unix", missing_s.as_str()], format!("nothing listens at unix:{missing_s}")),
+            (vec!["--unix", file_s.as_str()], format!("{file_s} is a regular file, not a socket")),
+            (vec!["--unix", dir_s.as_str()], format!("{dir_s} is a directory, not a socket")),
+            (vec!["--timeout", "-1"], "`-1` is negative".to_string()),
+            (vec!["--filter", "zzz"], "no scenario matches".to_string()),
+            (vec!["--spawn", "true {port}", "--transport", "tcp,udp"], "--spawn takes one --transport".to_string()),
+        ] {
+            let mut all = vec!["check", "--format", "json", "--output", out_s.as_str()];
+            all.extend(args);
+            one_line(&all, 2, &needle);
+            assert!(!out.exists(), "{all:?} left {out_s}");
+        }
+        // An --output error names the file.
+        let nowhere = dir.path().join("no/such/dir/r.json").display().to_string();
+        one_line(&["check", "--filter", "short_message", "--output", &nowhere], 2, &nowhere);
+    }
+
+    #[test]
+    fn list_and_check_agree_on_a_filter_that_matches_nothing() {
+        let list = one_line(&["list", "--filter", "zzz"], 2, "no scenario matches");
+        let check = one_line(&["check", "--filter", "zzz"], 2, "no scenario matches");
+        assert_eq!(list, check);
+    }
+
+    #[test]
+    fn a_temp_dir_with_a_space_in_it_breaks_no_spawn() {
+        let tmp = tempfile::Builder::new().prefix("sockcheck with space ").tempdir().unwrap();
+        for spawn in [format!("{BIN} serve --unix {{path}}"), format!("{BIN} serve --unix \"{{path}}\"")] {
+            let out = Command::new(BIN)
+                .args(["check", "--spawn", &spawn, "--filter", "short_message_is_echoed_upper"])
+                .env("TMPDIR", tmp.path())
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{spawn}: {}", String::from_utf8_lossy(&out.stdout));
+        }
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "nothing left in TMPDIR");
+    }
+
+    #[test]
+    fn report_exits_as_the_saved_run_did() {
+        let dir = tempfile::tempdir().unwrap();
+        for (transform, code) in [("upper", 0), ("echo", 1)] {
+            let json = dir.path().join(format!("{transform}.json")).display().to_string();
+            let spawn = format!("{BIN} serve --tcp 127.0.0.1:{{port}} --transform {transform}");
+            let r = run(
+                &[
+                    "check",
+                    "--spawn",
+                    &spawn,
+                    "--filter",
+                    "short_message_is_echoed_upper",
+                    "--format",
+                    "json",
+                    "--output",
+                    &json,
+                ],
+                b"",
+            );
+            assert_eq!(r.code(), Some(code), "{}", r.stderr);
+            let r = run(&["report", &json], b"");
+            assert_eq!(r.code(), Some(code), "report of a run that exited {code}: {}", r.stderr);
+        }
+    }
+
+    #[test]
+    fn help_readme_and_guide_name_the_same_four_default_transports() {
+        let words = |t: sockcheck::Transport| match t {
+            sockcheck::Transport::Tcp => "TCP",
+            sockcheck::Transport::Unix => "Unix",
+            sockcheck::Transport::Udp => "UDP",
+            sockcheck::Transport::UnixDgram => "Unix datagram",
+            other => panic!("{other} is not a default transport"),
+        };
+        let said = sockcheck::Transport::DEFAULT.map(words);
+        let help = run(&["--help"], b"");
+        let check_help = run(&["check", "--help"], b"");
+        for text in [String::from_utf8_lossy(&help.stdout), String::from_utf8_lossy(&check_help.stdout)] {
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(flat.contains("over TCP, Unix, UDP and Unix datagram sockets"), "{flat}");
+            for w in said {
+                assert!(flat.contains(w), "{w} in {flat}");
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let line = readme.lines().find(|l| l.contains("-- check ")).unwrap();
+        assert!(
+            line.ends_with("the whole catalogue against the built-in server: TCP, Unix, UDP, Unix datagrams"),
+            "{line}"
+        );
+        let guide = std::fs::read_to_string(root.join("docs/guide.md")).unwrap();
+        let names = sockcheck::Transport::DEFAULT.map(|t| format!("`{}`", t.name()));
+        let said = format!("runs the catalogue over {}, {}, {} and {}", names[0], names[1], names[2], names[3]);
+        assert!(guide.contains(&said), "the guide says: {said}");
+    }
 }

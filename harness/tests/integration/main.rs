@@ -17,6 +17,7 @@ mod datagram_proxy;
 mod datagrams;
 mod fuzz_regressions;
 mod hardening;
+mod interrupts;
 mod programs;
 mod properties;
 mod proxy;

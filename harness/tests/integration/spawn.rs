@@ -267,13 +267,7 @@ fn a_server_ignoring_sigterm_is_killed_after_the_grace_period() {
 
 /// Running and not a zombie.
 fn process_running(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next().map(str::to_string));
-            !matches!(state.as_deref(), Some("Z" | "X") | None)
-        }
-        Err(_) => false,
-    }
+    sockcheck::process::stat(pid).is_some_and(|s| !s.zombie())
 }
 
 fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
@@ -531,4 +525,19 @@ fn a_failure_on_every_retry_fails() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL") && !stdout.contains("flaky"), "{stdout}");
+}
+
+#[test]
+fn where_a_spawned_program_listens_is_found_whatever_port_it_was_told() {
+    use sockcheck::process::{Keep, Spawned, Stdin};
+    let keep = Keep { stdout: Some(4096), stderr: Some(4096) };
+    let bin = crate::support::BIN;
+    let mut p = Spawned::start(&format!("exec {bin} serve --tcp 127.0.0.1:0"), Stdin::Null, keep).unwrap();
+    wait_for("it to listen", Duration::from_secs(10), || !p.listens_at().is_empty());
+    let at = p.listens_at();
+    assert_eq!(at.len(), 1, "{at:?}");
+    assert!(matches!(&at[0], sockcheck::Endpoint::Tcp(a) if a.ip().is_loopback() && a.port() != 0), "{at:?}");
+    wait_for("its announcement", Duration::from_secs(10), || !p.stdout.bytes().is_empty());
+    assert_eq!(String::from_utf8_lossy(&p.stdout.bytes()).trim(), format!("listening on {}", at[0]));
+    p.stop(Duration::from_secs(1)).unwrap();
 }
