@@ -714,26 +714,46 @@ enum On {
     Stdin,
 }
 
+/// Every thread of the group's live processes is asleep, and (unless `on` is anything) one of
+/// them is blocked on input. Threads, not processes: a JVM's or tokio's main thread waits in a
+/// futex while another reads stdin.
 fn group_sleep(pgid: i32, on: On) -> bool {
     let mut any = false;
     let mut found = on == On::Anything;
     for p in all_procs().filter(|p| p.pgrp == pgid && !p.zombie()) {
-        if p.state != 'S' {
-            return false;
+        for task in threads(p.pid) {
+            let Some(t) = ProcStat::parse(&std::fs::read_to_string(format!("{task}/stat")).unwrap_or_default()) else {
+                continue;
+            };
+            if t.zombie() {
+                continue;
+            }
+            if t.state != 'S' {
+                return false;
+            }
+            any = true;
+            found = found || blocked_on_input(&task, on == On::Stdin);
         }
-        any = true;
-        found = found || blocked_on_input(p.pid, on == On::Stdin);
     }
     any && found
 }
 
-/// Whether process `pid` is blocked in `read(0, ..)` or a poll/select/epoll wait, from
-/// `/proc/PID/syscall` (x86-64 numbers; elsewhere any sleep counts).
-fn blocked_on_input(pid: i32, stdin_only: bool) -> bool {
+/// The `/proc/PID/task/TID` directory of every thread of `pid` (its own when it has no list).
+fn threads(pid: i32) -> Vec<String> {
+    let dir = format!("/proc/{pid}/task");
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => entries.flatten().map(|e| format!("{dir}/{}", e.file_name().to_string_lossy())).collect(),
+        Err(_) => vec![format!("/proc/{pid}")],
+    }
+}
+
+/// Whether the thread at `/proc/.../task/TID` is blocked in `read(0, ..)` or a poll/select/
+/// epoll wait, from its `syscall` file (x86-64 numbers; elsewhere any sleep counts).
+fn blocked_on_input(task: &str, stdin_only: bool) -> bool {
     if !cfg!(target_arch = "x86_64") {
         return !stdin_only;
     }
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else { return !stdin_only };
+    let Ok(text) = std::fs::read_to_string(format!("{task}/syscall")) else { return !stdin_only };
     let mut f = text.split_whitespace();
     let (Some(nr), arg0) = (f.next(), f.next()) else { return false };
     match nr {

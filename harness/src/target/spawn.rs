@@ -11,6 +11,7 @@ use crate::addr::Endpoint;
 use crate::addr::Transport;
 use crate::error::{Error, Result};
 use crate::facts::{ProcStatus, TargetEnd};
+use crate::net::listeners::listening;
 use crate::net::StdConn;
 use crate::process::{Keep, Spawned, Stdin};
 use crate::proto::Transform;
@@ -130,7 +131,20 @@ impl SpawnTarget {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let tail = self.running.as_ref().map(stderr_tail).unwrap_or_default();
+                let elsewhere: Vec<String> = self
+                    .running
+                    .as_ref()
+                    .map(|p| p.listens_at().iter().filter(|e| **e != self.endpoint).map(|e| e.to_string()).collect())
+                    .unwrap_or_default();
                 let _ = self.stop();
+                if !elsewhere.is_empty() {
+                    return Err(format!(
+                        "`{}` listens on {}, not on {} (the address it was given)",
+                        self.command_line,
+                        elsewhere.join(", "),
+                        self.endpoint
+                    ));
+                }
                 return Err(format!(
                     "`{}` did not accept connections on {} within {} (--ready-timeout){tail}",
                     self.command_line,
@@ -167,6 +181,11 @@ impl SpawnTarget {
         Some(status.into())
     }
 
+    /// A process of the last program that had left its group and held an address.
+    fn escaped_pid(&self) -> Option<u32> {
+        self.last.as_ref()?.escaped().iter().find(|e| e.listening.is_some()).map(|e| e.pid)
+    }
+
     /// Remove the socket file the program left at its path (only a socket, never anything else).
     fn remove_socket_file(&self) {
         if let Endpoint::Unix(path) | Endpoint::UnixDgram(path) = &self.endpoint {
@@ -175,61 +194,6 @@ impl SpawnTarget {
             }
         }
     }
-}
-
-/// Whether a socket listens at `endpoint`, from the kernel: for TCP its socket-diagnostics netlink
-/// (`net::listeners`), else (or where that is refused) its socket tables (`/proc/net/tcp`, `tcp6`,
-/// `udp`, `unix`); `None` when neither can be read.
-pub fn listening(endpoint: &Endpoint) -> Option<bool> {
-    match endpoint {
-        Endpoint::Tcp(addr) => {
-            crate::net::listeners::tcp_listens(*addr).ok().or_else(|| tcp_listening_in_proc(addr.port()))
-        }
-        Endpoint::Udp(addr) => {
-            // Nothing listens over UDP: ready once a socket is bound to the port, unconnected
-            // (remote port 0).
-            proc_net_has(["/proc/net/udp", "/proc/net/udp6"], addr.port(), |f| f[2].ends_with(":0000"))
-        }
-        _ => {
-            // Num RefCount Protocol Flags Type St Inode Path. A stream listener has flag 00010000
-            // (__SO_ACCEPTCON); a datagram socket is type 0002 and is ready once bound.
-            let (want, flags, kind) = match endpoint {
-                Endpoint::Abstract(name) => (format!("@{}", String::from_utf8_lossy(name)), "00010000", "0001"),
-                Endpoint::Unix(p) => (p.to_string_lossy().into_owned(), "00010000", "0001"),
-                Endpoint::UnixDgram(p) => (p.to_string_lossy().into_owned(), "00000000", "0002"),
-                Endpoint::AbstractDgram(name) => (format!("@{}", String::from_utf8_lossy(name)), "00000000", "0002"),
-                Endpoint::Tcp(_) | Endpoint::Udp(_) => unreachable!("matched above"),
-            };
-            let text = std::fs::read_to_string("/proc/net/unix").ok()?;
-            Some(text.lines().skip(1).any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() >= 8 && f[3] == flags && f[4] == kind && f[7..].join(" ") == want
-            }))
-        }
-    }
-}
-
-/// [`listening`] for TCP from `/proc/net/tcp` and `tcp6`, where netlink is refused; `None` when
-/// neither table can be read.
-fn tcp_listening_in_proc(port: u16) -> Option<bool> {
-    // st 0A is LISTEN.
-    proc_net_has(["/proc/net/tcp", "/proc/net/tcp6"], port, |f| f.get(3) == Some(&"0A"))
-}
-
-/// Whether a line of these `/proc/net` socket tables (`sl local_address rem_address st ...`) has
-/// its local address on `port` and its fields pass `state`; `None` when no table can be read.
-fn proc_net_has(tables: [&str; 2], port: u16, state: impl Fn(&[&str]) -> bool) -> Option<bool> {
-    let port = format!(":{port:04X}");
-    let texts = tables.map(std::fs::read_to_string);
-    if texts.iter().all(|t| t.is_err()) {
-        return None;
-    }
-    Some(texts.iter().flatten().any(|text| {
-        text.lines().skip(1).any(|l| {
-            let f: Vec<&str> = l.split_whitespace().take(4).collect();
-            f.len() >= 3 && f[1].ends_with(&port) && state(&f)
-        })
-    }))
 }
 
 /// A TCP connect to a port nobody listens on can pick that same port as its source.
@@ -312,20 +276,27 @@ impl Target for SpawnTarget {
 
     fn health(&mut self, after_failure: bool) -> Option<TargetEnd> {
         self.running.as_ref()?;
-        let exited = |status: ProcStatus| Some(TargetEnd::Exited { status });
+        // Its shell exited 0 and a process it started, out of its group, held the address: it
+        // went into the background.
+        let exited = |status: ProcStatus, escaped: Option<u32>| match escaped {
+            Some(pid) if status.success() => Some(TargetEnd::Daemonized { pid }),
+            _ => Some(TargetEnd::Exited { status }),
+        };
         // After a scenario whose steps all passed, the program is not asked how it is: whether it
         // is seen to have exited a moment later would depend on how busy the machine is, and a
         // verdict must not. (A server that stops after one client is named by the start-up probe,
         // and fails every scenario that needs a second connection.) After a failure, it gets a
         // moment, so that the report names how it ended.
         if !after_failure {
-            return self.exited().filter(|s| !s.success()).and_then(exited);
+            let status = self.exited()?;
+            let escaped = self.escaped_pid();
+            return (!status.success() || escaped.is_some()).then(|| exited(status, escaped)).flatten();
         }
         let patience = Duration::from_millis(300);
         let deadline = Instant::now() + patience;
         loop {
             if let Some(status) = self.exited() {
-                return exited(status);
+                return exited(status, self.escaped_pid());
             }
             let gone = match listening(&self.endpoint) {
                 Some(listening) => !listening,
@@ -348,7 +319,7 @@ impl Target for SpawnTarget {
         let deadline = Instant::now() + Duration::from_secs(1);
         while Instant::now() < deadline {
             if let Some(status) = self.exited() {
-                return exited(status);
+                return exited(status, self.escaped_pid());
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -440,24 +411,4 @@ pub fn probe(endpoint: &Endpoint, patience: Duration, transform: Transform) -> P
         read_for(&mut conn, Duration::from_millis(20), &|_| false);
     }
     Probe { model, greeting }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_socket_table_and_netlink_agree_on_a_listener() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        assert_eq!(tcp_listening_in_proc(addr.port()), Some(true));
-        assert!(crate::net::listeners::tcp_listens(addr).unwrap());
-        assert_eq!(listening(&Endpoint::Tcp(addr)), Some(true));
-        // Bound but not listening.
-        let bound = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        bound.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
-        let addr = bound.local_addr().unwrap().as_socket().unwrap();
-        assert_eq!(tcp_listening_in_proc(addr.port()), Some(false));
-        assert_eq!(listening(&Endpoint::Tcp(addr)), Some(false));
-    }
 }

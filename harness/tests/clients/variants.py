@@ -15,6 +15,8 @@ one-recv           one recv(1024) per line, as in the tutorial: long or sliced r
 spinning           when the server closes, recv returns b"" forever and this loop spins on it
 connect-traceback  connects as the tutorial does, without a try: nothing listening is a traceback
 waits-for-server   when nothing listens, retries connect_ex() every 0.1 s for ever: it hangs
+reader-thread      correct, but reads stdin on a thread of its own while the main thread waits in
+                   join() (a futex), as a JVM or tokio program does: must pass, prompt found at once
 
 The protocol has no framing: the reply to N bytes is N bytes, so a correct client reads until N
 have come.
@@ -31,6 +33,7 @@ VARIANTS = (
     "spinning",
     "connect-traceback",
     "waits-for-server",
+    "reader-thread",
 )
 
 
@@ -96,4 +99,12 @@ def main(variant, where):
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in VARIANTS:
         sys.exit(f"usage: variants.py {{{'|'.join(VARIANTS)}}} PORT_OR_PATH")
+    if sys.argv[1] == "reader-thread":
+        import threading
+
+        status = []
+        worker = threading.Thread(target=lambda: status.append(main(sys.argv[1], sys.argv[2])))
+        worker.start()
+        worker.join()
+        sys.exit(status[0] if status else 1)
     sys.exit(main(sys.argv[1], sys.argv[2]))

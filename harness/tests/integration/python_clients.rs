@@ -156,6 +156,22 @@ fn tutorial_prompt_is_detected_on_a_terminal() {
     assert!(note.starts_with(r#"prompt ">>: " detected on stderr"#), "{note}");
 }
 
+/// A client that reads its input on another thread than its main one (every JVM program, tokio):
+/// every thread is looked at, so it is seen waiting for its first line at once, not after the
+/// longest prompt wait.
+#[test]
+fn a_client_reading_stdin_on_another_thread_is_seen_waiting() {
+    let outcomes = check("reader-thread", Transport::Tcp, ClientOpts::default(), &["line_is_sent"]);
+    let o = outcome(&outcomes, "line_is_sent_and_reply_printed");
+    assert!(o.passed(), "{}", o.report());
+    let e = o.transcript.iter().find(|e| e.step == "(prompt)").expect("a prompt step");
+    assert!(
+        matches!(e.fact, sockcheck::facts::Fact::Prompt { wait: sockcheck::facts::PromptWait::WentQuiet, .. }),
+        "{}",
+        o.report()
+    );
+}
+
 /// On a pipe, `input()` writes its prompt to stdout and flushes it before it reads: sockcheck sees
 /// it there once the client waits for its first line, and accepts it before each reply. A prompt
 /// given with `--prompt` is used as it is.
