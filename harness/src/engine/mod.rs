@@ -15,6 +15,10 @@
 //!
 //! [`Target`]: crate::target::Target
 
+// A step's result is its fact either way, and facts carry the bytes around a difference: large
+// by value, made once per step, never in a hot loop.
+#![allow(clippy::result_large_err)]
+
 use std::io;
 use std::time::{Duration, Instant};
 

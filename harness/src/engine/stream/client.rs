@@ -99,7 +99,7 @@ impl Client {
                 // while this client goes on reading.
                 let w = self.writer.as_ref().expect("connected");
                 w.shutdown().map_err(|e| Fact::Setup { what: e })?;
-                Ok(Fact::HalfClosed { queued: w.queued() as u64 })
+                Ok(Fact::HalfClosed { queued: w.queued() })
             }
             Step::Close => {
                 self.flush(t.within.unwrap_or(opts.reply_deadline(self.unchecked.len()))).await?;
@@ -180,13 +180,12 @@ impl Client {
     async fn flush(&mut self, deadline: Duration) -> StepResult {
         let w = self.writer.as_ref().expect("connected");
         let queued = w.queued();
-        let queued = queued as u64;
         match w.written(deadline).await {
             Ok(p) => match p.error {
-                Some(error) => Err(Fact::SendFailed { written: p.written as u64, queued, error }),
+                Some(error) => Err(Fact::SendFailed { written: p.written, queued, error }),
                 None => Ok(Fact::Sent { bytes: queued }),
             },
-            Err(written) => Err(Fact::SendStalled { written: written as u64, queued, within: deadline.into() }),
+            Err(written) => Err(Fact::SendStalled { written, queued, within: deadline.into() }),
         }
     }
 
