@@ -16,8 +16,10 @@ use crate::target::{self, placeholders, AddressTarget, SpawnOpts, SpawnTarget, T
 use crate::{bench, catalogue, client, client_catalogue, process, server, Mode, ServerConfig, Transport};
 
 pub mod args;
+pub mod completions;
 
 pub use args::*;
+pub use completions::{completions, man};
 
 /// Set by the interrupt watcher before it cleans up: the run ended because its program was
 /// killed, and the watcher exits 130 once its cleanup is done.

@@ -11,6 +11,7 @@ mod broken_servers;
 mod capacity;
 mod check_cli;
 mod check_client_cli;
+mod completions;
 mod datagram_address;
 mod datagram_clients;
 mod datagram_proxy;
