@@ -24,6 +24,7 @@
 //! - [`cli`]: the command line's arguments and one function per subcommand.
 //! - [`bench`](mod@bench): the `sockcheck bench` load generator.
 //! - [`error`]: the library's error type.
+//! - [`testing`]: the catalogue inside your own `cargo test` ([`testing::Suite`]).
 
 pub mod addr;
 pub mod background;
@@ -40,6 +41,7 @@ pub mod proxy;
 pub mod report;
 pub mod server;
 pub mod target;
+pub mod testing;
 
 /// The scenario DSL (crate `sockcheck-scenarios`): [`scenario::Scenario`] for servers,
 /// [`scenario::client::ClientScenario`] for clients.
