@@ -1,5 +1,5 @@
 //! `sockcheck completions SHELL` and `sockcheck man`: shell completions and man pages generated
-//! from the clap definitions of [`Cli`](super::Cli), so they never drift from the real arguments.
+//! from the clap definitions of [`Cli`], so they never drift from the real arguments.
 //!
 //! Packagers install them the usual way:
 //!
