@@ -66,7 +66,6 @@ use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use libtest_mimic;
@@ -208,9 +207,10 @@ impl Suite {
         self
     }
 
-    /// How long a step may wait for the server (default 5 s).
+    /// How long a step (a connect too) may wait for the server (default 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Suite {
         self.run.step_timeout = timeout;
+        self.run.connect_timeout = timeout;
         self
     }
 
@@ -419,6 +419,23 @@ enum Served {
     Unix(ServeFn<UnixListener>),
 }
 
+/// A running server function: a handle on its listener, and how its thread ended, once it has.
+struct Serving {
+    listener: socket2::Socket,
+    ended: std::sync::mpsc::Receiver<std::result::Result<io::Result<()>, String>>,
+}
+
+/// Run `serve(listener)` on a thread of its own; how it ends (returned, or panicked) is sent on
+/// the channel.
+fn serving<L: Send + 'static>(listener: L, handle: socket2::Socket, serve: ServeFn<L>) -> Serving {
+    let (tx, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(listener)));
+        let _ = tx.send(result.map_err(|panic| panic_message(&*panic).to_string()));
+    });
+    Serving { listener: handle, ended }
+}
+
 /// A server function running on a thread with a listener of its own; its listener is shut down
 /// (which wakes `accept` with an error) when the target stops.
 struct ServeTarget {
@@ -426,7 +443,7 @@ struct ServeTarget {
     endpoint: Endpoint,
     model: Option<Mode>,
     transform: Transform,
-    running: Option<(socket2::Socket, JoinHandle<io::Result<()>>)>,
+    running: Option<Serving>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -461,36 +478,38 @@ impl Target for ServeTarget {
             (Served::Tcp(serve), Endpoint::Tcp(addr)) => TcpListener::bind(addr).and_then(|l| {
                 self.endpoint = Endpoint::Tcp(l.local_addr()?);
                 let handle = socket2::Socket::from(l.try_clone()?);
-                let serve = serve.clone();
-                Ok((handle, std::thread::spawn(move || serve(l))))
+                Ok(serving(l, handle, serve.clone()))
             }),
             (Served::Unix(serve), Endpoint::Unix(path)) => UnixListener::bind(path).and_then(|l| {
                 let handle = socket2::Socket::from(std::os::fd::OwnedFd::from(l.try_clone()?));
-                let serve = serve.clone();
-                Ok((handle, std::thread::spawn(move || serve(l))))
+                Ok(serving(l, handle, serve.clone()))
             }),
             (_, endpoint) => return Err(format!("a served listener cannot listen at {endpoint}")),
         };
         self.running = Some(bound.map_err(|e| format!("cannot listen at {}: {e}", self.endpoint))?);
         Ok(())
     }
-    fn health(&mut self, _after_failure: bool) -> std::result::Result<(), String> {
-        match &self.running {
-            Some((_, thread)) if thread.is_finished() => {
-                let (_, thread) = self.running.take().expect("running");
-                Err(match thread.join() {
-                    Ok(Ok(())) => "the serve function returned while the scenario ran".into(),
-                    Ok(Err(e)) => format!("the serve function returned an error: {e}"),
-                    Err(panic) => format!("the serve function panicked: {}", panic_message(&panic)),
-                })
-            }
-            _ => Ok(()),
-        }
+    fn health(&mut self, after_failure: bool) -> std::result::Result<(), String> {
+        let Some(serving) = &self.running else { return Ok(()) };
+        // After a failure the function may be ending right now (its listener is closed before
+        // its thread has said so): a moment to learn how.
+        let patience = if after_failure { Duration::from_millis(500) } else { Duration::ZERO };
+        let ended = match serving.ended.recv_timeout(patience) {
+            Ok(ended) => ended,
+            Err(_) => return Ok(()),
+        };
+        self.running = None;
+        Err(match ended {
+            Ok(Ok(())) => "the serve function returned while the scenario ran".into(),
+            Ok(Err(e)) => format!("the serve function returned an error: {e}"),
+            Err(panic) => format!("the serve function panicked: {panic}"),
+        })
     }
     fn stop(&mut self) -> std::result::Result<(), String> {
-        if let Some((listener, _thread)) = self.running.take() {
-            // Detached: a server function stuck in a connection handler must not stop the suite.
-            let _ = listener.shutdown(std::net::Shutdown::Both);
+        if let Some(serving) = self.running.take() {
+            // Its thread is left detached: a function stuck in a connection handler must not
+            // hold up the suite.
+            let _ = serving.listener.shutdown(std::net::Shutdown::Both);
         }
         Ok(())
     }

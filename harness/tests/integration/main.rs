@@ -26,3 +26,4 @@ mod random_scenarios;
 mod reference;
 mod report;
 mod spawn;
+mod testing;
