@@ -13,6 +13,7 @@ pub use sockcheck_proto::Transport;
 /// Where a server listens or a client connects.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
+    /// A TCP address, `HOST:PORT` (IPv4 or IPv6 loopback).
     Tcp(SocketAddr),
     /// A Unix socket file.
     Unix(PathBuf),
@@ -37,6 +38,7 @@ pub const fn max_unix_path() -> usize {
 }
 
 impl Endpoint {
+    /// The transport it is an address of.
     pub fn transport(&self) -> Transport {
         match self {
             Endpoint::Tcp(a) if a.is_ipv6() => Transport::Tcp6,
@@ -147,6 +149,7 @@ impl Endpoint {
         }
     }
 
+    /// The socket file of a Unix endpoint (none for TCP, UDP and abstract names).
     pub fn unix_path(&self) -> Option<&Path> {
         match self {
             Endpoint::Unix(p) | Endpoint::UnixDgram(p) => Some(p),

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::addr::Endpoint;
 use crate::error::{Error, Result};
 
+/// A server or proxy running on a thread of its own, stopped when this handle drops.
 #[derive(Debug)]
 pub struct Background {
     endpoint: Endpoint,

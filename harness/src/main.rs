@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         Command::Proxy(args) => cli::proxy(args),
         Command::Bench(args) => cli::bench(args),
         Command::Report(args) => cli::report(args),
+        Command::Completions(args) => cli::completions(args),
+        Command::Man(args) => cli::man(args),
     };
     if cli::INTERRUPTED.load(Ordering::SeqCst) {
         // The run ended because its program was killed by the interrupt watcher, which exits 130

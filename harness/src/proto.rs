@@ -23,6 +23,7 @@ where
 /// A stream that can wait until a read would not block, without a buffer to read into (tokio's
 /// `TcpStream` and `UnixStream` can).
 pub trait PollReadReady {
+    /// Ready when a read would not block (bytes, EOF or an error wait).
     fn poll_read_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>>;
 }
 

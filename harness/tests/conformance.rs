@@ -7,33 +7,22 @@
 //! the event loop, as the concurrent server has them when it holds more than 16).
 //! Server scenarios run over every transport (`tcp`, `unix`, `udp`, `unix-dgram`, `tcp6`, `udp6`,
 //! `abstract`, `abstract-dgram`); one this machine lacks (no IPv6 loopback, say) is listed as
-//! ignored, with the reason printed first.
-//! A failure prints the scenario's transcript.
+//! ignored with the reason.
+//! A failure prints the scenario's transcript. The trials are `sockcheck::testing`'s, as a
+//! user's own `cargo test` gets them (twelve at once: they mostly wait, on deadlines and silence,
+//! and take 4.5 s instead of 15 s with one per CPU on 2 cores, with the same verdicts).
 
-use libtest_mimic::{Arguments, Failed, Trial};
 use sockcheck::engine::{ClientCommand, ClientOpts, Engine, RunOpts};
-use sockcheck::report::Outcome;
 use sockcheck::scenario::{Mode, Transport};
 use sockcheck::target::ReferenceTarget;
+use sockcheck::testing::{outcome_trial, run_trials, Played};
 use sockcheck::Transform;
 
 fn main() {
     sockcheck::net::raise_fd_limit();
-    let mut args = Arguments::from_args();
-    // The trials mostly wait (on deadlines, on silence): twelve at once take 4.5 s instead of 15 s
-    // with one per CPU on 2 cores, with the same verdicts. `--test-threads` wins.
-    if args.test_threads.is_none() {
-        args.test_threads = Some(12);
-    }
     let mut trials = vec![];
-    for transport in Transport::EVERY {
-        if let Some(why) = sockcheck::net::transport_unsupported(transport) {
-            eprintln!("conformance: {transport} scenarios ignored: {why}");
-        }
-    }
     for scenario in sockcheck_scenarios::all() {
         for transport in Transport::EVERY {
-            let lacking = sockcheck::net::transport_unsupported(transport).is_some();
             let models = [
                 (Mode::Sequential, "sequential", 0),
                 (Mode::Concurrent, "concurrent", sockcheck::server::DEFAULT_THREADS),
@@ -49,16 +38,14 @@ fn main() {
                 }
                 let name = format!("{}::{transport}::{label}", scenario.name());
                 let scenario = scenario.clone();
-                trials.push(
-                    Trial::test(name, move || {
-                        let runner = Engine::new(RunOpts::default()).map_err(|e| Failed::from(e.to_string()))?;
-                        let mut target = ReferenceTarget::new(transport, mode, Transform::Upper)
-                            .map_err(|e| Failed::from(e.to_string()))?
-                            .with_threads(threads);
-                        verdict(runner.check(&scenario, &mut target))
-                    })
-                    .with_ignored_flag(lacking),
-                );
+                trials.push(outcome_trial(name, move || {
+                    if let Some(why) = sockcheck::net::transport_unsupported(transport) {
+                        return Ok(Played::Skipped(why));
+                    }
+                    let runner = Engine::new(RunOpts::default())?;
+                    let mut target = ReferenceTarget::new(transport, mode, Transform::Upper)?.with_threads(threads);
+                    Ok(Played::Ran(Box::new(runner.check(&scenario, &mut target))))
+                }));
             }
         }
     }
@@ -68,26 +55,16 @@ fn main() {
         let transports =
             Transport::EVERY.into_iter().filter(|&t| !matches!(t, Transport::Abstract | Transport::AbstractDgram));
         for transport in transports.filter(|&t| scenario.runs_over(t)) {
-            let lacking = sockcheck::net::transport_unsupported(transport).is_some();
             let scenario = scenario.clone();
-            trials.push(
-                Trial::test(format!("{}::{transport}", scenario.name()), move || {
-                    let engine = Engine::new(RunOpts::default()).map_err(|e| Failed::from(e.to_string()))?;
-                    let cmd = ClientCommand::reference(exe, transport);
-                    verdict(engine.check_client(&scenario, &cmd, transport, &ClientOpts::default()))
-                })
-                .with_ignored_flag(lacking),
-            );
+            trials.push(outcome_trial(format!("{}::{transport}", scenario.name()), move || {
+                if let Some(why) = sockcheck::net::transport_unsupported(transport) {
+                    return Ok(Played::Skipped(why));
+                }
+                let engine = Engine::new(RunOpts::default())?;
+                let cmd = ClientCommand::reference(exe, transport);
+                Ok(Played::Ran(Box::new(engine.check_client(&scenario, &cmd, transport, &ClientOpts::default()))))
+            }));
         }
     }
-    libtest_mimic::run(&args, trials).exit();
-}
-
-/// A pass, or the failure with its transcript.
-fn verdict(outcome: Outcome) -> Result<(), Failed> {
-    if outcome.passed() {
-        Ok(())
-    } else {
-        Err(Failed::from(outcome.report()))
-    }
+    run_trials(trials)
 }

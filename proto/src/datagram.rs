@@ -21,17 +21,31 @@ pub struct Received {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Answer<'a, P> {
     /// Send these bytes (the transformed datagram, same length) to `to`.
-    Reply { bytes: &'a [u8], to: P },
+    Reply {
+        /// The reply: the transformed datagram.
+        bytes: &'a [u8],
+        /// The peer it came from.
+        to: P,
+    },
     /// Do not answer: the datagram was cut at `kept` bytes by a buffer of that size.
-    Truncated { kept: usize, from: P },
+    Truncated {
+        /// How many bytes the buffer kept.
+        kept: usize,
+        /// The peer it came from.
+        from: P,
+    },
 }
 
 /// Counts of one datagram server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DatagramStats {
+    /// Datagrams received.
     pub datagrams: u64,
+    /// Replies handed out to be sent.
     pub replies: u64,
+    /// Datagrams cut by the buffer, left unanswered.
     pub truncated: u64,
+    /// Bytes received.
     pub bytes: u64,
 }
 
@@ -43,10 +57,12 @@ pub struct DatagramEcho {
 }
 
 impl DatagramEcho {
+    /// A loop body that applies `transform` to every datagram.
     pub fn new(transform: Transform) -> Self {
         DatagramEcho { transform, stats: DatagramStats::default() }
     }
 
+    /// The counts so far.
     pub fn stats(&self) -> DatagramStats {
         self.stats
     }
@@ -101,7 +117,10 @@ pub enum OnTimeout {
     /// Send the line again (this is send number `n`, counting from 1).
     Resend(u32),
     /// Every retry is spent: the line was sent `sent` times.
-    GiveUp { sent: u32 },
+    GiveUp {
+        /// How many times the line was sent.
+        sent: u32,
+    },
 }
 
 impl DatagramRequest {

@@ -17,6 +17,8 @@
 //! - [`reply`]: the client's side: [`ReplyAssembler`] and [`strip_line`].
 //! - [`matrix`]: the two axes every scenario runs over, [`Transport`] and the server's [`Mode`].
 
+#![warn(missing_docs)]
+
 pub mod datagram;
 pub mod matrix;
 pub mod reply;

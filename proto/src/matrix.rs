@@ -8,7 +8,9 @@ use std::fmt;
 /// (IPv4, IPv6, a Unix socket file, a Linux abstract name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
+    /// `SOCK_STREAM` over IPv4.
     Tcp,
+    /// `SOCK_STREAM` on a Unix socket file.
     Unix,
     /// `SOCK_DGRAM` over IPv4.
     Udp,
@@ -43,6 +45,7 @@ impl Transport {
         Transport::AbstractDgram,
     ];
 
+    /// The name on the command line and in test names: `tcp`, `unix`, `udp`, `unix-dgram`, ...
     pub fn name(self) -> &'static str {
         match self {
             Transport::Tcp => "tcp",
@@ -129,6 +132,7 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// `sequential` or `concurrent`.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Sequential => "sequential",

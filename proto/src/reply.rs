@@ -28,6 +28,7 @@ impl ReplyAssembler {
         self.got.extend_from_slice(bytes);
     }
 
+    /// True once as many bytes came as were sent.
     pub fn is_complete(&self) -> bool {
         self.remaining() == 0
     }
@@ -37,6 +38,7 @@ impl ReplyAssembler {
         &self.got
     }
 
+    /// The bytes so far, owned.
     pub fn into_bytes(self) -> Vec<u8> {
         self.got
     }

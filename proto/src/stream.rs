@@ -24,9 +24,13 @@ pub enum NextIo<'a> {
 /// Byte counts of one connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnStats {
+    /// Bytes received.
     pub bytes_in: u64,
+    /// Bytes written back.
     pub bytes_out: u64,
+    /// Reads that returned bytes.
     pub reads: u64,
+    /// Writes that took bytes.
     pub writes: u64,
 }
 
@@ -63,6 +67,7 @@ impl EchoConn {
         EchoConn { buf: Vec::new(), bufsize, filled: 0, sent: 0, eof: false, transform, stats: ConnStats::default() }
     }
 
+    /// The most one read takes (the tutorial's `recv(1024)`).
     pub fn bufsize(&self) -> usize {
         self.bufsize
     }
@@ -80,6 +85,7 @@ impl EchoConn {
         }
     }
 
+    /// The counts so far.
     #[inline]
     pub fn stats(&self) -> ConnStats {
         self.stats
@@ -97,6 +103,7 @@ impl EchoConn {
         self.eof && self.pending() == 0
     }
 
+    /// What the connection needs next: bytes written, a read into a buffer, or nothing more.
     #[inline]
     pub fn next_io(&mut self) -> NextIo<'_> {
         if self.sent < self.filled {

@@ -36,6 +36,7 @@ impl Transform {
         }
     }
 
+    /// `upper` or `echo`.
     pub fn name(self) -> &'static str {
         match self {
             Transform::Upper => "upper",

@@ -5,12 +5,24 @@
 //! `sockcheck` crate plays them (`sockcheck check`, `sockcheck check-client`, and `cargo test`,
 //! where `harness/tests/conformance.rs` makes one named test per scenario, transport and model).
 //!
+//! ```
+//! use sockcheck_scenarios::dsl::Scenario;
+//!
+//! let scenario = Scenario::new("two_messages_on_one_connection")
+//!     .about("the server answers every message of a connection, not only the first")
+//!     .client("a", |c| c.connect().send("hello").expect_reply().send("again").expect_reply().close());
+//! assert_eq!(scenario.name(), "two_messages_on_one_connection");
+//! assert!(sockcheck_scenarios::find("short_message_is_echoed_upper").is_some());
+//! ```
+//!
 //! # Layout
 //! - [`dsl`]: the server-scenario DSL ([`dsl::Scenario`]) and, in [`dsl::client`], the
 //!   client-scenario DSL ([`dsl::client::ClientScenario`]).
 //! - [`catalogue`]: the server catalogue.
 //! - [`datagram_catalogue`]: the datagram scenarios of the server catalogue.
 //! - [`client_catalogue`]: the client catalogue.
+
+#![warn(missing_docs)]
 
 pub mod catalogue;
 pub mod client_catalogue;

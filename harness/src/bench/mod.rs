@@ -8,7 +8,7 @@
 //! The message is mostly ASCII lowercase (so a server that does not uppercase is caught) with an
 //! 8-byte request counter at its start (so a stale or repeated reply is caught).
 //!
-//! Against a datagram server ([`dgram`]) each client is a socket sending one datagram and waiting
+//! Against a datagram server (`bench::dgram`) each client is a socket sending one datagram and waiting
 //! for its reply; a reply that does not come within the timeout is counted as lost, and the
 //! client goes on with the next datagram.
 
@@ -144,7 +144,7 @@ fn base_message(size: usize, conn: usize) -> Vec<u8> {
 }
 
 /// Run the load. Connections are all opened first; the clock starts when the last one is up.
-/// A datagram endpoint gets datagram clients ([`dgram`]).
+/// A datagram endpoint gets datagram clients (`bench::dgram`).
 pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     if cfg.conns == 0 || cfg.size == 0 {
         return Err(Error::Usage("--conns and --size must be at least 1".into()));

@@ -41,6 +41,11 @@ pub enum Command {
     Bench(BenchArgs),
     /// Render a saved JSON report (from --format json) again: as HTML, JUnit XML or the human text
     Report(ReportFileArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(super::completions::CompletionsArgs),
+    /// Print the man page in roff (or every page into --dir)
+    #[command(hide = true)]
+    Man(super::completions::ManArgs),
 }
 
 #[derive(Args)]

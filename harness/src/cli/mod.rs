@@ -17,8 +17,10 @@ use crate::{bench, catalogue, client, client_catalogue, process, server, Mode, S
 use tokio_util::sync::CancellationToken;
 
 pub mod args;
+pub mod completions;
 
 pub use args::*;
+pub use completions::{completions, man};
 
 /// Set by the interrupt watcher before it cleans up: the run ended because its program was
 /// killed, and the watcher exits 130 once its cleanup is done.

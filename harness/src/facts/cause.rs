@@ -18,6 +18,8 @@ pub enum TargetEnd {
     Daemonized { pid: u32 },
     /// The client under test ended.
     ClientExited { status: ProcStatus },
+    /// A server that is not a process (a function serving a listener) ended, as said.
+    Ended { how: String },
 }
 
 /// What else is known when a step fails.
@@ -314,6 +316,7 @@ fn by_end(fact: &Fact, end: &TargetEnd, ctx: &Context) -> Option<Cause> {
     Some(match end {
         TargetEnd::Daemonized { .. } => Cause::WentToBackground,
         TargetEnd::ClientExited { .. } => return None,
+        TargetEnd::Ended { .. } => Cause::Crashed,
         // A known crash in its output (a dead handler thread) says more than the refusal.
         TargetEnd::NotAccepting { .. } if crash != Cause::Crashed => crash,
         TargetEnd::NotAccepting { .. } => Cause::StoppedAccepting,

@@ -100,6 +100,7 @@ impl Display for TargetEnd {
                 write!(f, "the server no longer accepts connections on {at} (its process is still running)")
             }
             TargetEnd::ClientExited { status } => write!(f, "the client {status}"),
+            TargetEnd::Ended { how } => f.write_str(how),
             TargetEnd::Daemonized { pid } => {
                 write!(f, "the server's process exited and process {pid}, which it started, holds its address")
             }

@@ -50,6 +50,7 @@ impl Faults {
     pub fn slice(n: usize) -> Self {
         Faults { slice: Some(n), ..Faults::default() }
     }
+    /// Also wait `d` before forwarding each piece.
     pub fn with_delay(mut self, d: Duration) -> Self {
         self.delay = Some(d);
         self

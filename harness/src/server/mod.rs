@@ -47,9 +47,11 @@ fn blocking_failure(e: &io::Error, stopping: bool) -> String {
 /// What the server does with each connection.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
+    /// Sequential (one client at a time) or concurrent.
     pub mode: Mode,
     /// Bytes per `recv`: [`default_bufsize`] unless told.
     pub bufsize: usize,
+    /// What it does to the bytes: uppercase or echo.
     pub transform: Transform,
     /// Concurrent mode: at most this many connections are served; the rest wait in the backlog.
     pub max_conns: Option<usize>,

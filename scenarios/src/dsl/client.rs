@@ -16,9 +16,17 @@ pub enum Serve {
     /// Each `recv` is answered at once with its uppercase (the tutorial's server).
     Normally,
     /// Replies go out in `size`-byte pieces, each written separately after `pause`.
-    InPieces { size: usize, pause: Duration },
+    InPieces {
+        /// The size of each piece, in bytes.
+        size: usize,
+        /// The pause before each piece.
+        pause: Duration,
+    },
     /// Replies are cut inside every multi-byte UTF-8 character, pieces `pause` apart.
-    SplittingUtf8 { pause: Duration },
+    SplittingUtf8 {
+        /// The pause between pieces.
+        pause: Duration,
+    },
     /// `k` messages are answered; the next one is read and the connection closed cleanly (FIN).
     CloseAfter(usize),
     /// `k` messages are answered; the next one is left unread and the connection reset (RST).
@@ -34,6 +42,7 @@ pub enum Serve {
 }
 
 impl Serve {
+    /// The behaviour as DSL code, for `sockcheck list --code`.
     pub fn to_code(&self) -> String {
         match self {
             Serve::Normally => "reply_normally()".into(),
@@ -103,6 +112,7 @@ pub enum Over {
 /// The exit status a step expects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
+    /// Exit code 0.
     Success,
     /// A non-zero exit code (not a signal: a crash is not an answer).
     Failure,
@@ -137,6 +147,7 @@ pub enum ClientStep {
 }
 
 impl ClientStep {
+    /// The step as DSL code, for transcripts and `sockcheck list --code`.
     pub fn to_code(&self) -> String {
         match self {
             ClientStep::Type(p) => format!("type_line({})", p.to_code()),
@@ -157,7 +168,9 @@ impl ClientStep {
 /// A step and its own deadline, if it has one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimedClientStep {
+    /// The step.
     pub step: ClientStep,
+    /// Its deadline, when not the default.
     pub within: Option<Duration>,
 }
 
@@ -165,6 +178,7 @@ pub struct TimedClientStep {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[must_use]
 pub struct ClientSteps {
+    /// The steps, in order.
     pub steps: Vec<TimedClientStep>,
 }
 
@@ -173,39 +187,50 @@ impl ClientSteps {
         self.steps.push(TimedClientStep { step, within: None });
         self
     }
+    /// Type a line on stdin: see [`ClientStep::Type`].
     pub fn type_line(self, line: impl Into<Payload>) -> Self {
         self.push(ClientStep::Type(line.into()))
     }
+    /// Type each of `lines`, in order.
     pub fn type_lines<I: IntoIterator<Item = S>, S: Into<Payload>>(mut self, lines: I) -> Self {
         for l in lines {
             self = self.type_line(l);
         }
         self
     }
+    /// Close stdin: see [`ClientStep::EndInput`].
     pub fn end_input(self) -> Self {
         self.push(ClientStep::EndInput)
     }
+    /// The replies to the lines typed so far are printed: see [`ClientStep::ExpectReplies`].
     pub fn expect_replies(self) -> Self {
         self.push(ClientStep::ExpectReplies)
     }
+    /// Exactly these lines are printed: see [`ClientStep::ExpectPrinted`].
     pub fn expect_printed<I: IntoIterator<Item = S>, S: Into<String>>(self, lines: I) -> Self {
         self.push(ClientStep::ExpectPrinted(lines.into_iter().map(Into::into).collect()))
     }
+    /// The server got exactly these messages: see [`ClientStep::ExpectSent`].
     pub fn expect_sent<I: IntoIterator<Item = S>, S: Into<String>>(self, messages: I) -> Self {
         self.push(ClientStep::ExpectSent(messages.into_iter().map(Into::into).collect()))
     }
+    /// The client exits with this status: see [`ClientStep::ExpectExit`].
     pub fn expect_exit(self, exit: Exit) -> Self {
         self.push(ClientStep::ExpectExit(exit))
     }
+    /// The client stays alive and idle for `d`: see [`ClientStep::ExpectIdle`].
     pub fn expect_idle(self, d: Duration) -> Self {
         self.push(ClientStep::ExpectIdle(d))
     }
+    /// No traceback or panic on stderr: see [`ClientStep::ExpectNoTraceback`].
     pub fn expect_no_traceback(self) -> Self {
         self.push(ClientStep::ExpectNoTraceback)
     }
+    /// The client says why it stopped: see [`ClientStep::ExpectMessage`].
     pub fn expect_message(self) -> Self {
         self.push(ClientStep::ExpectMessage)
     }
+    /// A lost reply is resent or given up on: see [`ClientStep::ExpectReplyOrGiveUp`].
     pub fn expect_reply_or_give_up(self) -> Self {
         self.push(ClientStep::ExpectReplyOrGiveUp)
     }
@@ -224,15 +249,18 @@ impl ClientSteps {
 pub struct ClientScenario {
     name: String,
     about: String,
+    /// How the played server answers.
     pub serve: Serve,
     /// The transports it runs over (the others do not run it at all).
     pub over: Over,
+    /// What the client is given and what must follow.
     pub steps: ClientSteps,
     /// The whole scenario's deadline.
     pub deadline: Duration,
 }
 
 impl ClientScenario {
+    /// An empty scenario named `name`, served [`Serve::Normally`], over streams.
     pub fn new(name: impl Into<String>) -> Self {
         ClientScenario {
             name: name.into(),
@@ -243,16 +271,20 @@ impl ClientScenario {
             deadline: Duration::from_secs(60),
         }
     }
+    /// Its name.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The line saying what it checks.
     pub fn description(&self) -> &str {
         &self.about
     }
+    /// One line saying what it checks.
     pub fn about(mut self, text: impl Into<String>) -> Self {
         self.about = text.into();
         self
     }
+    /// How the played server answers.
     pub fn serve(mut self, serve: Serve) -> Self {
         self.serve = serve;
         self
@@ -275,6 +307,7 @@ impl ClientScenario {
             Over::Any => true,
         }
     }
+    /// The steps, built by `f`.
     pub fn steps(mut self, f: impl FnOnce(ClientSteps) -> ClientSteps) -> Self {
         self.steps = f(std::mem::take(&mut self.steps));
         self

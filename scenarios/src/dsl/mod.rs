@@ -51,7 +51,12 @@ pub enum Step {
     Flush,
     /// Read the transformed reply of everything sent and not yet checked (or of the given bytes),
     /// byte for byte. `slowly` reads `chunk` bytes at a time with `pause` between reads.
-    ExpectReply { of: Option<Payload>, slowly: Option<(usize, Duration)> },
+    ExpectReply {
+        /// The bytes whose reply is read (`None`: everything sent and unchecked).
+        of: Option<Payload>,
+        /// `(chunk, pause)`: read this many bytes at a time, pausing between reads.
+        slowly: Option<(usize, Duration)>,
+    },
     /// Read and check the first `n` bytes of the pending reply; the rest stays pending.
     ExpectPartialReply(usize),
     /// Nothing may arrive for this long (the client is queued, not served).
@@ -65,7 +70,10 @@ pub enum Step {
     /// `SO_LINGER 0` then close: the server sees a reset.
     Reset,
     /// Read `after` bytes of the pending reply, then close with the rest unread.
-    VanishMidReply { after: usize },
+    VanishMidReply {
+        /// Reply bytes read before closing.
+        after: usize,
+    },
     /// Do nothing for a while.
     Wait(Duration),
     /// Datagrams: send one datagram (the client's socket is opened at its first datagram step).
@@ -77,7 +85,12 @@ pub enum Step {
     ExpectNoDatagram(Duration),
     /// Datagrams: `count` datagrams of `size` bytes, a few unanswered at a time; the replies are
     /// counted and the loss reported as a figure (none answered, a duplicate, or most lost fails).
-    Burst { count: usize, size: usize },
+    Burst {
+        /// How many datagrams.
+        count: usize,
+        /// The size of each, in bytes.
+        size: usize,
+    },
     /// Datagrams: close the socket (its port or path is gone, so the server's next `sendto` to it
     /// fails); the next datagram step opens a new one.
     Vanish,
@@ -131,7 +144,9 @@ impl Step {
 /// A step and its deadline (`None`: the runner's default, scaled for large payloads).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimedStep {
+    /// The step.
     pub step: Step,
+    /// Its deadline, when not the default.
     pub within: Option<Duration>,
 }
 
@@ -139,6 +154,7 @@ pub struct TimedStep {
 #[must_use = "steps do nothing until added to a scenario"]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Steps {
+    /// The steps, in order.
     pub steps: Vec<TimedStep>,
 }
 
@@ -148,6 +164,7 @@ impl Steps {
         self
     }
 
+    /// Open the connection: see [`Step::Connect`].
     pub fn connect(self) -> Self {
         self.push(Step::Connect)
     }
@@ -155,9 +172,11 @@ impl Steps {
     pub fn connect_with_recv_buffer(self, bytes: usize) -> Self {
         self.push(Step::ConnectWithRecvBuffer(bytes))
     }
+    /// Queue bytes for sending: see [`Step::Send`].
     pub fn send(self, payload: impl Into<Payload>) -> Self {
         self.push(Step::Send(payload.into()))
     }
+    /// Wait until everything queued is handed to the kernel: see [`Step::Flush`].
     pub fn flush(self) -> Self {
         self.push(Step::Flush)
     }
@@ -177,24 +196,31 @@ impl Steps {
     pub fn expect_partial_reply(self, n: usize) -> Self {
         self.push(Step::ExpectPartialReply(n))
     }
+    /// Nothing may arrive for `d`: see [`Step::ExpectSilence`].
     pub fn expect_silence(self, d: Duration) -> Self {
         self.push(Step::ExpectSilence(d))
     }
+    /// The server closes the connection: see [`Step::ExpectEof`].
     pub fn expect_eof(self) -> Self {
         self.push(Step::ExpectEof)
     }
+    /// `shutdown(Write)`: see [`Step::HalfClose`].
     pub fn half_close(self) -> Self {
         self.push(Step::HalfClose)
     }
+    /// Close once the queued bytes are written: see [`Step::Close`].
     pub fn close(self) -> Self {
         self.push(Step::Close)
     }
+    /// Close with a reset (RST): see [`Step::Reset`].
     pub fn reset(self) -> Self {
         self.push(Step::Reset)
     }
+    /// Read `after` reply bytes, then close: see [`Step::VanishMidReply`].
     pub fn vanish_mid_reply(self, after: usize) -> Self {
         self.push(Step::VanishMidReply { after })
     }
+    /// Do nothing for `d`.
     pub fn wait(self, d: Duration) -> Self {
         self.push(Step::Wait(d))
     }
@@ -206,6 +232,7 @@ impl Steps {
     pub fn expect_datagram_reply(self) -> Self {
         self.push(Step::ExpectDatagramReply)
     }
+    /// No datagram may arrive for `d`: see [`Step::ExpectNoDatagram`].
     pub fn expect_no_datagram(self, d: Duration) -> Self {
         self.push(Step::ExpectNoDatagram(d))
     }
@@ -261,11 +288,26 @@ impl PathFixture {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Steps of one named client, in order.
-    Client { name: String, steps: Steps },
+    Client {
+        /// The client's name in transcripts.
+        name: String,
+        /// Its steps.
+        steps: Steps,
+    },
     /// The same steps on several clients at once.
-    Together { names: Vec<String>, steps: Steps },
+    Together {
+        /// The clients, each running the steps.
+        names: Vec<String>,
+        /// The steps each of them runs.
+        steps: Steps,
+    },
     /// `count` new connections one after another, each running the steps.
-    Repeat { count: usize, steps: Steps },
+    Repeat {
+        /// How many connections.
+        count: usize,
+        /// The steps of each.
+        steps: Steps,
+    },
     /// Do nothing for a while.
     Wait(Duration),
     /// Stop the target (kill it).
@@ -301,13 +343,16 @@ pub struct Needs {
 pub struct Scenario {
     name: String,
     about: String,
+    /// What it needs of its target.
     pub needs: Needs,
+    /// What it does, in order.
     pub actions: Vec<Action>,
     /// Backstop for the whole scenario; each step has its own deadline too.
     pub deadline: Duration,
 }
 
 impl Scenario {
+    /// An empty scenario named `name` (a test name: `snake_case`, saying what must hold).
     pub fn new(name: impl Into<String>) -> Self {
         Scenario {
             name: name.into(),
@@ -318,10 +363,12 @@ impl Scenario {
         }
     }
 
+    /// Its name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The line saying what it checks (see [`Scenario::about`]).
     pub fn description(&self) -> &str {
         &self.about
     }
@@ -332,6 +379,7 @@ impl Scenario {
         self
     }
 
+    /// Run only against a server of this model: see [`Needs::model`].
     pub fn needs_model(mut self, model: Mode) -> Self {
         self.needs.model = Some(model);
         self
@@ -349,11 +397,13 @@ impl Scenario {
         self
     }
 
+    /// Run only over this transport: see [`Needs::transport`].
     pub fn only_over(mut self, transport: Transport) -> Self {
         self.needs.transport = Some(transport);
         self
     }
 
+    /// The backstop for the whole scenario (each step has its own deadline too).
     pub fn deadline(mut self, d: Duration) -> Self {
         self.deadline = d;
         self
@@ -380,6 +430,7 @@ impl Scenario {
         self
     }
 
+    /// Do nothing for `d` between blocks.
     pub fn wait(mut self, d: Duration) -> Self {
         self.actions.push(Action::Wait(d));
         self
@@ -393,24 +444,28 @@ impl Scenario {
         self
     }
 
+    /// Stop (kill) the target: see [`Action::StopTarget`].
     pub fn stop_target(mut self) -> Self {
         self.needs.control = true;
         self.actions.push(Action::StopTarget);
         self
     }
 
+    /// Start the target; it must come up at once: see [`Action::StartTarget`].
     pub fn start_target(mut self) -> Self {
         self.needs.control = true;
         self.actions.push(Action::StartTarget);
         self
     }
 
+    /// Start the target; it must fail: see [`Action::ExpectStartFailure`].
     pub fn expect_start_failure(mut self) -> Self {
         self.needs.control = true;
         self.actions.push(Action::ExpectStartFailure);
         self
     }
 
+    /// Put a fixture at the Unix socket path: see [`Action::PutAtPath`].
     pub fn put_at_path(mut self, fixture: PathFixture) -> Self {
         self.needs.control = true;
         self.needs.transport = Some(if self.needs.datagram { Transport::UnixDgram } else { Transport::Unix });
@@ -418,11 +473,13 @@ impl Scenario {
         self
     }
 
+    /// The fixture is still at the path, unchanged: see [`Action::ExpectAtPath`].
     pub fn expect_at_path(mut self, fixture: PathFixture) -> Self {
         self.actions.push(Action::ExpectAtPath(fixture));
         self
     }
 
+    /// Remove what is at the socket path: see [`Action::ClearPath`].
     pub fn clear_path(mut self) -> Self {
         self.actions.push(Action::ClearPath);
         self

@@ -6,12 +6,15 @@ use std::sync::Arc;
 /// Bytes a client sends.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Payload {
+    /// These bytes.
     Bytes(Arc<[u8]>),
     /// `len` bytes of English text with digits and punctuation, repeating.
     Pattern(usize),
     /// `len` pseudo-random bytes (every value 0-255) from `seed`: the same seed gives the same bytes.
     Random {
+        /// How many bytes.
         len: usize,
+        /// The generator's seed.
         seed: u64,
     },
     /// Every byte value 0-255 once, in order.
@@ -21,6 +24,7 @@ pub enum Payload {
 const PATTERN: &[u8] = b"the quick brown fox jumps over the lazy dog 0123456789, THE END. ";
 
 impl Payload {
+    /// How many bytes it is.
     pub fn len(&self) -> usize {
         match self {
             Payload::Bytes(b) => b.len(),
@@ -29,6 +33,7 @@ impl Payload {
         }
     }
 
+    /// True when it is no bytes at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
