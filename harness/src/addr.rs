@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// The two transports a scenario runs over (defined in `sockcheck-proto`, which needs no harness).
+/// The transports a scenario runs over, streams and datagrams (defined in `sockcheck-proto`, which
+/// needs no harness).
 pub use sockcheck_proto::Transport;
 
 /// Where a server listens or a client connects.

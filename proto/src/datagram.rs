@@ -203,4 +203,19 @@ mod tests {
         assert_eq!(echo.stats().truncated, 1);
         assert_eq!(reply_to(b"ab", 1, Transform::Upper), (b"AB".to_vec(), 1));
     }
+
+    #[test]
+    fn every_datagram_is_counted_and_only_whole_ones_are_answered() {
+        let mut echo = DatagramEcho::new(Transform::Upper);
+        let mut buf = *b"abcdef";
+        for (len, truncated) in [(3, false), (6, true), (2, false)] {
+            let answer = echo.on_datagram(&mut buf, Received { len, truncated }, "peer");
+            match answer {
+                Answer::Reply { bytes, to } => assert_eq!((bytes.len(), to, truncated), (len, "peer", false)),
+                Answer::Truncated { kept, from } => assert_eq!((kept, from, truncated), (len, "peer", true)),
+            }
+        }
+        assert_eq!(buf, *b"ABCdef");
+        assert_eq!(echo.stats(), DatagramStats { datagrams: 3, replies: 2, truncated: 1, bytes: 5 });
+    }
 }

@@ -188,4 +188,24 @@ mod tests {
         assert!(Transport::parse_list("tcp,x").is_err());
         assert!("threaded".parse::<Mode>().unwrap_err().contains("expected `sequential` or `concurrent`"));
     }
+
+    #[test]
+    fn each_transport_is_a_datagram_one_a_unix_one_and_on_a_socket_file_as_its_name_says() {
+        use Transport::*;
+        let table = [
+            // (transport, datagram, unix, socket file)
+            (Tcp, false, false, false),
+            (Unix, false, true, true),
+            (Udp, true, false, false),
+            (UnixDgram, true, true, true),
+            (Tcp6, false, false, false),
+            (Udp6, true, false, false),
+            (Abstract, false, true, false),
+            (AbstractDgram, true, true, false),
+        ];
+        assert_eq!(table.map(|row| row.0), Transport::EVERY);
+        for (t, datagram, unix, file) in table {
+            assert_eq!((t.is_datagram(), t.is_unix(), t.has_socket_file()), (datagram, unix, file), "{t}");
+        }
+    }
 }

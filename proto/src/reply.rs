@@ -68,4 +68,15 @@ mod tests {
         assert_eq!(strip_line(b"  hi there \r\n"), b"hi there");
         assert_eq!(strip_line(b" \t\r\n"), b"");
     }
+
+    #[test]
+    fn a_reply_is_complete_only_when_every_byte_is_in_and_hands_them_over() {
+        let mut r = ReplyAssembler::expect(3);
+        assert!(!r.is_complete());
+        r.push(b"AB");
+        assert!(!r.is_complete());
+        r.push(b"C");
+        assert_eq!(r.into_bytes(), b"ABC");
+        assert!(ReplyAssembler::expect(0).is_complete());
+    }
 }

@@ -31,3 +31,21 @@ pub fn put(buf: Vec<u8>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_released_buffer_of_the_asked_length_is_reused_and_at_most_keep_are_kept() {
+        // Each test runs on a thread of its own, so the pool starts empty.
+        put(vec![7; 4]);
+        assert_eq!(take(8), vec![0; 8], "a buffer of another length is not handed out");
+        assert_eq!(take(4), vec![7; 4], "the released buffer comes back");
+        for i in 0..KEEP + 2 {
+            put(vec![i as u8 + 1; 16]);
+        }
+        let reused = (0..KEEP + 2).filter(|_| take(16)[0] != 0).count();
+        assert_eq!(reused, KEEP);
+    }
+}

@@ -244,4 +244,69 @@ mod tests {
         assert!(!conn.holds_buffer());
         assert!(matches!(conn.next_io(), NextIo::Read(b) if b.len() == 1024));
     }
+
+    #[test]
+    fn a_short_write_leaves_the_rest_pending_and_done_waits_for_eof_and_the_last_byte() {
+        let mut conn = EchoConn::new(16, Transform::Upper);
+        assert!(!conn.is_done());
+        let NextIo::Read(buf) = conn.next_io() else { panic!("a new connection reads") };
+        buf[..10].copy_from_slice(b"abcdefghij");
+        conn.on_read(10);
+        conn.on_written(4);
+        assert_eq!(conn.pending(), 6);
+        assert!(matches!(conn.next_io(), NextIo::Write(b"EFGHIJ")));
+        conn.on_written(6);
+        assert_eq!(conn.pending(), 0);
+        assert!(!conn.is_done(), "no EOF yet");
+        let NextIo::Read(buf) = conn.next_io() else { panic!("all written: reads again") };
+        buf[..2].copy_from_slice(b"kl");
+        conn.on_read(2);
+        conn.on_written(2);
+        assert!(!conn.is_done(), "still no EOF");
+        assert!(matches!(conn.next_io(), NextIo::Read(_)));
+        conn.on_read(0);
+        assert!(conn.is_done());
+        assert!(matches!(conn.next_io(), NextIo::Done));
+        let stats = conn.stats();
+        assert_eq!((stats.reads, stats.writes, stats.bytes_in, stats.bytes_out), (2, 3, 12, 12));
+    }
+
+    /// Fails every other call with `Interrupted`, as a syscall cut short by a signal does.
+    struct Interrupting<'a> {
+        inner: Chunky<'a>,
+        calls: u32,
+    }
+    impl Interrupting<'_> {
+        fn interrupted(&mut self) -> bool {
+            self.calls += 1;
+            self.calls % 2 == 1
+        }
+    }
+    impl Read for Interrupting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.interrupted() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            self.inner.read(buf)
+        }
+    }
+    impl Write for Interrupting<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.interrupted() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            self.inner.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn interrupted_reads_and_writes_are_retried() {
+        let mut stream = Interrupting { inner: Chunky { input: b"hello", out: vec![], chunk: 3 }, calls: 0 };
+        let mut conn = EchoConn::new(8, Transform::Upper);
+        serve(&mut stream, &mut conn).unwrap();
+        assert_eq!(stream.inner.out, b"HELLO");
+    }
 }

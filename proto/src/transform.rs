@@ -68,8 +68,8 @@ impl std::fmt::Display for Transform {
 /// the loop over words, and a ragged end is the last eight bytes done again (or one zero-padded
 /// word when the buffer is shorter), so nothing is done byte by byte. On x86-64, buffers of 128
 /// bytes and more take the AVX2 byte loop, picked at run time. In the fuzz build every scalar
-/// comparison and every memory access is a traced call of its own: the byte-by-byte tail this
-/// replaces was about a third of `recv_loop`'s comparisons (`fuzz/README.md`, "Speed").
+/// comparison and every memory access is a traced call of its own, so a byte-by-byte tail would be
+/// a large share of `recv_loop`'s comparisons (`fuzz/README.md`, "Speed").
 #[inline]
 pub fn upper_in_place(buf: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]

@@ -1,5 +1,5 @@
 //! Test support for sockcheck, not part of the tool: an in-memory stream driven by a script, the
-//! oracles that the property tests (`harness/tests/properties.rs`) and the fuzz targets (`fuzz/`)
+//! oracles that the property tests (`harness/tests/integration/properties.rs`) and the fuzz targets (`fuzz/`)
 //! share, and the deliberately broken loops that show the oracles catch real bugs.
 //!
 //! It depends on the protocol core alone, so a fuzz target links nothing else (libFuzzer's cost per

@@ -3,7 +3,7 @@
 use sockcheck::target::placeholders::shell_quote;
 use sockcheck::testing::{Mode, Suite};
 
-const EXE: &str = env!("CARGO_BIN_EXE_echo-server-example");
+const EXE: &str = env!("CARGO_BIN_EXE_echo_server");
 
 /// The names of the scenarios that failed, with their reports for the assertion message.
 fn failed(suite: Suite) -> (Vec<String>, String) {

@@ -4,7 +4,7 @@
 use sockcheck::testing::{Mode, Suite, Transport};
 
 fn main() {
-    Suite::program(env!("CARGO_BIN_EXE_echo-server-example"), ["{port}"])
+    Suite::program(env!("CARGO_BIN_EXE_echo_server"), ["{port}"])
         .transports(&[Transport::Tcp])
         .model(Mode::Concurrent)
         .run_as_tests()

@@ -24,18 +24,48 @@ fn exit_statuses_read_well() {
     assert_eq!(describe_status(ExitStatus::from_raw(9)), "killed by SIGKILL");
 }
 
+/// `XmY.YYYYs`, as the shell's `times` prints a duration.
+fn shell_duration(text: &str) -> Duration {
+    let (min, sec) = text.trim_end_matches('s').split_once('m').expect("XmYs");
+    Duration::from_secs_f64(min.parse::<f64>().unwrap() * 60.0 + sec.parse::<f64>().unwrap())
+}
+
 #[test]
-fn own_process_group_cpu_is_measured() {
-    let pgid = nix::unistd::getpgrp().as_raw();
-    // Burn a little CPU so at least one tick is counted.
-    let t = Instant::now();
-    let mut x = 0u64;
-    while t.elapsed() < Duration::from_millis(60) {
-        x = x.wrapping_mul(31).wrapping_add(7);
+fn group_cpu_is_what_the_group_and_its_reaped_children_used_and_nothing_else() {
+    // The shell spins itself, then waits for a spinning child, then prints what times(2) says both
+    // used (itself; its children) and stays in the group as `sleep` (exec keeps both counts).
+    let mut busy = Spawned::start(
+        "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; \
+         timeout 0.3 sh -c 'while :; do :; done'; times; exec sleep 60",
+        Stdin::Null,
+        Keep { stdout: None, stderr: None },
+    )
+    .unwrap();
+    let mut idle = Spawned::start("exec sleep 60", Stdin::Null, Keep { stdout: None, stderr: None }).unwrap();
+    let until = Instant::now() + DEADLINE;
+    let mut st = busy.stdout.lock();
+    while st.bytes.iter().filter(|&&b| b == b'\n').count() < 2 && !st.closed && Instant::now() < until {
+        st = busy.stdout.wait(st, Duration::from_millis(50));
     }
-    std::hint::black_box(x);
-    assert!(group_cpu(pgid) > Duration::ZERO);
+    let times = String::from_utf8_lossy(&st.bytes).into_owned();
+    drop(st);
+    let lines: Vec<Vec<Duration>> = times.lines().map(|l| l.split_whitespace().map(shell_duration).collect()).collect();
+    assert_eq!(lines.len(), 2, "times printed {times:?}");
+    let (own, children) = (lines[0].iter().sum::<Duration>(), lines[1].iter().sum::<Duration>());
+    // Both parts really used CPU, so leaving either out of the sum shows.
+    assert!(own >= Duration::from_millis(20) && children >= Duration::from_millis(20), "{times:?}");
+    // One tick either way for rounding, one for what `sleep` used starting up.
+    let tick = Duration::from_millis(10);
+    let measured = busy.cpu();
+    assert!(
+        measured + tick >= own + children && measured <= own + children + 2 * tick,
+        "group_cpu {measured:?}, times(2) {own:?} + {children:?}"
+    );
+    // A group that only sleeps used (almost) nothing, whatever the groups around it use.
+    assert!(idle.cpu() <= 2 * tick, "{:?}", idle.cpu());
     assert_eq!(group_cpu(i32::MAX - 1), Duration::ZERO);
+    busy.stop(Duration::from_secs(1)).unwrap();
+    idle.stop(Duration::from_secs(1)).unwrap();
 }
 
 #[test]

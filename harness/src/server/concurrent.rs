@@ -142,7 +142,7 @@ async fn serve_on_task(stream: net::Conn, conn: EchoConn, served: Served) {
 /// Threads are for a server with few clients. Once it holds more connections than threads, each
 /// thread hands its connection to the event loop after its current reply: the kernel shares the CPU
 /// among threads, not connections, and 16 threads beside 2 event-loop workers would take most of it
-/// for 16 clients and starve the others (1,000 clients: p99 39 ms instead of 26).
+/// for 16 clients and starve the others (the 1,000-client latencies are in benches/README.md).
 struct Threads {
     limit: usize,
     serving: Blocking,

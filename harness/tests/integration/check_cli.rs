@@ -71,19 +71,6 @@ fn check_reaches_an_abstract_unix_socket() {
     assert!(stdout(&r).lines().any(|l| l == "2 passed, 0 failed, 0 skipped"));
 }
 
-#[test]
-fn check_reaches_an_ipv6_server() {
-    if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: this machine has no IPv6 loopback");
-        return;
-    }
-    let server = Server::start_with(&["--tcp", "[::1]:0"], None);
-    let addr = server.client_args()[1].clone();
-    assert!(addr.starts_with("[::1]:"), "{addr}");
-    let r = run(&["check", "--tcp", &addr, "--filter", "short_message"], b"");
-    assert_eq!(r.code(), Some(0), "{}", stdout(&r));
-}
-
 /// The whole transport matrix: IPv6 loopback and abstract names are transports like the others
 /// (named in every row), and one the machine lacks is left out with the reason.
 #[test]

@@ -4,8 +4,8 @@
 //! here with a comment on the cause. Scripts rather than raw fuzzer bytes: the bytes depend on
 //! `arbitrary`'s encoding, which may change between its versions, while a script stays readable.
 //!
-//! So far the real targets (`recv_loop`, `addr_parse`, `reply_assembly`) have found nothing; the one
-//! find below is `recv_loop_broken`'s, kept to show the format and to pin that the real loop handles it.
+//! The find below is `recv_loop_broken`'s (the deliberately broken loop), kept to show the format and
+//! to pin that the real loop handles it.
 
 use sockcheck::Transform;
 use sockcheck_support::{check_echo, Outcome, Script};

@@ -16,6 +16,7 @@ mod datagram_address;
 mod datagram_clients;
 mod datagram_proxy;
 mod datagrams;
+mod docs;
 mod fuzz_regressions;
 mod hardening;
 mod interrupts;

@@ -305,22 +305,14 @@ fn check_client_writes_html_to_stdout() {
     assert!(html.contains(">stdin</text>") && html.contains(">stdout</text>") && html.contains(">server</text>"));
 }
 
-/// `chromium`, or why there is none: CI must have it (`.ci/run` installs it), elsewhere the
-/// browser checks are skipped.
-fn chromium() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
+/// `chromium`: the browser test needs it (`.ci/run` installs it).
+fn chromium() -> PathBuf {
+    std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .flat_map(|d| ["chromium", "chromium-browser"].map(|n| d.join(n)))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is not on the PATH: CI must install it (apt-get install chromium) for the browser test"
-        );
-        eprintln!("note: chromium is not on the PATH; the browser checks are skipped (apt-get install chromium)");
-    }
-    found
+        .find(|p| p.is_file())
+        .expect("chromium is not on the PATH: install it (apt-get install chromium; .ci/run does)")
 }
 
 /// Run headless chromium on `page` with `args`; its stdout. A browser that starts badly beside a
@@ -376,7 +368,7 @@ fn a_browser_draws_the_grid_and_the_failing_step() {
     assert_eq!(r.code(), Some(1), "{}", String::from_utf8_lossy(&r.stdout));
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("run it alone: <code>sockcheck check --spawn"), "every failure ends with its repro");
-    let Some(chromium) = chromium() else { return };
+    let chromium = chromium();
 
     // What the browser built from the page, not the page's text.
     let dom = browse(&chromium, &page, &["--dump-dom"]);
