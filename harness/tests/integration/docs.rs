@@ -42,10 +42,18 @@ fn commands(doc: &str) -> Vec<(usize, String)> {
     out
 }
 
-/// The simple commands of a command line: its words split at `|`, `&`, `&&` and `;`.
+/// The simple commands of a command line: its words split at `|`, `&`, `&&` and `;`, without
+/// the redirections (`> FILE`).
 fn simple_commands(line: &str) -> Vec<Vec<String>> {
     let words = shlex::split(line).unwrap_or_else(|| panic!("not shell words: {line}"));
-    words.split(|w| ["|", "&", "&&", ";"].contains(&w.as_str())).map(<[String]>::to_vec).collect()
+    let mut commands: Vec<Vec<String>> =
+        words.split(|w| ["|", "&", "&&", ";"].contains(&w.as_str())).map(<[String]>::to_vec).collect();
+    for c in &mut commands {
+        if let Some(i) = c.iter().position(|w| w.starts_with('>') || w.starts_with('<')) {
+            c.truncate(i);
+        }
+    }
+    commands
 }
 
 /// The arguments sockcheck gets from `words`, if they run it.

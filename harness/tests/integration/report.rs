@@ -291,7 +291,7 @@ fn a_saved_json_report_renders_as_html_junit_human_and_the_same_json() {
     assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 2);
     let out = dir.path().join("again.html");
     let r = run(&["report", json.to_str().unwrap(), "--format", "html", "--output", out.to_str().unwrap()], b"");
-    assert_eq!((r.code(), r.stdout.len()), (Some(0), 0), "{}", r.stderr);
+    assert_eq!((r.code(), r.stdout.len()), (Some(1), 0), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(out).unwrap(), html);
 }
 
