@@ -295,6 +295,7 @@ impl ReportArgs {
             output: self.output.clone(),
             verbose: self.verbose,
             command_line: Some(super::command_line()),
+            command: "check",
         }
     }
 }

@@ -31,8 +31,9 @@ impl<W: Write> HumanReport<W> {
         }
     }
 
-    pub fn header(&mut self, what: &str) -> io::Result<()> {
-        writeln!(self.out, "sockcheck check: {what}\n")?;
+    /// `sockcheck COMMAND: WHAT`, then the table's column names.
+    pub fn header(&mut self, command: &str, what: &str) -> io::Result<()> {
+        writeln!(self.out, "sockcheck {command}: {what}\n")?;
         writeln!(
             self.out,
             "{:<w$}  {:<t$}  {:<36}  {:<6}  {:>8}",

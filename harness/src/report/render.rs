@@ -54,7 +54,7 @@ pub fn write_report_with(
         Format::Human => {
             let mut report = HumanReport::with_names(&mut *out, false, outcomes.iter().map(|o| o.scenario.as_str()));
             let targets: Vec<&str> = distinct(outcomes.iter().map(|o| o.target.as_str()));
-            report.header(&format!("{} scenario runs against {}", outcomes.len(), targets.join(", ")))?;
+            report.header("report", &format!("{} scenario runs against {}", outcomes.len(), targets.join(", ")))?;
             for o in outcomes {
                 report.row(o)?;
             }

@@ -26,6 +26,8 @@ pub struct ReportOpts {
     pub verbose: bool,
     /// The command line that ran, for the reports that show it (JSON, HTML).
     pub command_line: Option<String>,
+    /// The subcommand that runs (`check`, `check-client`), for the table's header.
+    pub command: &'static str,
 }
 
 impl ReportOpts {
@@ -64,7 +66,7 @@ impl Reporter {
         let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let mut human = HumanReport::with_names(stdout.lock(), color, names);
         if table {
-            human.header(what)?;
+            human.header(opts.command, what)?;
         }
         let progress = io::stderr().is_terminal().then(Progress::start);
         let meta = ReportMeta { title: Some(what.to_string()), command_line: opts.command_line.clone() };

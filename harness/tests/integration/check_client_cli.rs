@@ -50,6 +50,7 @@ fn stdio_pipe_shows_a_buffered_print_client_for_what_it_is() {
     let r = run(&args, b"");
     let out = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.code(), Some(0), "{out}\n{}", r.stderr);
+    assert!(out.starts_with("sockcheck check-client: 1 client scenarios against"), "{out}");
 
     let r = run(&[&args[..], &["--stdio", "pipe"]].concat(), b"");
     let out = String::from_utf8_lossy(&r.stdout);
