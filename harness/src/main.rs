@@ -7,6 +7,7 @@ use clap::Parser;
 use sockcheck::cli::{self, Cli, Command};
 
 fn main() -> ExitCode {
+    sockcheck::report::start_clock();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),

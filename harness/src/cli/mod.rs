@@ -498,7 +498,8 @@ pub fn report(args: ReportFileArgs) -> Result<bool> {
     let bytes = std::fs::read(&args.file).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
     let saved = crate::report::read_json(&bytes)
         .map_err(|e| Error::Usage(format!("{file} is not a sockcheck JSON report: {e}")))?;
-    let opts = ReportOpts { format: args.format, output: args.output, verbose: false, command_line: None, command: "report" };
+    let opts =
+        ReportOpts { format: args.format, output: args.output, verbose: false, command_line: None, command: "report" };
     let mut out: Box<dyn Write> = match opts.create_output()? {
         Some(f) => Box::new(std::io::BufWriter::new(f)),
         None => Box::new(std::io::stdout().lock()),

@@ -103,8 +103,12 @@ fn header(h: &mut String, outcomes: &[Outcome], meta: &ReportMeta) {
         let zero = if n == 0 { " zero" } else { "" };
         let _ = write!(h, "<li class=\"{class}{zero}\"><b>{n}</b>{word}</li>");
     }
+    // Wall time when known; the sum of the runs' times is another figure, named as such.
     let total: std::time::Duration = outcomes.iter().map(|o| o.duration).sum();
-    let _ = writeln!(h, "<li class=\"time\"><b>{}</b>{} runs</li></ul>", dur(total), outcomes.len());
+    if let Some(wall) = meta.wall {
+        let _ = write!(h, "<li class=\"time\"><b>{}</b>wall time</li>", dur(wall));
+    }
+    let _ = writeln!(h, "<li class=\"time\"><b>{}</b>{} runs, summed</li></ul>", dur(total), outcomes.len());
     h.push_str("<dl class=\"meta\">");
     for target in distinct(outcomes.iter().map(|o| o.target.as_str())) {
         let _ = write!(h, "<dt>target</dt><dd><code>{}</code></dd>", Esc(target));

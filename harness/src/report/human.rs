@@ -1,7 +1,6 @@
 //! The human report: a table as outcomes arrive, then each failure with its transcript.
 
 use std::io::{self, Write};
-use std::time::Instant;
 
 use super::{format_duration, summary_line, Outcome, Verdict};
 
@@ -13,14 +12,13 @@ pub struct HumanReport<W: Write> {
     out: W,
     color: bool,
     name_width: usize,
-    started: Instant,
 }
 
 impl<W: Write> HumanReport<W> {
     /// A report whose name column fits these scenario names.
     pub fn with_names<'a>(out: W, color: bool, names: impl Iterator<Item = &'a str>) -> Self {
         let name_width = names.map(str::len).max().unwrap_or(8).max(8);
-        HumanReport { out, color, name_width, started: Instant::now() }
+        HumanReport { out, color, name_width }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -77,7 +75,8 @@ impl<W: Write> HumanReport<W> {
         self.out.flush()
     }
 
-    pub fn finish(&mut self, outcomes: &[Outcome]) -> io::Result<()> {
+    /// The failures' reports, the summary line, and the run's wall time when known.
+    pub fn finish(&mut self, outcomes: &[Outcome], wall: Option<std::time::Duration>) -> io::Result<()> {
         for o in outcomes.iter().filter(|o| o.failed() || o.flaky()) {
             writeln!(self.out)?;
             write!(self.out, "{}", o.report())?;
@@ -86,7 +85,9 @@ impl<W: Write> HumanReport<W> {
         let failed = outcomes.iter().any(|o| o.failed());
         let summary = if failed { self.paint("31;1", &summary) } else { self.paint("32", &summary) };
         writeln!(self.out, "\n{summary}")?;
-        writeln!(self.out, "finished in {}", format_duration(self.started.elapsed()))?;
+        if let Some(wall) = wall {
+            writeln!(self.out, "finished in {} (wall time)", format_duration(wall))?;
+        }
         self.out.flush()
     }
 }

@@ -44,8 +44,11 @@ pub fn read_json(bytes: &[u8]) -> Result<SavedReport, String> {
         ));
     }
     let report: JsonReport = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    let meta =
-        ReportMeta { title: report.title.map(Cow::into_owned), command_line: report.command_line.map(Cow::into_owned) };
+    let meta = ReportMeta {
+        title: report.title.map(Cow::into_owned),
+        command_line: report.command_line.map(Cow::into_owned),
+        wall: report.wall_ms.map(|ms| duration(ms, "wall_ms")).transpose()?,
+    };
     let outcomes = report
         .outcomes
         .into_iter()
@@ -75,6 +78,9 @@ struct JsonReport<'a> {
     /// The command line that made this report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     command_line: Option<Cow<'a, str>>,
+    /// The run's wall time (start-up and probes included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wall_ms: Option<f64>,
     outcomes: Vec<JsonOutcome<'a>>,
 }
 
@@ -172,6 +178,7 @@ fn json_report<'a>(outcomes: &'a [Outcome], meta: &'a ReportMeta) -> JsonReport<
         skipped: t.skipped,
         title: meta.title.as_deref().map(b),
         command_line: meta.command_line.as_deref().map(b),
+        wall_ms: meta.wall.map(ms),
         outcomes: outcomes
             .iter()
             .map(|o| JsonOutcome {

@@ -264,6 +264,19 @@ impl Totals {
     }
 }
 
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Mark the start of the run: `main` calls it first, so that the wall time reports show includes
+/// start-up and the model probe.
+pub fn start_clock() {
+    STARTED.get_or_init(std::time::Instant::now);
+}
+
+/// Wall time since [`start_clock`].
+pub fn wall_time() -> Duration {
+    STARTED.get_or_init(std::time::Instant::now).elapsed()
+}
+
 /// `N passed, N failed, N skipped` (`, N flaky` when some were).
 pub fn summary_line(outcomes: &[Outcome]) -> String {
     let t = Totals::of(outcomes);

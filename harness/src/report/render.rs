@@ -23,6 +23,9 @@ pub struct ReportMeta {
     pub title: Option<String>,
     /// The command line that ran it.
     pub command_line: Option<String>,
+    /// The run's wall time, start-up and probes included (scenarios run at once: less than the
+    /// sum of their times).
+    pub wall: Option<std::time::Duration>,
 }
 
 impl std::str::FromStr for Format {
@@ -58,7 +61,7 @@ pub fn write_report_with(
             for o in outcomes {
                 report.row(o)?;
             }
-            report.finish(outcomes)
+            report.finish(outcomes, meta.wall)
         }
         Format::Json => json::write_json(outcomes, meta, out),
         Format::Junit => junit_report(outcomes).serialize(&mut *out).map_err(io::Error::other),

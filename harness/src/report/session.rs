@@ -69,7 +69,7 @@ impl Reporter {
             human.header(opts.command, what)?;
         }
         let progress = io::stderr().is_terminal().then(Progress::start);
-        let meta = ReportMeta { title: Some(what.to_string()), command_line: opts.command_line.clone() };
+        let meta = ReportMeta { title: Some(what.to_string()), command_line: opts.command_line.clone(), wall: None };
         Ok(Reporter { opts, output, table, human, progress, write_err: None, meta })
     }
 
@@ -82,13 +82,14 @@ impl Reporter {
         if let Some(e) = self.write_err.take() {
             return Err(e.into());
         }
+        self.meta.wall = Some(super::wall_time());
         if self.table {
             if self.opts.verbose {
                 for o in outcomes.iter().filter(|o| !o.failed()) {
                     println!("\n{}", o.report());
                 }
             }
-            self.human.finish(outcomes)?;
+            self.human.finish(outcomes, self.meta.wall)?;
         }
         drop(self.human);
         match self.output.take() {

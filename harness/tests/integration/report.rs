@@ -106,8 +106,26 @@ fn sample() -> (Vec<Outcome>, ReportMeta) {
     let meta = ReportMeta {
         title: Some("7 scenario runs against `python3 server.py` <b>".into()),
         command_line: Some("sockcheck check --spawn 'python3 server.py {port} # \"<b>' --format html".into()),
+        wall: Some(Duration::from_micros(3_040_123)),
     };
     (outcomes, meta)
+}
+
+/// One run shows one wall time everywhere, the saved one when rendered again; the sum of the
+/// scenarios' times is named as what it is.
+#[test]
+fn every_report_shows_the_runs_wall_time_and_names_the_sum() {
+    let (outcomes, meta) = sample();
+    let human = render(Format::Human, &outcomes, &meta);
+    assert!(human.contains("finished in 3.04s (wall time)"), "{human}");
+    let html = render(Format::Html, &outcomes, &meta);
+    assert!(html.contains("<b>3.04s</b>wall time"), "{html}");
+    assert!(html.contains("runs, summed"), "{html}");
+    let json = render(Format::Json, &outcomes, &meta);
+    let saved = read_json(json.as_bytes()).unwrap();
+    assert_eq!(saved.meta.wall, meta.wall);
+    let again = render(Format::Human, &saved.outcomes, &saved.meta);
+    assert!(again.contains("finished in 3.04s (wall time)"), "{again}");
 }
 
 fn line_wrong() -> Fact {
