@@ -34,10 +34,10 @@ impl<W: Write> HumanReport<W> {
         writeln!(self.out, "sockcheck {command}: {what}\n")?;
         writeln!(
             self.out,
-            "{:<w$}  {:<t$}  {:<36}  {:<6}  {:>8}",
+            "{:<w$}  {:<t$}  {:<10}  {:<6}  {:>8}",
             "SCENARIO",
             "TRANSPORT",
-            "TARGET",
+            "MODEL",
             "RESULT",
             "TIME",
             w = self.name_width,
@@ -54,17 +54,14 @@ impl<W: Write> HumanReport<W> {
             Verdict::Skip(_) => self.paint("33", "skip  "),
         };
         let time = if matches!(o.verdict, Verdict::Skip(_)) { "-".to_string() } else { format_duration(o.duration) };
-        // A long target (a spawned command) is cut to its column; reports have it whole.
-        let target = if o.target.chars().count() > 34 {
-            format!("{}…", o.target.chars().take(33).collect::<String>())
-        } else {
-            o.target.clone()
-        };
+        // The target is named once, in the header; a row says what differs between runs of one
+        // scenario: its transport and the server's model.
+        let model = o.model.map_or("-", |m| m.name());
         let mut line = format!(
-            "{:<w$}  {:<t$}  {:<36}  {result}  {time:>8}",
+            "{:<w$}  {:<t$}  {:<10}  {result}  {time:>8}",
             o.scenario,
             o.transport.name(),
-            target,
+            model,
             w = self.name_width,
             t = TRANSPORT_WIDTH
         );
