@@ -87,10 +87,23 @@ pub fn page(outcomes: &[Outcome], meta: &ReportMeta) -> String {
     h
 }
 
+/// A target as a terminal shows it (`` `cmd` ``), without the backticks: the page sets it as code.
+fn unquoted(target: &str) -> &str {
+    target.strip_prefix('`').and_then(|t| t.strip_suffix('`')).unwrap_or(target)
+}
+
+/// Text whose `` `...` `` spans (commands in a title) are set as code, the rest escaped.
+fn code_spans(text: &str) -> String {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { format!("<code>{}</code>", Esc(part)) } else { Esc(part).to_string() })
+        .collect()
+}
+
 fn header(h: &mut String, outcomes: &[Outcome], meta: &ReportMeta) {
     h.push_str("<header><h1>sockcheck <span>conformance report</span></h1>\n");
     if let Some(title) = &meta.title {
-        let _ = writeln!(h, "<p class=\"what\">{}</p>", Esc(title));
+        let _ = writeln!(h, "<p class=\"what\">{}</p>", code_spans(title));
     }
     let t = Totals::of(outcomes);
     h.push_str("<ul class=\"totals\">");
@@ -111,7 +124,7 @@ fn header(h: &mut String, outcomes: &[Outcome], meta: &ReportMeta) {
     let _ = writeln!(h, "<li class=\"time\"><b>{}</b>{} runs, summed</li></ul>", dur(total), outcomes.len());
     h.push_str("<dl class=\"meta\">");
     for target in distinct(outcomes.iter().map(|o| o.target.as_str())) {
-        let _ = write!(h, "<dt>target</dt><dd><code>{}</code></dd>", Esc(target));
+        let _ = write!(h, "<dt>target</dt><dd><code>{}</code></dd>", Esc(unquoted(target)));
     }
     if let Some(cmd) = &meta.command_line {
         let _ = write!(h, "<dt>command</dt><dd><code>{}</code></dd>", Esc(cmd));
@@ -253,7 +266,7 @@ fn section(h: &mut String, i: usize, o: &Outcome) {
     if !o.about.is_empty() {
         let _ = write!(h, "<p class=\"about\"><b>Checks:</b> {}</p>", Esc(&o.about));
     }
-    let _ = writeln!(h, "<p class=\"against\">against <code>{}</code></p>", Esc(&o.target));
+    let _ = writeln!(h, "<p class=\"against\">against <code>{}</code></p>", Esc(unquoted(&o.target)));
     if let Verdict::Skip(why) = &o.verdict {
         let _ = write!(h, "<p class=\"skipped\">Skipped: {}</p>", Esc(why));
     }
@@ -369,8 +382,8 @@ table.grid{border-collapse:separate;border-spacing:3px}
 table.grid th{font-weight:600;text-align:center;padding:2px 8px;white-space:nowrap}
 table.grid thead th{color:var(--muted);font-size:12.5px}
 table.grid tbody th{text-align:left;font-family:var(--mono);font-weight:400;font-size:12.5px;padding-right:16px}
-td.cell a{display:flex;gap:8px;align-items:baseline;min-width:120px;max-width:230px;padding:2px 8px;border-radius:5px;text-decoration:none;font-weight:600;font-size:12.5px}
-td.cell small{margin-left:auto;font-weight:400;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;opacity:.9}
+td.cell a{display:flex;gap:8px;align-items:baseline;min-width:120px;max-width:320px;padding:2px 8px;border-radius:5px;text-decoration:none;font-weight:600;font-size:12.5px}
+td.cell small{margin-left:auto;font-weight:400;text-align:right;white-space:normal;opacity:.9}
 td.pass a{background:var(--pass-bg);color:var(--pass)}td.fail a{background:var(--fail);color:#fff}
 td.flaky a{background:var(--flaky-bg);color:var(--flaky);outline:1px solid #d4a72c}td.skip a{background:var(--skip-bg);color:var(--skip)}
 td.none{color:#8c959f;text-align:center}

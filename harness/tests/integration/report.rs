@@ -111,6 +111,16 @@ fn sample() -> (Vec<Outcome>, ReportMeta) {
     (outcomes, meta)
 }
 
+/// A command quoted with backticks in a title is set as code in the page, not shown with its
+/// backticks; and the rest is still escaped.
+#[test]
+fn html_sets_quoted_commands_as_code() {
+    let (outcomes, meta) = sample();
+    let html = render(Format::Html, &outcomes, &meta);
+    assert!(html.contains("against <code>python3 server.py</code> &lt;b&gt;</p>"), "{html}");
+    assert!(!html.contains("`python3 server.py`"), "{html}");
+}
+
 /// One run shows one wall time everywhere, the saved one when rendered again; the sum of the
 /// scenarios' times is named as what it is.
 #[test]
