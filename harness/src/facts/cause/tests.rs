@@ -228,3 +228,15 @@ fn every_cause_has_words_and_a_fix_and_a_stable_name() {
     }
     assert_eq!(Cause::LineEndingAdded.name(), "line_ending_added");
 }
+
+#[test]
+fn bytes_show_as_text_where_they_are_utf8_and_read_back_exactly() {
+    use crate::facts::{show, unshow};
+    assert_eq!(show("HéLLO 你好".as_bytes()), "HéLLO 你好");
+    assert_eq!(show(b"a\x00\xff\"\\\n"), r#"a\x00\xff\"\\\n"#);
+    for bytes in [&b"H\xc3\xa9LLO"[..], b"\xe4\xbd", b"\x00\x01\x7f\x80 \t\r\n", "ß\u{85}".as_bytes()] {
+        assert_eq!(unshow(&show(bytes)).unwrap(), bytes, "{}", show(bytes));
+    }
+    let all: Vec<u8> = (0..=255).collect();
+    assert_eq!(unshow(&show(&all)).unwrap(), all);
+}
