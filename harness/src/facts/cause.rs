@@ -396,7 +396,32 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         Fact::PathChanged { was: PathThing::RegularFile(_), .. } => C::RemovedRegularFile,
         Fact::PathChanged { .. } => C::StaleSocketKept,
         Fact::TargetEnded { end } => by_end(fact, end, ctx).unwrap_or(C::Crashed),
-        // Datagrams.
+        _ if is_datagram_fact(fact) => by_datagram_fact(fact),
+        _ if is_client_fact(fact) => by_client_fact(fact),
+        Fact::ScenarioTimeout { .. } => C::ScenarioTimeout,
+        _ => C::Sockcheck,
+    }
+}
+
+fn is_datagram_fact(fact: &Fact) -> bool {
+    matches!(
+        fact,
+        Fact::NoDatagramReply { .. }
+            | Fact::SendtoFailed { .. }
+            | Fact::ForeignDatagram { .. }
+            | Fact::DatagramTooLong { .. }
+            | Fact::DatagramCut { .. }
+            | Fact::LaterReplyFirst { .. }
+            | Fact::WrongDatagram { .. }
+            | Fact::UnexpectedDatagram { .. }
+            | Fact::Burst { .. }
+    )
+}
+
+/// The causes of datagram facts.
+fn by_datagram_fact(fact: &Fact) -> Cause {
+    use Cause as C;
+    match fact {
         Fact::NoDatagramReply { sent: 0, .. } => C::EmptyDatagramUnanswered,
         Fact::NoDatagramReply { .. } => C::NoDatagramReply,
         Fact::SendtoFailed { .. } => C::NoSocketAtAddress,
@@ -410,7 +435,14 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         Fact::Burst { stranger: Some(_), .. } => C::UnexpectedDatagram,
         Fact::Burst { duplicates, .. } if *duplicates > 0 => C::DuplicateReplies,
         Fact::Burst { .. } => C::LostReplies,
-        // Clients.
+        _ => C::Sockcheck,
+    }
+}
+
+/// The causes of facts about a client under test.
+fn by_client_fact(fact: &Fact) -> Cause {
+    use Cause as C;
+    match fact {
         Fact::TooFewLines { served, .. } | Fact::WaitedForever { served, .. } if served.unnamed_sender => {
             C::UnboundDatagramClient
         }
@@ -466,7 +498,6 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
         Fact::ExitedWithoutReply { .. } => C::WrongExitStatus,
         Fact::WaitedForever { served, .. } if served.datagrams == 0 && served.received == 0 => C::LineNeverSent,
         Fact::WaitedForever { .. } => C::NoTimeout,
-        Fact::ScenarioTimeout { .. } => C::ScenarioTimeout,
         _ => C::Sockcheck,
     }
 }
