@@ -725,6 +725,22 @@ pub fn error_line(lines: &[String]) -> Option<String> {
 }
 
 impl Fact {
+    /// Printed line `line` (1-based) of a stream client is `got` where `expected` belongs, with
+    /// nothing else known about it (no repeat, no stranger, no shared prefix).
+    pub fn wrong_line(line: u64, expected: &[u8], got: &[u8]) -> Fact {
+        Fact::WrongLine {
+            line,
+            diff: Difference::between(Unit::Line, expected, got, 0),
+            got: Bytes::of(got),
+            expected: Bytes::of(expected),
+            repeats: None,
+            stranger: false,
+            empty_datagrams: false,
+            prefix: None,
+            datagram: false,
+        }
+    }
+
     /// A fact recorded for a step that failed, with the step wrapped in a repeat when it was.
     pub fn in_repeat(self, i: usize, count: usize) -> Fact {
         Fact::InRepeat { i: i as u64, count: count as u64, inner: Box::new(self) }

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::run;
-use sockcheck::facts::{Bytes, Difference, Fact, Micros, Served, Unit};
+use sockcheck::facts::{Difference, Fact, Micros, Served, Unit};
 use sockcheck::report::json::to_micros;
 use sockcheck::report::{read_json, write_report_with, Event, Failure, Format, Outcome, ReportMeta, Verdict};
 use sockcheck::scenario::Mode;
@@ -139,18 +139,7 @@ fn every_report_shows_the_runs_wall_time_and_names_the_sum() {
 }
 
 fn line_wrong() -> Fact {
-    let (want, got) = (&b"THE QUICK BROWN FOX"[..], &b"THE"[..]);
-    Fact::WrongLine {
-        line: 1,
-        diff: Difference::between(Unit::Line, want, got, 0),
-        got: Bytes::of(got),
-        expected: Bytes::of(want),
-        repeats: None,
-        stranger: false,
-        empty_datagrams: false,
-        prefix: None,
-        datagram: false,
-    }
+    Fact::wrong_line(1, b"THE QUICK BROWN FOX", b"THE")
 }
 
 fn render(format: Format, outcomes: &[Outcome], meta: &ReportMeta) -> String {

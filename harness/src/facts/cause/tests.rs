@@ -178,17 +178,7 @@ fn a_line_sent_in_pieces_is_named() {
 
 #[test]
 fn client_facts_are_judged_on_their_own() {
-    let line = |got: &[u8], want: &[u8]| Fact::WrongLine {
-        line: 1,
-        diff: Difference::between(Unit::Line, want, got, 0),
-        got: Bytes::of(got),
-        expected: Bytes::of(want),
-        repeats: None,
-        stranger: false,
-        empty_datagrams: false,
-        prefix: None,
-        datagram: false,
-    };
+    let line = |got: &[u8], want: &[u8]| Fact::wrong_line(1, want, got);
     let exited = Context { end: Some(TargetEnd::ClientExited { status: ProcStatus::Exited(1) }), ..ctx() };
     assert_eq!(classify(&line(b"", b"HELLO"), &exited), Cause::EmptyLineSent);
     assert_eq!(classify(&line(b"HEL", b"HELLO"), &ctx()), Cause::ReplyReadOnce);
