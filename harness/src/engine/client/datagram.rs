@@ -180,11 +180,16 @@ impl Run<'_> {
         }
     }
 
+    /// Whether `printed` is the datagram sockcheck sent from another address before `reply`.
+    pub(super) fn is_strangers(&self, printed: &[u8], reply: &[u8]) -> bool {
+        self.serve == &Serve::StrangerFirst && !printed.is_empty() && printed == stranger_bytes(reply.len())
+    }
+
     /// The datagram facts behind a wrong printed line `got` (expected `expected[i]`): is it the
     /// stranger's datagram, the reply to an earlier line again, and did the server get an empty
     /// datagram.
     pub(super) fn datagram_facts(&self, expected: &[Vec<u8>], i: usize, got: &[u8]) -> (bool, Option<u64>, bool) {
-        let stranger = self.serve == &Serve::StrangerFirst && got == stranger_bytes(expected[i].len());
+        let stranger = self.is_strangers(got, &expected[i]);
         let repeats = expected[..i].iter().position(|e| e.as_slice() == got).map(|j| j as u64 + 1);
         let empty = self.log.lock().unwrap_or_else(|e| e.into_inner()).datagrams.iter().any(Vec::is_empty);
         (stranger, repeats, empty)

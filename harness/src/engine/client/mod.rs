@@ -302,7 +302,10 @@ impl Play for ClientPlay<'_> {
                 break;
             }
         }
-        self.stderr = process::excerpt(&run.proc.stderr.bytes(), 8, 12, 300);
+        // Only a failure's report shows it.
+        if result.is_err() {
+            self.stderr = process::excerpt(&run.proc.stderr.bytes(), 8, 12, 300);
+        }
         let _ = run.proc.stop(Duration::from_millis(500));
         if let Some((rt, task, _socket_file)) = server {
             task.abort();

@@ -125,9 +125,7 @@ impl Run<'_> {
             if now >= until || gone {
                 let unfinished = self.strip_prompt(unfinished(&p.bytes));
                 let next = &expected[lines.len()];
-                let stranger = self.serve == &crate::scenario::client::Serve::StrangerFirst
-                    && !unfinished.is_empty()
-                    && unfinished == super::datagram::stranger_bytes(next.len());
+                let stranger = self.is_strangers(unfinished, next);
                 let partial = unfinished.len() as u64;
                 let served = self.log.lock().unwrap_or_else(|e| e.into_inner()).served();
                 return Err(Fact::TooFewLines {
