@@ -24,6 +24,7 @@
 //! - [`cli`]: the command line's arguments and one function per subcommand.
 //! - [`bench`](mod@bench): the `sockcheck bench` load generator.
 //! - [`error`]: the library's error type.
+//! - [`explore`]: random cases against any server or client, shrunk to the smallest failing one.
 //! - [`testing`]: the catalogue inside your own `cargo test` ([`testing::Suite`]).
 
 #![warn(missing_docs)]
@@ -45,6 +46,7 @@ pub mod client;
 pub mod engine;
 #[allow(missing_docs)] // not every public item is documented yet
 pub mod error;
+pub mod explore;
 #[allow(missing_docs)] // the fact and cause variants' fields are described on their variants
 pub mod facts;
 #[allow(missing_docs)] // not every public item is documented yet

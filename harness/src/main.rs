@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::check(args),
         Command::List(args) => cli::list(args),
         Command::CheckClient(args) => cli::check_client(args),
+        Command::Explore(args) => cli::explore(args),
+        Command::ExploreClient(args) => cli::explore_client(args),
         Command::Proxy(args) => cli::proxy(args),
         Command::Bench(args) => cli::bench(args),
         Command::Report(args) => cli::report(args),

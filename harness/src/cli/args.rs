@@ -34,6 +34,12 @@ pub enum Command {
     List(ListArgs),
     /// Check a client: sockcheck plays the server (default: the built-in client, every transport)
     CheckClient(CheckClientArgs),
+    /// Play random cases against a server until one fails, then shrink it to the smallest case that
+    /// fails the same way (default: the built-in server over TCP)
+    Explore(ExploreArgs),
+    /// Play random cases against a client until one fails, then shrink it (default: the built-in
+    /// client over TCP)
+    ExploreClient(ExploreClientArgs),
     /// Forward between a client and a server, injecting faults (slices, delays, resets, closes;
     /// datagrams: drops, duplicates, swaps, delays)
     Proxy(ProxyArgs),
@@ -88,6 +94,9 @@ pub struct CheckArgs {
     /// Seconds a step may wait for the target (no byte for this long fails a reply)
     #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
     pub timeout: Duration,
+    /// Run the cases `sockcheck explore` saved in FILE instead of the catalogue
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -328,6 +337,9 @@ pub struct CheckClientArgs {
     /// List the client scenarios and exit
     #[arg(long)]
     pub list: bool,
+    /// Run the cases `sockcheck explore-client` saved in FILE instead of the catalogue
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -399,4 +411,82 @@ pub struct BenchArgs {
     /// unix-dgram for datagrams)
     #[arg(long, requires = "spawn")]
     pub transport: Option<Transport>,
+}
+
+/// How long and how `explore` and `explore-client` run.
+#[derive(Args)]
+pub struct ExploreRunArgs {
+    /// Seconds to generate cases for (shrinking a failure comes after)
+    #[arg(long, value_name = "SECS", default_value = "60", allow_negative_numbers = true, value_parser = parse_secs)]
+    pub time: Duration,
+    /// Stop after N cases (or at --time, whichever comes first)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub cases: Option<u64>,
+    /// The generator's seed: the same seed (and --jobs) plays the same cases [default: from the clock;
+    /// printed on every run]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Cases played at once, each worker with a program of its own [default: the number of CPUs; 1
+    /// against a running server]
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+    /// Seconds a step may wait; short waits derived from the program's measured reply times are
+    /// used while exploring, and a failure that rests on one is confirmed with this
+    #[arg(long, value_name = "SECS", default_value = "5", allow_negative_numbers = true, value_parser = parse_secs)]
+    pub timeout: Duration,
+    /// Seconds shrinking a failure may take (then the smallest case so far is reported)
+    #[arg(long, value_name = "SECS", default_value = "120", allow_negative_numbers = true, value_parser = parse_secs)]
+    pub shrink_time: Duration,
+    /// The file of found cases, replayed first and added to [default: sockcheck-explore.regressions
+    /// in the working directory]
+    #[arg(long, value_name = "FILE")]
+    pub regressions: Option<PathBuf>,
+}
+
+/// `sockcheck explore` arguments.
+#[derive(Args)]
+pub struct ExploreArgs {
+    /// The server to explore: a running one, or a command sockcheck starts (default: the built-in
+    /// server)
+    #[command(flatten)]
+    pub addr: CheckAddrArgs,
+    /// The server's model: concurrent lets generated clients take turns [default: detected]
+    #[arg(long)]
+    pub model: Option<Mode>,
+    /// What the server does to bytes: upper (the tutorial) or echo
+    #[arg(long, default_value = "upper")]
+    pub transform: Transform,
+    /// Built-in server: the transport to explore [default: tcp]; --spawn: the one the command serves
+    /// (default: from its placeholders; say udp or unix-dgram for datagrams)
+    #[arg(long, conflicts_with_all = ["tcp", "unix", "udp", "unix_dgram"])]
+    pub transport: Option<Transport>,
+    /// --spawn: seconds the command has to accept connections after it is started
+    #[arg(long, value_name = "SECS", default_value = "10", allow_negative_numbers = true, value_parser = parse_secs, requires = "spawn")]
+    pub ready_timeout: Duration,
+    #[command(flatten)]
+    pub explore: ExploreRunArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `sockcheck explore-client` arguments.
+#[derive(Args)]
+pub struct ExploreClientArgs {
+    /// The client to explore, run through `sh -c` with {host} {port} {addr} (TCP, UDP) or {path}
+    /// (Unix) filled in, e.g. "python3 client.py {port}" (default: the built-in client)
+    #[arg(long, value_name = "CMD")]
+    pub spawn: Option<String>,
+    /// The transport the client uses [default: from the placeholders of --spawn; built-in: tcp]
+    #[arg(long)]
+    pub transport: Option<Transport>,
+    /// A prompt the client prints before each line (e.g. ">>: ") [default: detected]
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// The client's stdin and stdout: pty (a terminal) or pipe
+    #[arg(long, value_name = "pty|pipe", default_value = "pty")]
+    pub stdio: ClientStdio,
+    #[command(flatten)]
+    pub explore: ExploreRunArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }

@@ -18,9 +18,11 @@ use tokio_util::sync::CancellationToken;
 
 pub mod args;
 pub mod completions;
+mod explore;
 
 pub use args::*;
 pub use completions::{completions, man};
+pub use explore::{explore, explore_client};
 
 /// Set by the interrupt watcher before it cleans up: the run ended because its program was
 /// killed, and the watcher exits 130 once its cleanup is done.
@@ -241,9 +243,62 @@ fn nothing_listens(endpoint: &crate::Endpoint) -> Result<()> {
     }
 }
 
+/// A command to check or explore, started once first: a command that does not come up fails at
+/// once (not once per scenario), and its model and greeting are probed. Every scenario (or
+/// explore's worker) then starts its own.
+struct Probed {
+    opts: SpawnOpts,
+    /// The transport it serves.
+    transport: Transport,
+    /// `` `CMD` (sequential, detected) over tcp ``.
+    describe: String,
+    /// When the server stopped after the probe.
+    note: Option<String>,
+}
+
+fn probe_spawned(
+    command: &str,
+    transport: Option<Transport>,
+    ready_timeout: Duration,
+    model: Option<Mode>,
+    transform: crate::Transform,
+) -> Result<Probed> {
+    let mut opts = SpawnOpts { transport, ready_timeout, model, transform, ..SpawnOpts::new(command.to_string()) };
+    let mut probe = SpawnTarget::new(opts.clone())?;
+    probe.start().map_err(|e| Error::Io(std::io::Error::other(format!("the server did not start: {e}"))))?;
+    let transport = probe.endpoint().transport();
+    let datagram = transport.is_datagram();
+    if datagram {
+        // One socket serves every datagram client.
+        opts.model = Some(Mode::Sequential);
+    } else {
+        let found = target::probe(&probe.endpoint(), Duration::from_millis(500), transform);
+        (opts.model, opts.greeting) = (model.or(found.model), found.greeting);
+    }
+    let said = match (model, opts.model) {
+        (Some(m), _) => format!("{m}"),
+        _ if datagram => "sequential: one datagram socket".to_string(),
+        (None, Some(m)) => format!("{m}, detected"),
+        (None, None) => "model unknown: the first client got no reply".to_string(),
+    };
+    let describe = format!("`{}` ({said}) over {transport}", probe.command_line());
+    let note = probe.health(true).map(|e| {
+        format!(
+            "the server stopped after the model probe's connections closed ({e}): it serves one client, or \
+             one at a time, and exits; every scenario gets a fresh one"
+        )
+    });
+    let _ = probe.stop();
+    Ok(Probed { opts, transport, describe, note })
+}
+
 /// `sockcheck check`.
 pub fn check(args: CheckArgs) -> Result<bool> {
-    let mut scenarios = engine::select(catalogue::all(), &args.filter, |s| s.name());
+    let all = match &args.replay {
+        Some(file) => explore::replayed_scenarios(file)?,
+        None => catalogue::all(),
+    };
+    let mut scenarios = engine::select(all, &args.filter, |s| s.name());
     if scenarios.is_empty() {
         return Err(Error::Usage(format!("no scenario matches {:?}; see `sockcheck list`", args.filter)));
     }
@@ -269,46 +324,12 @@ pub fn check(args: CheckArgs) -> Result<bool> {
             Some([t]) => Some(*t),
             Some(_) => return Err(Error::Usage("--spawn takes one --transport: the one the command serves".into())),
         };
-        let mut opts = SpawnOpts {
-            transport,
-            ready_timeout: args.ready_timeout,
-            model: args.model,
-            transform: args.transform,
-            ..SpawnOpts::new(command.clone())
-        };
-        // Started once first: a command that does not come up fails the check at once (not once
-        // per scenario), and the model is probed. Every scenario then starts its own.
-        let mut probe = SpawnTarget::new(opts.clone())?;
-        probe.start().map_err(|e| Error::Io(std::io::Error::other(format!("the server did not start: {e}"))))?;
-        let datagram = probe.endpoint().transport().is_datagram();
-        if datagram {
-            // One socket serves every datagram client.
-            opts.model = Some(Mode::Sequential);
+        let probed = probe_spawned(command, transport, args.ready_timeout, args.model, args.transform)?;
+        let mut what = format!("{} scenarios against {}", scenarios.len(), probed.describe);
+        if let Some(note) = probed.note {
+            what += &format!("\nnote: {note}");
         }
-        if !datagram {
-            let found = target::probe(&probe.endpoint(), Duration::from_millis(500), args.transform);
-            (opts.model, opts.greeting) = (args.model.or(found.model), found.greeting);
-        }
-        let model = match (args.model, opts.model) {
-            (Some(m), _) => format!("{m}"),
-            _ if datagram => "sequential: one datagram socket".to_string(),
-            (None, Some(m)) => format!("{m}, detected"),
-            (None, None) => "model unknown: the first client got no reply".to_string(),
-        };
-        let mut what = format!(
-            "{} scenarios against `{}` ({model}) over {}",
-            scenarios.len(),
-            probe.command_line(),
-            probe.endpoint().transport()
-        );
-        if let Some(e) = probe.health(true) {
-            what += &format!(
-                "\nnote: the server stopped after the model probe's connections closed ({e}): it serves one \
-                 client, or one at a time, and exits; every scenario gets a fresh one"
-            );
-        }
-        let _ = probe.stop();
-        (TargetSpec::Spawn(opts), what)
+        (TargetSpec::Spawn(probed.opts), what)
     } else if let Some(endpoint) = args.addr.running() {
         nothing_listens(&endpoint)?;
         let datagram = if endpoint.transport().is_datagram() { " (one datagram socket: sequential)" } else { "" };
@@ -357,14 +378,10 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         if let Some(spawn) = &args.addr.spawn {
             cmd += &format!(" --spawn {}", shell_quote(spawn));
         } else if let Some(endpoint) = args.addr.running() {
-            let addr = match &endpoint {
-                crate::Endpoint::Tcp(a) | crate::Endpoint::Udp(a) => a.to_string(),
-                crate::Endpoint::Abstract(n) | crate::Endpoint::AbstractDgram(n) => {
-                    format!("@{}", String::from_utf8_lossy(n))
-                }
-                crate::Endpoint::Unix(p) | crate::Endpoint::UnixDgram(p) => p.display().to_string(),
-            };
-            cmd += &format!(" {} {}", address_flag(&endpoint), shell_quote(&addr));
+            cmd += &format!(" {} {}", address_flag(&endpoint), shell_quote(&address_text(&endpoint)));
+        }
+        if let Some(file) = &args.replay {
+            cmd += &format!(" --replay {}", shell_quote(&file.display().to_string()));
         }
         cmd += &format!(" --filter {}", o.scenario);
         if args.addr.running().is_none() {
@@ -379,6 +396,15 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         o.repro = Some(cmd);
     }
     finish(reporter, &outcomes, &args.run)
+}
+
+/// An address as `--tcp`, `--unix`, `--udp` or `--unix-dgram` take it.
+fn address_text(endpoint: &crate::Endpoint) -> String {
+    match endpoint {
+        crate::Endpoint::Tcp(a) | crate::Endpoint::Udp(a) => a.to_string(),
+        crate::Endpoint::Abstract(n) | crate::Endpoint::AbstractDgram(n) => format!("@{}", String::from_utf8_lossy(n)),
+        crate::Endpoint::Unix(p) | crate::Endpoint::UnixDgram(p) => p.display().to_string(),
+    }
 }
 
 /// The end of a run: the report, and whether it succeeded (no failure; no flaky one either
@@ -407,7 +433,11 @@ pub fn list(args: ListArgs) -> Result<bool> {
 
 /// `sockcheck check-client`.
 pub fn check_client(args: CheckClientArgs) -> Result<bool> {
-    let mut scenarios = engine::select(client_catalogue::all(), &args.filter, |s| s.name());
+    let all = match &args.replay {
+        Some(file) => explore::replayed_client_scenarios(file)?,
+        None => client_catalogue::all(),
+    };
+    let mut scenarios = engine::select(all, &args.filter, |s| s.name());
     if args.list {
         let width = scenarios.iter().map(|s| s.name().len()).max().unwrap_or(0);
         for s in &scenarios {
@@ -476,6 +506,9 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
         let mut prompt = args.prompt.as_ref().map(|p| format!(" --prompt {}", shell_quote(p))).unwrap_or_default();
         if args.stdio != ClientStdio::default() {
             prompt.push_str(&format!(" --stdio {}", args.stdio));
+        }
+        if let Some(file) = &args.replay {
+            prompt.push_str(&format!(" --replay {}", shell_quote(&file.display().to_string())));
         }
         o.repro =
             Some(format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport));

@@ -181,6 +181,11 @@ impl Engine {
         &self.opts
     }
 
+    /// The default deadline of the steps played from now on.
+    pub fn set_step_timeout(&mut self, d: Duration) {
+        self.opts.step_timeout = d;
+    }
+
     /// Run a future to completion on the engine's thread.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)

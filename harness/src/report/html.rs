@@ -305,6 +305,13 @@ fn section(h: &mut String, i: usize, o: &Outcome) {
     if let (Some(repro), true) = (&o.repro, o.failed() || o.flaky()) {
         let _ = writeln!(h, "<p class=\"repro\">run it alone: <code>{}</code></p>", Esc(repro));
     }
+    if let Some(code) = &o.code {
+        let _ = writeln!(
+            h,
+            "<div class=\"output\"><h3>As a scenario (paste it into scenarios/)</h3><pre>{}</pre></div>",
+            Esc(code)
+        );
+    }
     h.push_str("</div></details></section>\n");
 }
 

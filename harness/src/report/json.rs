@@ -108,6 +108,8 @@ struct JsonOutcome<'a> {
     attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     repro: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
     program_output: Cow<'a, [String]>,
     #[serde(default)]
@@ -195,6 +197,7 @@ fn json_report<'a>(outcomes: &'a [Outcome], meta: &'a ReportMeta) -> JsonReport<
                 duration_ms: ms(o.duration),
                 attempts: o.attempts,
                 repro: o.repro.as_deref().map(b),
+                code: o.code.as_deref().map(b),
                 program_output: Cow::Borrowed(&o.program_output),
                 failure: o.failure.as_ref().map(|f| JsonFailure {
                     client: b(&f.client),
@@ -268,6 +271,7 @@ fn outcome(o: JsonOutcome) -> Result<Outcome, String> {
         transcript,
         attempts: o.attempts,
         repro: o.repro.map(Cow::into_owned),
+        code: o.code.map(Cow::into_owned),
         program_output: o.program_output.into_owned(),
     })
 }

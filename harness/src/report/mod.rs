@@ -138,6 +138,8 @@ pub struct Outcome {
     pub attempts: u32,
     /// A command that runs this scenario alone, as it ran here.
     pub repro: Option<String>,
+    /// The scenario as DSL code, when it is not one of the catalogue's (a case `explore` found).
+    pub code: Option<String>,
     /// What the program under test wrote (stderr, then stdout) during this scenario, when that
     /// explains a failure: whole lines, the start and the end of a long excerpt.
     pub program_output: Vec<String>,
@@ -158,6 +160,7 @@ impl Outcome {
             transcript: vec![],
             attempts: 1,
             repro: None,
+            code: None,
             program_output: vec![],
         }
     }
@@ -235,6 +238,12 @@ impl Outcome {
         }
         if let (true, Some(repro)) = (self.verdict != Verdict::Pass, &self.repro) {
             let _ = writeln!(s, "  run it alone: {repro}");
+        }
+        if let Some(code) = &self.code {
+            let _ = writeln!(s, "  as a scenario (paste it into scenarios/):");
+            for line in code.lines() {
+                let _ = writeln!(s, "    {line}");
+            }
         }
         s
     }
