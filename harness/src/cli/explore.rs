@@ -119,8 +119,8 @@ fn plan(opts: &ExploreOpts, file: &Path, saved: usize) -> String {
 /// Everything after the exploration: saving what was found, the outcomes, the report, the
 /// figures. True when nothing failed.
 struct Ending<'a> {
-    report: ReportOpts,
-    what: String,
+    reporter: Reporter,
+    to_terminal: bool,
     file: &'a Path,
     transport: Transport,
     model: Option<Mode>,
@@ -131,6 +131,15 @@ struct Ending<'a> {
 }
 
 impl Ending<'_> {
+    /// The report's header goes out before the exploration (its rows after): `saved` names the
+    /// saved cases replayed first.
+    fn open(report: ReportOpts, what: &str, saved: &[&Entry]) -> Result<(Reporter, bool)> {
+        let output = report.create_output()?;
+        let to_terminal = output.is_some() || report.format == Format::Human;
+        let names: Vec<&str> = saved.iter().map(|e| e.name.as_str()).chain(["explore_00000000"]).collect();
+        Ok((Reporter::open(report, output, names.into_iter(), what)?, to_terminal))
+    }
+
     fn finish(self, explored: Explored, line: &Line) -> Result<bool> {
         line.clear();
         let mut outcomes: Vec<Outcome> = vec![];
@@ -210,10 +219,7 @@ impl Ending<'_> {
             o.duration = explored.took;
             outcomes.push(o);
         }
-        let output = self.report.create_output()?;
-        let to_terminal = output.is_some() || self.report.format == Format::Human;
-        let mut reporter =
-            Reporter::open(self.report, output, outcomes.iter().map(|o| o.scenario.as_str()), &self.what)?;
+        let (mut reporter, to_terminal) = (self.reporter, self.to_terminal);
         for o in &outcomes {
             crate::report::Observer::finished(&mut reporter, o);
         }
@@ -259,7 +265,13 @@ pub fn explore(args: ExploreArgs) -> Result<bool> {
     };
     let opts = opts(&args.explore, jobs);
     let takes = |e: &&Entry| !e.is_client() && e.is_datagram() == transport.is_datagram();
-    let what = format!("{subject}\n{}", plan(&opts, &file, saved.iter().filter(takes).count()));
+    let replayed: Vec<&Entry> = saved.iter().filter(takes).collect();
+    let what = format!(
+        "{subject}
+{}",
+        plan(&opts, &file, replayed.len())
+    );
+    let (reporter, to_terminal) = Ending::open(report, &what, &replayed)?;
     let mut replay = format!("sockcheck check{flags} --replay {}", shell_quote(&file.display().to_string()));
     if args.transform != crate::Transform::Upper {
         replay += &format!(" --transform {}", args.transform);
@@ -267,7 +279,7 @@ pub fn explore(args: ExploreArgs) -> Result<bool> {
     let subject_value = Subject::Server { spec, transport, model };
     let line = Line::new();
     let explored = explore::explore(&subject_value, saved, &opts, &line)?;
-    let ending = Ending { report, what, file: &file, transport, model, subject, replay, opts };
+    let ending = Ending { reporter, to_terminal, file: &file, transport, model, subject, replay, opts };
     ending.finish(explored, &line)
 }
 
@@ -319,12 +331,18 @@ pub fn explore_client(args: ExploreClientArgs) -> Result<bool> {
     }
     let opts = opts(&args.explore, engine::default_jobs());
     let takes = |e: &&Entry| e.is_client() && e.is_datagram() == transport.is_datagram();
-    let what = format!("{subject}\n{}", plan(&opts, &file, saved.iter().filter(takes).count()));
+    let replayed: Vec<&Entry> = saved.iter().filter(takes).collect();
+    let what = format!(
+        "{subject}
+{}",
+        plan(&opts, &file, replayed.len())
+    );
+    let (reporter, to_terminal) = Ending::open(report, &what, &replayed)?;
     let replay = format!("sockcheck check-client{flags} --replay {}", shell_quote(&file.display().to_string()));
     let client_opts = ClientOpts { step_timeout: opts.timeout, prompt: args.prompt.clone(), stdio: args.stdio };
     let subject_value = Subject::Client { command, transport, opts: client_opts };
     let line = Line::new();
     let explored = explore::explore(&subject_value, saved, &opts, &line)?;
-    let ending = Ending { report, what, file: &file, transport, model: None, subject, replay, opts };
+    let ending = Ending { reporter, to_terminal, file: &file, transport, model: None, subject, replay, opts };
     ending.finish(explored, &line)
 }

@@ -237,6 +237,12 @@ impl Case {
         matches!(self, Case::Datagram { .. })
     }
 
+    /// Whether its replies are slow by design (the played server answers in paced pieces): they
+    /// say nothing about how long this program's replies take.
+    pub fn paced(&self) -> bool {
+        matches!(self, Case::Client { serve: ServeHow::InPieces { .. } | ServeHow::SplittingUtf8 { .. }, .. })
+    }
+
     /// Its size for shrinking reports: (clients or lines, steps, payload bytes).
     pub fn size(&self, model: Option<Mode>) -> (usize, usize, usize) {
         match self {
@@ -286,12 +292,15 @@ impl Case {
         let s = if datagram { s.datagrams() } else { s };
         let Case::Client { serve, lines, end } = self else { return s };
         let answered = lines.iter().filter(|l| !stripped(&l.bytes()).is_empty()).count();
+        // At most 64 pieces a reply: a long line's reply a byte at a time would take longer than
+        // any step waits, and that is the played server's slowness, not the client's.
+        let longest = lines.iter().map(|l| l.bytes().len()).max().unwrap_or(0);
         let serve = match (end, serve) {
             (ClientEnd::ServerCloses, _) if !datagram => close_after(answered),
             (ClientEnd::ServerResets, _) if !datagram => reset_after(answered),
             (_, ServeHow::Normally) => Serve::Normally,
             (_, ServeHow::InPieces { size, pause_ms }) => {
-                crate::scenario::client::reply_in_pieces(*size, ms(*pause_ms))
+                crate::scenario::client::reply_in_pieces((*size).max(longest / 64), ms(*pause_ms))
             }
             (_, ServeHow::SplittingUtf8 { pause_ms }) => crate::scenario::client::split_utf8(ms(*pause_ms)),
             (_, ServeHow::Duplicating) => Serve::Duplicating,

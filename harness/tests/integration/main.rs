@@ -17,6 +17,7 @@ mod datagram_clients;
 mod datagram_proxy;
 mod datagrams;
 mod docs;
+mod explore;
 mod fuzz_regressions;
 mod hardening;
 mod interrupts;
