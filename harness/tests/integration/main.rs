@@ -20,6 +20,7 @@ mod docs;
 mod fuzz_regressions;
 mod hardening;
 mod interrupts;
+mod mutants;
 mod programs;
 mod properties;
 mod proxy;
