@@ -268,8 +268,7 @@ fn a_client_that_changes_whitespace_inside_a_line_is_named_so() {
     assert_eq!(classify(&collapsed, &ctx()), Cause::InnerWhitespaceChanged);
     assert_eq!(classify(&got_other(b"a\tb", b"a b"), &ctx()), Cause::InnerWhitespaceChanged);
     let diff = Difference::between(Unit::Datagram, b"a\tb", b"a b", 0);
-    let datagram =
-        Fact::WrongDatagramSent { index: 1, diff, got: Bytes::of(b"a b"), expected: Bytes::of(b"a\tb") };
+    let datagram = Fact::WrongDatagramSent { index: 1, diff, got: Bytes::of(b"a b"), expected: Bytes::of(b"a\tb") };
     assert_eq!(classify(&datagram, &ctx()), Cause::InnerWhitespaceChanged);
     // Not stripped, or a line ending sent along, stays "not stripped".
     assert_eq!(classify(&got_other(b"hellohow", b"hello  how"), &ctx()), Cause::LineNotStripped);
