@@ -4,34 +4,19 @@
 //! older ones nearest to its bug: exactly the new scenario fails, with the cause that names the
 //! bug. The whole catalogue against each is in `expected.json` (`programs::` with `--ignored`).
 
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
 
+use crate::programs::{json_report, spawnable};
+
 /// `sockcheck SUB --spawn COMMAND --format json EXTRA... --filter F...`, with `{dir}` the
-/// mutants' directory; the JSON report.
+/// directory of `tests/programs`: the JSON report.
 fn report(sub: &str, command: &str, extra: &[&str], filters: &[&str]) -> Value {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/mutants");
-    let command = crate::support::py(command.replace("{dir}", dir));
-    let interpreter = command.split_whitespace().next().unwrap();
-    let found = Command::new("sh").args(["-c", &format!("command -v {interpreter}")]).output();
-    assert!(
-        found.is_ok_and(|o| o.status.success()),
-        "{interpreter} is not installed, so `{command}` cannot be checked: install it (.ci/run does)"
-    );
-    let mut args = vec![sub, "--spawn", &command, "--format", "json"];
-    args.extend(extra);
+    let mut args: Vec<String> = [sub, "--spawn", &spawnable(command), "--format", "json"].map(String::from).into();
+    args.extend(extra.iter().map(|s| s.to_string()));
     for f in filters {
-        args.extend(["--filter", f]);
+        args.extend(["--filter".into(), f.to_string()]);
     }
-    let out = Command::new(crate::support::BIN)
-        .args(&args)
-        .env_remove("PYTHONUNBUFFERED")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr)))
+    json_report(&args).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every scenario filtered for ran and passed, but `scenario`, which failed with `cause`; its
@@ -53,7 +38,7 @@ fn only_failure(report: &Value, scenario: &str, cause: &str) -> Value {
 fn a_server_that_hangs_up_after_exit_fails_only_the_command_words_scenario() {
     let report = report(
         "check",
-        "python3 {dir}/py_exit_server.py {port}",
+        "python3 {dir}/mutants/py_exit_server.py {port}",
         &[],
         &["command_words", "short_message", "several_messages", "second_client", "half_close"],
     );
@@ -68,7 +53,7 @@ fn a_server_that_hangs_up_after_exit_fails_only_the_command_words_scenario() {
 fn a_server_that_skips_blank_messages_fails_only_the_whitespace_scenario() {
     let report = report(
         "check",
-        "python3 {dir}/py_blank_server.py {port}",
+        "python3 {dir}/mutants/py_blank_server.py {port}",
         &[],
         &["message_of_only_whitespace", "short_message", "several_messages", "every_byte_value", "send_of_64k"],
     );
@@ -79,7 +64,7 @@ fn a_server_that_skips_blank_messages_fails_only_the_whitespace_scenario() {
 fn the_docs_udp_server_that_strips_fails_only_the_datagram_whitespace_scenario() {
     let report = report(
         "check",
-        "python3 {dir}/py_udp_strip_server.py {port}",
+        "python3 {dir}/mutants/py_udp_strip_server.py {port}",
         &["--transport", "udp"],
         &["datagram_whitespace", "short_datagram", "datagrams_keep", "every_byte_value_survives", "empty_datagram"],
     );
@@ -92,7 +77,7 @@ fn a_server_that_answers_help_with_usage_fails_only_the_command_words_scenario()
     // Not the restart scenario: a Node server's restart races with its dying threads (EXPECTED.md).
     let report = report(
         "check",
-        "node {dir}/node_help_server.js {port}",
+        "node {dir}/mutants/node_help_server.js {port}",
         &[],
         &["command_words", "short_message", "several_messages", "utf8_passes", "every_byte_value"],
     );
@@ -103,7 +88,7 @@ fn a_server_that_answers_help_with_usage_fails_only_the_command_words_scenario()
 fn a_client_that_collapses_inner_whitespace_fails_only_the_inner_whitespace_scenario() {
     let report = report(
         "check-client",
-        "python3 {dir}/py_collapse_client.py {port}",
+        "python3 {dir}/mutants/py_collapse_client.py {port}",
         &[],
         &["inner_whitespace", "line_is_sent", "several_lines", "empty_and_blank_lines", "end_of_input"],
     );
@@ -114,7 +99,7 @@ fn a_client_that_collapses_inner_whitespace_fails_only_the_inner_whitespace_scen
 fn a_node_client_that_sends_tabs_as_spaces_fails_only_the_inner_whitespace_scenario() {
     let report = report(
         "check-client",
-        "node {dir}/node_tab_client.js {port}",
+        "node {dir}/mutants/node_tab_client.js {port}",
         &[],
         &["inner_whitespace", "line_is_sent", "several_lines", "empty_and_blank_lines", "end_of_input"],
     );
