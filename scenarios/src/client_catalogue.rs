@@ -42,7 +42,7 @@ pub fn all() -> Vec<ClientScenario> {
             }),
         // Only the ends of a line are stripped; spaces and tabs inside are the message. Every
         // language's strip agrees on these lines, and a terminal passes tabs through as typed.
-        ClientScenario::new("inner_whitespace_of_a_line_is_sent_unchanged")
+        ClientScenario::new("spaces_and_tabs_inside_a_line_are_sent_as_typed")
             .any_transport()
             .about("spaces and tabs inside a typed line are sent as typed: only its ends are stripped")
             .steps(|c| {

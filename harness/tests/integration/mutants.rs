@@ -90,9 +90,9 @@ fn a_client_that_collapses_inner_whitespace_fails_only_the_inner_whitespace_scen
         "check-client",
         "python3 {dir}/mutants/py_collapse_client.py {port}",
         &[],
-        &["inner_whitespace", "line_is_sent", "several_lines", "empty_and_blank_lines", "end_of_input"],
+        &["inside_a_line", "line_is_sent", "several_lines", "empty_and_blank_lines", "end_of_input"],
     );
-    only_failure(&report, "inner_whitespace_of_a_line_is_sent_unchanged", "inner_whitespace_changed");
+    only_failure(&report, "spaces_and_tabs_inside_a_line_are_sent_as_typed", "inner_whitespace_changed");
 }
 
 #[test]
@@ -101,8 +101,8 @@ fn a_node_client_that_sends_tabs_as_spaces_fails_only_the_inner_whitespace_scena
         "check-client",
         "node {dir}/mutants/node_tab_client.js {port}",
         &[],
-        &["inner_whitespace", "line_is_sent", "several_lines", "empty_and_blank_lines", "end_of_input"],
+        &["inside_a_line", "line_is_sent", "several_lines", "empty_and_blank_lines", "end_of_input"],
     );
-    let failure = only_failure(&report, "inner_whitespace_of_a_line_is_sent_unchanged", "inner_whitespace_changed");
+    let failure = only_failure(&report, "spaces_and_tabs_inside_a_line_are_sent_as_typed", "inner_whitespace_changed");
     assert_eq!(failure["fact"]["diff"]["got"].as_str().map(|g| g.contains("a btab and")), Some(true), "{failure}");
 }

@@ -9,7 +9,7 @@
 // Its one bug (a mutant, written to be caught): tabs inside a line are replaced by spaces
 // before sending ("a\tb" goes out as "a b"). Only the ends of a line are stripped; what is inside
 // is the message. It passes every catalogue scenario of `sockcheck check-client` before
-// `inner_whitespace_of_a_line_is_sent_unchanged` (see README.md here).
+// `spaces_and_tabs_inside_a_line_are_sent_as_typed` (see README.md here).
 const net = require('node:net');
 const readline = require('node:readline');
 

@@ -9,7 +9,7 @@ that looks harmless: `' '.join(msg.split())`. The port from argv.
 Its one bug (a mutant, written to be caught): whitespace inside a line is collapsed, so
 "two  spaces\\tand a tab" is sent as "two spaces and a tab". Only the ends of a line are
 stripped; what is inside is the message. It passes every catalogue scenario of
-`sockcheck check-client` before `inner_whitespace_of_a_line_is_sent_unchanged` (see README.md here).
+`sockcheck check-client` before `spaces_and_tabs_inside_a_line_are_sent_as_typed` (see README.md here).
 """
 import socket
 import sys
