@@ -39,6 +39,42 @@ pub fn stream() -> Vec<Scenario> {
                     .expect_reply()
                     .close()
             }),
+        // What a message holds is text to echo, whatever it says: learners' servers skip
+        // "blank" messages and hang up on "exit". The pause lets the server read the blanks on
+        // their own, so a skipped one shows as the reply to "after" without its blanks; the
+        // messages after it wait for their replies, so they always arrive alone.
+        Scenario::new("message_of_only_whitespace_is_echoed")
+            .about("a message of only whitespace (spaces, a tab, a line ending) comes back as it was sent (catches `if not data.strip(): continue`)")
+            .client("a", |c| {
+                c.connect()
+                    .send("   ")
+                    .wait(ms(50))
+                    .send("after")
+                    .expect_reply()
+                    .send(" \t ")
+                    .expect_reply()
+                    .send("\r\n")
+                    .expect_reply()
+                    .send("still here")
+                    .expect_reply()
+                    .close()
+            }),
+        Scenario::new("command_words_are_echoed_like_any_text")
+            .about("help, exit, quit and bye, in any case, are text like any other: each comes back uppercased and the connection stays open")
+            .client("a", |c| {
+                c.connect()
+                    .send("help")
+                    .expect_reply()
+                    .send("exit")
+                    .expect_reply()
+                    .send("Quit")
+                    .expect_reply()
+                    .send("BYE\n")
+                    .expect_reply()
+                    .send("still here")
+                    .expect_reply()
+                    .close()
+            }),
         Scenario::new("empty_recv_ends_the_connection")
             .about("a client that closes its side gets the connection closed (no spin on EOF, no leaked socket)")
             .client("a", |c| c.connect().half_close().expect_eof()),

@@ -40,6 +40,16 @@ pub fn all() -> Vec<ClientScenario> {
                     .expect_replies()
                     .expect_sent(["hello", "how are you", "1 + 1 = 2", "bye"])
             }),
+        // Only the ends of a line are stripped; spaces and tabs inside are the message. Every
+        // language's strip agrees on these lines, and a terminal passes tabs through as typed.
+        ClientScenario::new("spaces_and_tabs_inside_a_line_are_sent_as_typed")
+            .any_transport()
+            .about("spaces and tabs inside a typed line are sent as typed: only its ends are stripped")
+            .steps(|c| {
+                c.type_lines(["two  spaces", "a\tb", "  tab\tand  spaces  "])
+                    .expect_sent(["two  spaces", "a\tb", "tab\tand  spaces"])
+                    .expect_replies()
+            }),
         ClientScenario::new("empty_and_blank_lines_are_not_sent")
             .any_transport()
             .about("empty and whitespace-only lines send nothing (an empty send gets no reply: the client would hang)")

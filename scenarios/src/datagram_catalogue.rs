@@ -14,6 +14,15 @@ pub fn all() -> Vec<Scenario> {
             .about("one short datagram is answered with one datagram, uppercased, to the address it came from")
             .datagrams()
             .client("a", |c| c.send_datagram("hello, world").expect_datagram_reply()),
+        Scenario::new("datagram_whitespace_at_both_ends_comes_back")
+            .about("spaces, tabs and line endings at both ends of a datagram, and a datagram of only whitespace, come back as sent (catches the docs' `self.request[0].strip()`)")
+            .datagrams()
+            .client("a", |c| {
+                c.send_datagram(" \t padded \r\n")
+                    .expect_datagram_reply()
+                    .send_datagram("   ")
+                    .expect_datagram_reply()
+            }),
         Scenario::new("datagrams_keep_their_boundaries_and_sizes")
             .about("datagrams of 1, 1,000 and 8,193 bytes come back one for one: no merging, no splitting, no cut")
             .datagrams()

@@ -20,6 +20,8 @@ fn without_uppercasing_every_scenario_that_expects_a_lowercase_letter_back_fails
     let expected = [
         "short_message_is_echoed_upper",
         "several_messages_on_one_connection",
+        "message_of_only_whitespace_is_echoed",
+        "command_words_are_echoed_like_any_text",
         "send_of_64k_comes_back_whole",
         "send_of_1m_comes_back_whole",
         "send_of_16m_comes_back_whole",

@@ -43,6 +43,8 @@ pub enum Cause {
     NotUppercased,
     LineEndingAdded,
     ReplyChanged,
+    WhitespaceLost,
+    CommandWordAnswered,
     MoreThanReply,
     ReplyCut,
     NoReply,
@@ -93,6 +95,7 @@ pub enum Cause {
     LineNeverSent,
     UnboundDatagramClient,
     LineNotStripped,
+    InnerWhitespaceChanged,
     EmptyDatagramSent,
     LineSplitIntoDatagrams,
     SentSomethingElse,
@@ -112,6 +115,8 @@ impl Cause {
             NotUppercased => "the reply is not uppercased",
             LineEndingAdded => "the reply has a line ending the message did not have",
             ReplyChanged => "the reply differs from the message uppercased",
+            WhitespaceLost => "whitespace the client sent did not come back",
+            CommandWordAnswered => "the server answered a word such as help or exit as a command, not as text",
             MoreThanReply => "the server sent more than the reply",
             ReplyCut => "the reply was cut short",
             NoReply => "no reply",
@@ -160,6 +165,7 @@ impl Cause {
             LineNeverSent => "the client never sent the line",
             UnboundDatagramClient => "the client's datagram socket has no address, so no reply can reach it",
             LineNotStripped => "the client sent the line without stripping it",
+            InnerWhitespaceChanged => "the client changed the spaces or tabs inside the line",
             EmptyDatagramSent => "the client sent an empty datagram",
             LineSplitIntoDatagrams => "the client sent one line as several datagrams",
             SentSomethingElse => "the client sent something other than the lines typed",
@@ -178,6 +184,8 @@ impl Cause {
             NotUppercased => "send data.upper(), not data",
             LineEndingAdded => "send the reply as the message came, without a newline (print/println/writeln add one; use send/write)",
             ReplyChanged => "uppercase a-z only and send every other byte back as it came: do not decode, strip, or re-encode",
+            WhitespaceLost => "send back every byte received, whitespace too: no strip(), and no `if not data.strip(): continue` (a message of only spaces is a message)",
+            CommandWordAnswered => "every message is text to echo: send data.upper() for help, exit and quit too (a client ends the conversation by closing its socket, not with a word)",
             MoreThanReply => "send one reply per message, exactly as long as the message",
             ReplyCut => "one recv() is not the whole message: loop (recv, then sendall(data.upper())) until recv returns b''",
             NoReply => "answer every message: recv, then sendall(data.upper())",
@@ -226,6 +234,7 @@ impl Cause {
             LineNeverSent => "send each line typed as one datagram (sendto) before waiting for the reply",
             UnboundDatagramClient => "bind the AF_UNIX datagram socket to a path of its own before sending (sock.bind(path))",
             LineNotStripped => "strip the line before sending it",
+            InnerWhitespaceChanged => "strip only the ends of the line (line.strip()): the spaces and tabs inside it are part of the message",
             EmptyDatagramSent => "skip empty lines: an empty line must not be sent",
             LineSplitIntoDatagrams => "read the whole line first, then send it as one datagram",
             SentSomethingElse => "send each line as it was typed, stripped",
@@ -364,7 +373,7 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
             {
                 C::Greeting
             } else {
-                reply_difference(&diff.expected[diff.index()..], &diff.got[diff.index()..])
+                wrong_bytes(diff)
             }
         }
         Fact::MoreThanReply { at, .. } if ctx.greeting.as_ref().is_some_and(|g| *at <= g.len() as u64) => C::Greeting,
@@ -429,7 +438,7 @@ fn by_datagram_fact(fact: &Fact) -> Cause {
         Fact::DatagramTooLong { .. } => C::DatagramTooLong,
         Fact::DatagramCut { .. } => C::DatagramCut,
         Fact::LaterReplyFirst { .. } => C::RepliesOutOfOrder,
-        Fact::WrongDatagram { diff, .. } => reply_difference(&diff.expected[diff.index()..], &diff.got[diff.index()..]),
+        Fact::WrongDatagram { diff, .. } => wrong_bytes(diff),
         Fact::UnexpectedDatagram { .. } => C::UnexpectedDatagram,
         Fact::Burst { answered: 0, .. } => C::NoDatagramReply,
         Fact::Burst { stranger: Some(_), .. } => C::UnexpectedDatagram,
@@ -471,6 +480,7 @@ fn by_client_fact(fact: &Fact) -> Cause {
         }
         Fact::WrongLine { .. } => C::WrongLine,
         Fact::ExtraLine { .. } => C::ExtraOutput,
+        Fact::ServerGotOther { diff } if inner_whitespace_changed(diff) => C::InnerWhitespaceChanged,
         Fact::ServerGotOther { diff } if matches!(diff.got_byte(), Some(b'\n' | b'\r' | b' ' | b'\t')) => {
             C::LineNotStripped
         }
@@ -480,6 +490,7 @@ fn by_client_fact(fact: &Fact) -> Cause {
         Fact::WrongDatagramSent { got, expected, .. } if got.head.trim_ascii() == expected.head.as_slice() => {
             C::LineNotStripped
         }
+        Fact::WrongDatagramSent { diff, .. } if inner_whitespace_changed(diff) => C::InnerWhitespaceChanged,
         Fact::WrongDatagramSent { .. } => C::SentSomethingElse,
         Fact::TooManyDatagrams { split: true, .. } => C::LineSplitIntoDatagrams,
         Fact::TooManyDatagrams { extra, .. } if extra.len == 0 => C::EmptyDatagramSent,
@@ -500,6 +511,42 @@ fn by_client_fact(fact: &Fact) -> Cause {
         Fact::WaitedForever { .. } => C::NoTimeout,
         _ => C::Sockcheck,
     }
+}
+
+/// Words a learner's program may take for commands. Compared without case, on what is left of the
+/// expected reply around a difference once whitespace is trimmed.
+const COMMAND_WORDS: [&str; 9] = ["help", "exit", "quit", "bye", "goodbye", "close", "stop", "end", "logout"];
+
+/// What is wrong with wrong reply bytes (a stream's or a datagram's): how they differ from the
+/// first difference on, and then what the expected bytes around it were.
+fn wrong_bytes(diff: &super::Difference) -> Cause {
+    let (want, got) = (&diff.expected[diff.index()..], &diff.got[diff.index()..]);
+    match reply_difference(want, got) {
+        Cause::ReplyChanged if is_command_word(&diff.expected) => Cause::CommandWordAnswered,
+        Cause::ReplyChanged if lost_leading_whitespace(want, got) => Cause::WhitespaceLost,
+        other => other,
+    }
+}
+
+/// The bytes are one command word, with whitespace around it at most.
+fn is_command_word(bytes: &[u8]) -> bool {
+    let word = bytes.trim_ascii();
+    COMMAND_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
+}
+
+/// Whitespace was expected and `got` is what follows it: stripped, or a message of only
+/// whitespace skipped (`want` and `got` start at the first difference).
+fn lost_leading_whitespace(want: &[u8], got: &[u8]) -> bool {
+    let is_space = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
+    let rest = &want[want.iter().take_while(|b| is_space(b)).count()..];
+    let n = rest.len().min(got.len());
+    rest.len() < want.len() && n > 0 && rest[..n] == got[..n]
+}
+
+/// A client's bytes differ where the typed line has a space or a tab inside (the ends are
+/// stripped, so expected whitespace is inner), and not by a line ending sent along.
+fn inner_whitespace_changed(diff: &super::Difference) -> bool {
+    matches!(diff.expected_byte(), Some(b' ' | b'\t')) && !matches!(diff.got_byte(), Some(b'\n' | b'\r'))
 }
 
 /// What is wrong with reply bytes, from the first difference on (`want` and `got` start there).

@@ -103,6 +103,8 @@ fn answering_only_the_first_recv_is_caught() {
         model: Mode::Sequential,
         must_fail: &[
             ("several_messages_on_one_connection", BOTH),
+            ("message_of_only_whitespace_is_echoed", BOTH),
+            ("command_words_are_echoed_like_any_text", BOTH),
             ("send_of_64k_comes_back_whole", BOTH),
             ("send_of_1m_comes_back_whole", BOTH),
             ("send_of_16m_comes_back_whole", BOTH),

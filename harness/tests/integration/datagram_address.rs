@@ -84,7 +84,7 @@ fn the_running_reference_server_passes_every_datagram_scenario_that_can_run() {
         assert_eq!(v["restarted_datagram_server_binds_at_once"], "skip", "{out}");
         assert!(out.contains("needs a target sockcheck can stop and start"), "{out}");
         // Over udp the socket-file scenarios are unix-dgram only; over unix-dgram they need control.
-        let total = "9 passed, 0 failed, 3 skipped";
+        let total = "10 passed, 0 failed, 3 skipped";
         assert!(out.lines().any(|l| l == total), "{t}: want {total}: {out}");
         assert!(out.contains(&format!("against the server at {}", server.endpoint)), "{out}");
     }

@@ -109,7 +109,7 @@ per_transport! {
         let cmd = format!("exec env TMPDIR={} {} client {flag}", tmp.path().display(), env!("CARGO_BIN_EXE_sockcheck"));
         let (failed, outcomes) = check(&cmd, t, &[]);
         assert!(failed.is_empty(), "{failed:#?}");
-        assert_eq!(outcomes.len(), 10);
+        assert_eq!(outcomes.len(), 11);
         let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
     }

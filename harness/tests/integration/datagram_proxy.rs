@@ -226,7 +226,7 @@ per_transport! {
             assert!(!o.failed(), "{} through the proxy over {t}: {:?}", s.name(), o.failure);
             ran += usize::from(!matches!(o.verdict, sockcheck::report::Verdict::Skip(_)));
         }
-        assert_eq!(ran, 9, "the scenarios that need no restart");
+        assert_eq!(ran, 10, "the scenarios that need no restart");
     }
 }
 

@@ -21,6 +21,7 @@ mod explore;
 mod fuzz_regressions;
 mod hardening;
 mod interrupts;
+mod mutants;
 mod programs;
 mod properties;
 mod proxy;

@@ -14,21 +14,41 @@ fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// Check one program of the table against the whole catalogue (or the scenarios named in
-/// `only`); every difference from the table, one line each.
-fn differences(kind: &str, name: &str, only: &[&str]) -> Vec<String> {
-    let table = expected();
-    let entry = &table[kind][name];
+/// `command` (of `expected.json`) ready to spawn: `{dir}` is `tests/programs`, Python runs as
+/// the tests run it. The test fails, saying what to install, when its interpreter is missing.
+pub(crate) fn spawnable(command: &str) -> String {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs");
-    let command = crate::support::py(entry["command"].as_str().unwrap().replace("{dir}", dir));
+    let command = crate::support::py(command.replace("{dir}", dir));
     let interpreter = command.split_whitespace().next().unwrap();
     if Command::new("sh")
         .args(["-c", &format!("command -v {interpreter}")])
         .output()
         .map_or(true, |o| !o.status.success())
     {
-        panic!("{interpreter} is not installed, so {name} cannot be checked: install it (.ci/run does)");
+        panic!("{interpreter} is not installed, so `{command}` cannot be checked: install it (.ci/run does)");
     }
+    command
+}
+
+/// `sockcheck ARGS` (with `--format json`) as a user runs it, with `PYTHONUNBUFFERED` unset and
+/// no stdin: its JSON report, or why there is none.
+pub(crate) fn json_report(args: &[String]) -> Result<Value, String> {
+    let out = Command::new(crate::support::BIN)
+        .args(args)
+        .env_remove("PYTHONUNBUFFERED")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("no JSON report ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Check one program of the table against the whole catalogue (or the scenarios named in
+/// `only`); every difference from the table, one line each.
+fn differences(kind: &str, name: &str, only: &[&str]) -> Vec<String> {
+    let table = expected();
+    let entry = &table[kind][name];
+    let command = spawnable(entry["command"].as_str().unwrap());
     let sub = if kind == "servers" { "check" } else { "check-client" };
     let mut args: Vec<String> =
         [sub, "--spawn", &command, "--format", "json", "--transport"].iter().map(|s| s.to_string()).collect();
@@ -39,17 +59,9 @@ fn differences(kind: &str, name: &str, only: &[&str]) -> Vec<String> {
     for s in only {
         args.extend(["--filter".into(), s.to_string()]);
     }
-    let out = Command::new(crate::support::BIN)
-        .args(&args)
-        .env_remove("PYTHONUNBUFFERED")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let report: Value = match serde_json::from_slice(&out.stdout) {
+    let report = match json_report(&args) {
         Ok(v) => v,
-        Err(e) => {
-            return vec![format!("{name}: no JSON report ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr))]
-        }
+        Err(e) => return vec![format!("{name}: {e}")],
     };
     let mut problems = vec![];
     for (scenario, want) in entry["expect"].as_object().unwrap() {

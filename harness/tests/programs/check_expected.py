@@ -44,7 +44,7 @@ def judge(want, got):
 
 for kind in ("servers", "clients"):
     for name, prog in expected[kind].items():
-        tag = name.replace(":", "@")
+        tag = name.replace(":", "@").replace("/", "@")
         cat = outcomes(os.path.join(out, f"{tag}.json"))
         if cat is None:
             print(f"{name}: no report in {out}")

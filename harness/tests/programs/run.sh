@@ -36,6 +36,12 @@ py_prompt_client.py|check-client|python3 $dir/py_prompt_client.py {port}|
 node_pipe_client.js|check-client|node $dir/node_pipe_client.js {port}|
 perl_client.pl|check-client|perl $dir/perl_client.pl {port}|
 py_unix_client.py|check-client|python3 $dir/py_unix_client.py {path}|
+mutants/py_exit_server.py|check|python3 $dir/mutants/py_exit_server.py {port}|
+mutants/py_blank_server.py|check|python3 $dir/mutants/py_blank_server.py {port}|
+mutants/py_udp_strip_server.py|check|python3 $dir/mutants/py_udp_strip_server.py {port}|--transport udp
+mutants/node_help_server.js|check|node $dir/mutants/node_help_server.js {port}|
+mutants/py_collapse_client.py|check-client|python3 $dir/mutants/py_collapse_client.py {port}|
+mutants/node_tab_client.js|check-client|node $dir/mutants/node_tab_client.js {port}|
 LIST
 }
 
@@ -43,7 +49,7 @@ programs | while IFS='|' read -r name cmd spawn extra; do
     if [ $# -gt 0 ]; then
         case " $* " in *" $name "*) ;; *) continue ;; esac
     fi
-    tag=$(echo "$name" | tr ':' '@')
+    tag=$(echo "$name" | tr ':/' '@@')
     echo "== $name: sockcheck $cmd --spawn '$spawn' $extra"
     # shellcheck disable=SC2086
     env -u PYTHONUNBUFFERED "$bin" $cmd --spawn "$spawn" $extra --format json --output "$out/$tag.json" \

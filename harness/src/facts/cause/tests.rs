@@ -230,3 +230,47 @@ fn bytes_show_as_text_where_they_are_utf8_and_read_back_exactly() {
     let all: Vec<u8> = (0..=255).collect();
     assert_eq!(unshow(&show(&all)).unwrap(), all);
 }
+
+#[test]
+fn whitespace_missing_from_the_start_of_a_reply_is_lost_whitespace() {
+    // A blank message skipped: "   " then "after" read apart, and only "AFTER" came back.
+    assert_eq!(classify(&wrong_reply(b"   AFTER", b"AFTER", 0), &ctx()), Cause::WhitespaceLost);
+    // The docs' UDP handler, `self.request[0].strip()`: both ends gone.
+    let diff = Difference::between(Unit::Datagram, b" \t PADDED \r\n", b"PADDED", 0);
+    let stripped = Fact::WrongDatagram { diff, got: 6, expected: 12 };
+    assert_eq!(classify(&stripped, &ctx()), Cause::WhitespaceLost);
+    // Something else where whitespace belongs is a changed reply, not a strip.
+    assert_eq!(classify(&wrong_reply(b"   AFTER", b"XAFTER", 0), &ctx()), Cause::ReplyChanged);
+    assert_eq!(classify(&wrong_reply(b"A B", b"A_B", 0), &ctx()), Cause::ReplyChanged);
+    // A line ending added stays that, even where the expected bytes were blanks.
+    assert_eq!(classify(&wrong_reply(b"  X", b"\n  X", 0), &ctx()), Cause::LineEndingAdded);
+}
+
+#[test]
+fn another_answer_to_a_command_word_names_the_word_as_the_cause() {
+    // `help` answered with a usage line, over a stream and in a datagram, in any case.
+    assert_eq!(classify(&wrong_reply(b"HELP", b"usag", 0), &ctx()), Cause::CommandWordAnswered);
+    assert_eq!(classify(&wrong_reply(b"BYE\n", b"Good", 40), &ctx()), Cause::CommandWordAnswered);
+    let diff = Difference::between(Unit::Datagram, b"EXIT", b"bye!!", 0);
+    assert_eq!(classify(&Fact::WrongDatagram { diff, got: 5, expected: 4 }, &ctx()), Cause::CommandWordAnswered);
+    // Lowercase is still "not uppercased", and other words are a changed reply.
+    assert_eq!(classify(&wrong_reply(b"HELP", b"help", 0), &ctx()), Cause::NotUppercased);
+    assert_eq!(classify(&wrong_reply(b"HELPER", b"usage:", 0), &ctx()), Cause::ReplyChanged);
+}
+
+#[test]
+fn a_client_that_changes_whitespace_inside_a_line_is_named_so() {
+    let got_other = |expected: &[u8], got: &[u8]| Fact::ServerGotOther {
+        diff: Difference::between(Unit::Stream, expected, got, 0),
+    };
+    // ' '.join(msg.split()): two spaces become one; a tab replaced by a space.
+    let collapsed = got_other(b"hellotwo  spaces", b"hellotwo spaces");
+    assert_eq!(classify(&collapsed, &ctx()), Cause::InnerWhitespaceChanged);
+    assert_eq!(classify(&got_other(b"a\tb", b"a b"), &ctx()), Cause::InnerWhitespaceChanged);
+    let diff = Difference::between(Unit::Datagram, b"a\tb", b"a b", 0);
+    let datagram = Fact::WrongDatagramSent { index: 1, diff, got: Bytes::of(b"a b"), expected: Bytes::of(b"a\tb") };
+    assert_eq!(classify(&datagram, &ctx()), Cause::InnerWhitespaceChanged);
+    // Not stripped, or a line ending sent along, stays "not stripped".
+    assert_eq!(classify(&got_other(b"hellohow", b"hello  how"), &ctx()), Cause::LineNotStripped);
+    assert_eq!(classify(&got_other(b"two words", b"two\n"), &ctx()), Cause::LineNotStripped);
+}
