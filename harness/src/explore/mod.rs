@@ -544,7 +544,10 @@ mod tests {
         assert!(was_progressing(&lines(0, 3)), "the played server was still writing");
         assert!(was_progressing(&lines(1, 10)), "part of the line was printed");
         assert!(!rests_on_a_wait(&Fact::ClosedByServer { after: Micros::default() }));
-        let ended = Fact::TooFewLines { ended: true, ..lines(0, 10) };
+        let Fact::TooFewLines { printed, expected, partial, next, within, stranger, served, .. } = lines(0, 10) else {
+            unreachable!()
+        };
+        let ended = Fact::TooFewLines { printed, expected, partial, next, ended: true, within, stranger, served };
         assert!(!rests_on_a_wait(&ended), "a client that exited is not waited for");
     }
 

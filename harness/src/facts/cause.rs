@@ -478,6 +478,9 @@ fn by_client_fact(fact: &Fact) -> Cause {
         Fact::WrongLine { got, expected, .. } if got.len < expected.len && expected.head.starts_with(&got.head) => {
             C::ReplyReadOnce
         }
+        // The printed reply differs where the typed line had inner whitespace: the client
+        // changed it before sending (the played server echoes what it gets).
+        Fact::WrongLine { diff, datagram: false, .. } if inner_whitespace_changed(diff) => C::InnerWhitespaceChanged,
         Fact::WrongLine { .. } => C::WrongLine,
         Fact::ExtraLine { .. } => C::ExtraOutput,
         Fact::ServerGotOther { diff } if inner_whitespace_changed(diff) => C::InnerWhitespaceChanged,
@@ -524,6 +527,10 @@ fn wrong_bytes(diff: &super::Difference) -> Cause {
     match reply_difference(want, got) {
         Cause::ReplyChanged if is_command_word(&diff.expected) => Cause::CommandWordAnswered,
         Cause::ReplyChanged if lost_leading_whitespace(want, got) => Cause::WhitespaceLost,
+        // Nothing came where only whitespace was expected: stripped at the end, or skipped.
+        Cause::ReplyChanged if got.is_empty() && !want.is_empty() && want.iter().all(u8::is_ascii_whitespace) => {
+            Cause::WhitespaceLost
+        }
         other => other,
     }
 }
