@@ -237,6 +237,53 @@ impl Case {
         matches!(self, Case::Datagram { .. })
     }
 
+    /// Simpler forms of this case that proptest's shrinking does not reach (it shrinks each
+    /// alternative of a `prop_oneof!` within itself): several sends or datagrams become one,
+    /// turns become one connection after another, a paced server a plain one. Simplest first.
+    pub fn simpler(&self) -> Vec<Case> {
+        let mut out = vec![];
+        match self {
+            Case::Stream { conns, interleave } => {
+                if *interleave {
+                    out.push(Case::Stream { conns: conns.clone(), interleave: false });
+                }
+                for (i, conn) in conns.iter().enumerate() {
+                    for (k, op) in conn.ops.iter().enumerate() {
+                        if let StreamOp::Pieces(ms) = op {
+                            for m in ms {
+                                let mut c = conns.clone();
+                                c[i].ops[k] = StreamOp::Echo(m.clone());
+                                out.push(Case::Stream { conns: c, interleave: *interleave });
+                            }
+                        }
+                    }
+                }
+            }
+            Case::Datagram { ops } => {
+                for (k, op) in ops.iter().enumerate() {
+                    if let DgramWhat::Pipelined(ms) = &op.what {
+                        for m in ms {
+                            let mut o = ops.clone();
+                            o[k].what = DgramWhat::Echo(m.clone());
+                            out.push(Case::Datagram { ops: o });
+                        }
+                    }
+                    if op.sender != 0 {
+                        let mut o = ops.clone();
+                        o[k].sender = 0;
+                        out.push(Case::Datagram { ops: o });
+                    }
+                }
+            }
+            Case::Client { serve, lines, end } => {
+                if *serve != ServeHow::Normally {
+                    out.push(Case::Client { serve: ServeHow::Normally, lines: lines.clone(), end: *end });
+                }
+            }
+        }
+        out
+    }
+
     /// Whether its replies are slow by design (the played server answers in paced pieces): they
     /// say nothing about how long this program's replies take.
     pub fn paced(&self) -> bool {
@@ -480,6 +527,22 @@ mod tests {
         let code = case.code("x", None, false);
         assert!(code.contains(".serve(close_after(2))"), "{code}");
         assert!(code.contains(r#"type_line("one more").expect_exit(Exit::Failure)"#), "{code}");
+    }
+
+    #[test]
+    fn simpler_forms_send_one_message_where_there_were_several() {
+        let m = |s: &str| Msg(vec![Piece::Bytes(s.as_bytes().to_vec())]);
+        let case =
+            Case::Datagram { ops: vec![DgramOp { sender: 1, what: DgramWhat::Pipelined(vec![m("a"), m(" ")]) }] };
+        let simpler = case.simpler();
+        assert!(simpler.contains(&Case::Datagram { ops: vec![DgramOp { sender: 1, what: DgramWhat::Echo(m(" ")) }] }));
+        assert!(simpler.contains(&Case::Datagram {
+            ops: vec![DgramOp { sender: 0, what: DgramWhat::Pipelined(vec![m("a"), m(" ")]) }]
+        }));
+        let conn = Conn { ops: vec![StreamOp::Pieces(vec![m("a"), m("b")])], end: ConnEnd::Open };
+        let stream = Case::Stream { conns: vec![conn], interleave: true };
+        assert_eq!(stream.simpler().len(), 3);
+        assert!(Case::Stream { conns: vec![], interleave: false }.simpler().is_empty());
     }
 
     #[test]

@@ -394,6 +394,21 @@ impl<'a> Player<'a> {
                 }
             }
         }
+        // Then the simpler forms proptest does not try, while one still fails the same way.
+        'simpler: loop {
+            for candidate in best.simpler() {
+                if started.elapsed() >= shared.opts.shrink_time {
+                    break 'simpler;
+                }
+                runs += 1;
+                let o = self.play(&candidate, &candidate.id(), shared.wait());
+                if same(&o) {
+                    (best, best_outcome) = (candidate, o);
+                    continue 'simpler;
+                }
+            }
+            break;
+        }
         // The shrunk case again on a fresh process each time: once with the full wait (a verdict
         // that rests on a short one is confirmed), then with the short one.
         let name = best.id();
