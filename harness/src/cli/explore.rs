@@ -131,13 +131,24 @@ struct Ending<'a> {
 }
 
 impl Ending<'_> {
-    /// The report's header goes out before the exploration (its rows after): `saved` names the
-    /// saved cases replayed first.
-    fn open(report: ReportOpts, what: &str, saved: &[&Entry]) -> Result<(Reporter, bool)> {
+    /// The report's header goes out before the exploration (its rows after): the subject, the
+    /// plan, and the saved cases for this subject, replayed first.
+    fn open(
+        report: ReportOpts,
+        subject: &str,
+        opts: &ExploreOpts,
+        file: &Path,
+        saved: &[Entry],
+        client: bool,
+        transport: Transport,
+    ) -> Result<(Reporter, bool)> {
+        let takes = |e: &&Entry| e.is_client() == client && e.is_datagram() == transport.is_datagram();
+        let saved: Vec<&Entry> = saved.iter().filter(takes).collect();
+        let what = format!("{subject}\n{}", plan(opts, file, saved.len()));
         let output = report.create_output()?;
         let to_terminal = output.is_some() || report.format == Format::Human;
         let names: Vec<&str> = saved.iter().map(|e| e.name.as_str()).chain(["explore_00000000"]).collect();
-        Ok((Reporter::open(report, output, names.into_iter(), what)?, to_terminal))
+        Ok((Reporter::open(report, output, names.into_iter(), &what)?, to_terminal))
     }
 
     fn finish(self, explored: Explored, line: &Line) -> Result<bool> {
@@ -264,14 +275,7 @@ pub fn explore(args: ExploreArgs) -> Result<bool> {
         (ServerSpec::Reference(mode, args.transform), transport, Some(mode), subject, flags, engine::default_jobs())
     };
     let opts = opts(&args.explore, jobs);
-    let takes = |e: &&Entry| !e.is_client() && e.is_datagram() == transport.is_datagram();
-    let replayed: Vec<&Entry> = saved.iter().filter(takes).collect();
-    let what = format!(
-        "{subject}
-{}",
-        plan(&opts, &file, replayed.len())
-    );
-    let (reporter, to_terminal) = Ending::open(report, &what, &replayed)?;
+    let (reporter, to_terminal) = Ending::open(report, &subject, &opts, &file, &saved, false, transport)?;
     let mut replay = format!("sockcheck check{flags} --replay {}", shell_quote(&file.display().to_string()));
     if args.transform != crate::Transform::Upper {
         replay += &format!(" --transform {}", args.transform);
@@ -330,14 +334,7 @@ pub fn explore_client(args: ExploreClientArgs) -> Result<bool> {
         flags += &format!(" --stdio {}", args.stdio);
     }
     let opts = opts(&args.explore, engine::default_jobs());
-    let takes = |e: &&Entry| e.is_client() && e.is_datagram() == transport.is_datagram();
-    let replayed: Vec<&Entry> = saved.iter().filter(takes).collect();
-    let what = format!(
-        "{subject}
-{}",
-        plan(&opts, &file, replayed.len())
-    );
-    let (reporter, to_terminal) = Ending::open(report, &what, &replayed)?;
+    let (reporter, to_terminal) = Ending::open(report, &subject, &opts, &file, &saved, true, transport)?;
     let replay = format!("sockcheck check-client{flags} --replay {}", shell_quote(&file.display().to_string()));
     let client_opts = ClientOpts { step_timeout: opts.timeout, prompt: args.prompt.clone(), stdio: args.stdio };
     let subject_value = Subject::Client { command, transport, opts: client_opts };

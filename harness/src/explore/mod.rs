@@ -223,7 +223,22 @@ struct Shared<'a> {
     found: Mutex<Option<Found>>,
 }
 
-impl Shared<'_> {
+impl<'a> Shared<'a> {
+    fn new(subject: &'a Subject, opts: &'a ExploreOpts) -> Self {
+        Shared {
+            subject,
+            opts,
+            started: Instant::now(),
+            cases: AtomicU64::new(0),
+            starts: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
+            longest: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            stopped: Mutex::new(None),
+            found: Mutex::new(None),
+        }
+    }
+
     /// The wait for a step now: derived from the replies seen, the full timeout before any.
     fn wait(&self) -> Duration {
         match self.longest.load(Ordering::Relaxed) {
@@ -469,18 +484,7 @@ pub fn explore(
     opts: &ExploreOpts,
     watch: &dyn Watch,
 ) -> std::io::Result<Explored> {
-    let shared = Shared {
-        subject,
-        opts,
-        started: Instant::now(),
-        cases: AtomicU64::new(0),
-        starts: AtomicU64::new(0),
-        slow: AtomicU64::new(0),
-        longest: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-        stopped: Mutex::new(None),
-        found: Mutex::new(None),
-    };
+    let shared = Shared::new(subject, opts);
     let mut explored = Explored::default();
     {
         let mut player = Player::new(&shared)?;
@@ -581,18 +585,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             shrink_time: Duration::from_secs(1),
         };
-        let shared = Shared {
-            subject: &subject,
-            opts: &opts,
-            started: Instant::now(),
-            cases: AtomicU64::new(0),
-            starts: AtomicU64::new(0),
-            slow: AtomicU64::new(0),
-            longest: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-            stopped: Mutex::new(None),
-            found: Mutex::new(None),
-        };
+        let shared = Shared::new(&subject, &opts);
         assert_eq!(shared.wait(), opts.timeout, "no reply seen yet");
         shared.longest.store(10_000, Ordering::Relaxed);
         assert_eq!(shared.wait(), Duration::from_millis(40) + WAIT_FLOOR);
