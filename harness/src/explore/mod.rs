@@ -545,8 +545,14 @@ mod tests {
 
     #[test]
     fn a_wait_that_saw_progress_is_confirmed_and_a_silent_one_is_not() {
-        let no_reply =
-            |got| Fact::NoReply { got, expected: 4, waited: Micros::default(), stalled: false, send_error: None };
+        let no_reply = |got| Fact::NoReply {
+            got,
+            expected: 4,
+            waited: Micros::default(),
+            stalled: false,
+            send_error: None,
+            missing: Default::default(),
+        };
         assert!(rests_on_a_wait(&no_reply(0)) && !was_progressing(&no_reply(0)));
         assert!(was_progressing(&no_reply(2)));
         let lines = |partial, replied| Fact::TooFewLines {

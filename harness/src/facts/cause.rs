@@ -382,6 +382,14 @@ fn by_fact(fact: &Fact, ctx: &Context) -> Cause {
             C::LineEndingAdded
         }
         Fact::MoreThanReply { .. } => C::MoreThanReply,
+        // Nothing came for a message of only whitespace: skipped (`if not data.strip()`).
+        Fact::NoReply { got: 0, missing, .. }
+            if missing.len > 0
+                && missing.len as usize == missing.head.len()
+                && missing.head.iter().all(u8::is_ascii_whitespace) =>
+        {
+            C::WhitespaceLost
+        }
         Fact::NoReply { got: 0, .. } => C::NoReply,
         Fact::NoReply { .. } => C::ReplyCut,
         // Closed or reset: whether a close with the client's bytes unread goes out as FIN or RST

@@ -368,6 +368,9 @@ pub enum Fact {
         waited: Micros,
         stalled: bool,
         send_error: Option<IoFault>,
+        /// The reply bytes that did not come (their start).
+        #[serde(default)]
+        missing: Bytes,
     },
     /// The connection ended while `got` of `expected` reply bytes had come.
     ConnectionEnded {

@@ -189,7 +189,7 @@ impl Display for Fact {
             Fact::PartlyReplied { bytes, took, pending } => {
                 write!(f, "first {bytes} bytes in {took}; {pending} still pending")
             }
-            Fact::NoReply { got, expected, waited, stalled, send_error } => {
+            Fact::NoReply { got, expected, waited, stalled, send_error, .. } => {
                 if *stalled {
                     write!(f, "no reply byte for {waited}: got {got} of {expected} bytes")?;
                 } else {

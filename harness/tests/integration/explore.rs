@@ -152,8 +152,14 @@ fn finds(sub: &str, command: &str, extra: &[&str], cause: &str, max_steps: usize
 
 #[test]
 fn a_server_that_leaves_whitespace_unanswered_is_shrunk_to_one_message_of_whitespace() {
-    let code =
-        finds("explore", &format!("python3 {PROGRAMS}/mutants/py_blank_server.py {{port}}"), &[], "no_reply", 3, 1);
+    let code = finds(
+        "explore",
+        &format!("python3 {PROGRAMS}/mutants/py_blank_server.py {{port}}"),
+        &[],
+        "whitespace_lost",
+        3,
+        1,
+    );
     assert!(code.contains(r#".client("a", |c| c.connect().send(" ").expect_reply())"#), "{code}");
 }
 

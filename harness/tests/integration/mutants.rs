@@ -104,5 +104,7 @@ fn a_node_client_that_sends_tabs_as_spaces_fails_only_the_inner_whitespace_scena
         &["inside_a_line", "line_is_sent", "several_lines", "empty_and_blank_lines", "end_of_input"],
     );
     let failure = only_failure(&report, "spaces_and_tabs_inside_a_line_are_sent_as_typed", "inner_whitespace_changed");
-    assert_eq!(failure["fact"]["diff"]["got"].as_str().map(|g| g.contains("a btab and")), Some(true), "{failure}");
+    // The tab of "a\tb" went as a space. What came after it may not have arrived yet when the
+    // difference is seen (the client types line by line), so only this much is certain.
+    assert_eq!(failure["fact"]["diff"]["got"].as_str().map(|g| g.contains("a b")), Some(true), "{failure}");
 }

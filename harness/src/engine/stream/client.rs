@@ -237,6 +237,7 @@ impl Client {
                         waited: if stalled { stall.into() } else { deadline.into() },
                         stalled,
                         send_error: self.writer_error(),
+                        missing: Bytes::of(&expected[got..]),
                     });
                 }
                 Ok(Err(e)) => {

@@ -102,9 +102,32 @@ fn a_cut_reply_and_no_reply_differ_by_what_came() {
     assert_eq!(classify(&cut, &ctx()), Cause::ReplyCut);
     let closed = Fact::ConnectionEnded { got: 0, expected: 5, how: Ending::Closed };
     assert_eq!(classify(&closed, &ctx()), Cause::ClosedWithoutReply);
-    let stalled = Fact::NoReply { got: 100, expected: 256, waited: Micros(1), stalled: true, send_error: None };
+    let stalled = Fact::NoReply {
+        got: 100,
+        expected: 256,
+        waited: Micros(1),
+        stalled: true,
+        send_error: None,
+        missing: Bytes::default(),
+    };
     assert_eq!(classify(&stalled, &ctx()), Cause::ReplyCut);
-    let none = Fact::NoReply { got: 0, expected: 5, waited: Micros(1), stalled: false, send_error: None };
+    let none = Fact::NoReply {
+        got: 0,
+        expected: 5,
+        waited: Micros(1),
+        stalled: false,
+        send_error: None,
+        missing: Bytes::of(b"HELLO"),
+    };
+    let blank = Fact::NoReply {
+        got: 0,
+        expected: 3,
+        waited: Micros(1),
+        stalled: false,
+        send_error: None,
+        missing: Bytes::of(b" \t "),
+    };
+    assert_eq!(classify(&blank, &Context::default()), Cause::WhitespaceLost, "a blank message skipped");
     assert_eq!(classify(&none, &ctx()), Cause::NoReply);
 }
 
