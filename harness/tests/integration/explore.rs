@@ -6,11 +6,11 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{py, BIN};
+use crate::support::{finish_within, py, BIN};
 
 const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
@@ -47,7 +47,7 @@ fn require(interpreter: &str) {
 fn explore(dir: &Path, args: &[&str]) -> Explored {
     let out = dir.join("report.json");
     let _ = std::fs::remove_file(&out);
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(args)
         .args(["--format", "json", "--output"])
         .arg(&out)
@@ -58,17 +58,9 @@ fn explore(dir: &Path, args: &[&str]) -> Explored {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + EXPLORE_DEADLINE;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("sockcheck {args:?} did not finish within {EXPLORE_DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = finish_within(child, None, vec![], args, EXPLORE_DEADLINE);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stderr = output.stderr;
     let report = std::fs::read(&out)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

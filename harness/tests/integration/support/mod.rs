@@ -377,7 +377,19 @@ pub fn run(args: &[&str], input: &[u8]) -> Run {
 
 /// Feed `input` then wait for `child` with a deadline, collecting its output.
 #[track_caller]
-pub fn finish(mut child: Child, stdin: Option<ChildStdin>, input: Vec<u8>, what: &[&str]) -> Run {
+pub fn finish(child: Child, stdin: Option<ChildStdin>, input: Vec<u8>, what: &[&str]) -> Run {
+    finish_within(child, stdin, input, what, DEADLINE)
+}
+
+/// [`finish`] with a deadline of its own, for a command that runs longer by design.
+#[track_caller]
+pub fn finish_within(
+    mut child: Child,
+    stdin: Option<ChildStdin>,
+    input: Vec<u8>,
+    what: &[&str],
+    within: Duration,
+) -> Run {
     if let Some(mut stdin) = stdin {
         std::thread::spawn(move || {
             let _ = stdin.write_all(&input);
@@ -395,7 +407,7 @@ pub fn finish(mut child: Child, stdin: Option<ChildStdin>, input: Vec<u8>, what:
         let _ = err.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + within;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -403,7 +415,7 @@ pub fn finish(mut child: Child, stdin: Option<ChildStdin>, input: Vec<u8>, what:
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("`sockcheck {}` still running after {DEADLINE:?}", what.join(" "));
+            panic!("`sockcheck {}` still running after {within:?}", what.join(" "));
         }
         std::thread::sleep(Duration::from_millis(5));
     };
