@@ -28,11 +28,20 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A report could not be written: `path` names the file (`None`: standard output).
+    #[error("cannot write {}: {reason}", path.as_ref().map_or("to standard output".into(), |p| p.display().to_string()))]
+    Write { path: Option<PathBuf>, reason: io::Error },
+
     #[error(transparent)]
     Io(#[from] io::Error),
 }
 
 impl Error {
+    /// A report could not be written to `path` (`None`: standard output).
+    pub fn write(path: Option<&std::path::Path>, reason: io::Error) -> Self {
+        Error::Write { path: path.map(PathBuf::from), reason }
+    }
+
     /// Exit status for the CLI: 2 for bad input, 1 for failures at run time.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -528,7 +528,16 @@ pub fn command_line() -> String {
 /// scenario failed), so CI can gate on a saved report.
 pub fn report(args: ReportFileArgs) -> Result<bool> {
     let file = args.file.display();
-    let bytes = std::fs::read(&args.file).map_err(|e| Error::Usage(format!("cannot read {file}: {e}")))?;
+    let cannot_read = |e: std::io::Error| Error::Usage(format!("cannot read {file}: {e}"));
+    let size = std::fs::metadata(&args.file).map_err(cannot_read)?.len();
+    if size > crate::report::MAX_SAVED {
+        return Err(Error::Usage(format!(
+            "{file} is {} MiB; sockcheck reads reports of at most {} MiB (a run writes far less): is it a sockcheck JSON report?",
+            size >> 20,
+            crate::report::MAX_SAVED >> 20
+        )));
+    }
+    let bytes = std::fs::read(&args.file).map_err(cannot_read)?;
     let saved = crate::report::read_json(&bytes)
         .map_err(|e| Error::Usage(format!("{file} is not a sockcheck JSON report: {e}")))?;
     let opts =
@@ -537,8 +546,9 @@ pub fn report(args: ReportFileArgs) -> Result<bool> {
         Some(f) => Box::new(std::io::BufWriter::new(f)),
         None => Box::new(std::io::stdout().lock()),
     };
-    crate::report::write_report_with(args.format, &saved.outcomes, &saved.meta, &mut out)?;
-    out.flush()?;
+    crate::report::write_report_with(args.format, &saved.outcomes, &saved.meta, &mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::write(opts.output.as_deref(), e))?;
     Ok(!saved.outcomes.iter().any(crate::report::Outcome::failed))
 }
 

@@ -66,13 +66,28 @@ impl OutputState {
         }
     }
 
-    /// How many bytes were written but are not kept, and why, for a report: `None` when all are.
-    pub fn left_out_note(&self) -> Option<String> {
-        match (self.dropped, self.left_out) {
-            (0, 0) => None,
-            (n, 0) => Some(format!("(the first {n} bytes are left out)")),
-            (_, n) => Some(format!("({n} bytes left out after the first {HEAD})")),
+    /// What was written since `mark` (as far as it is still kept).
+    fn since(&self, mark: u64) -> &[u8] {
+        let mut skip = mark.saturating_sub(self.dropped);
+        if self.left_out > 0 && skip > HEAD as u64 {
+            // Within or after the part left out: from the tail on.
+            skip = (skip.saturating_sub(self.left_out)).max(HEAD as u64);
         }
+        &self.bytes[skip.min(self.bytes.len() as u64) as usize..]
+    }
+
+    /// What was written since `mark`, as [`excerpt`] lines, led by a line saying how many of those
+    /// bytes are not kept (a program that printed more than sockcheck keeps).
+    pub fn excerpt_since(&self, mark: u64, head: usize, tail: usize, width: usize) -> Vec<String> {
+        let bytes = self.since(mark);
+        let left = self.total().saturating_sub(mark).saturating_sub(bytes.len() as u64);
+        let mut lines = excerpt(bytes, head, tail, width);
+        if left > 0 {
+            let note =
+                format!("… ({left} bytes of it left out: sockcheck keeps a bounded part of what a program prints)");
+            lines.insert(0, note);
+        }
+        lines
     }
 }
 
@@ -147,18 +162,13 @@ impl Output {
 
     /// What was written since `mark` (as far as it is still kept).
     pub fn since(&self, mark: u64) -> Vec<u8> {
-        let st = self.lock();
-        let mut skip = mark.saturating_sub(st.dropped);
-        if st.left_out > 0 && skip > HEAD as u64 {
-            // Within or after the part left out: from the tail on.
-            skip = (skip.saturating_sub(st.left_out)).max(HEAD as u64);
-        }
-        st.bytes[skip.min(st.bytes.len() as u64) as usize..].to_vec()
+        self.lock().since(mark).to_vec()
     }
 
-    /// How many bytes were written but are not kept (see [`OutputState::left_out_note`]).
-    pub fn left_out_note(&self) -> Option<String> {
-        self.lock().left_out_note()
+    /// What was written since `mark`, as [`excerpt`] lines, led by a line saying how many of those
+    /// bytes are not kept (see [`OutputState::excerpt_since`]).
+    pub fn excerpt_since(&self, mark: u64, head: usize, tail: usize, width: usize) -> Vec<String> {
+        self.lock().excerpt_since(mark, head, tail, width)
     }
 
     /// The last `n` lines kept, each cut to `width` bytes, oldest first (an unfinished last line

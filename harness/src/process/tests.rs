@@ -217,14 +217,21 @@ fn output_kept_from_its_first_byte_keeps_a_bounded_head_and_tail_and_says_what_w
     assert!(st.bytes.len() <= HEAD + 2 * TAIL, "{} bytes kept", st.bytes.len());
     assert_eq!(st.total(), (40 << 20) + 7);
     assert!(st.bytes.ends_with(b"the end"));
-    let note = st.left_out_note().unwrap();
-    assert_eq!(note, format!("({} bytes left out after the first {HEAD})", st.left_out));
+    let lines = st.excerpt_since(0, 2, 2, 80);
+    assert!(st.left_out > 0);
+    assert_eq!(
+        lines[0],
+        format!("… ({} bytes of it left out: sockcheck keeps a bounded part of what a program prints)", st.left_out)
+    );
+    // From a mark in the kept tail on, nothing is left out.
+    assert_eq!(st.excerpt_since(st.total() - 7, 2, 2, 80), ["the end"]);
     // The last part only: what was dropped from the front.
     let mut last = OutputState::default();
     last.bytes.extend_from_slice(&[b'y'; 100]);
     last.bound(Some(10));
     assert_eq!(last.bytes.len(), 10);
-    assert_eq!(last.left_out_note().unwrap(), "(the first 90 bytes are left out)");
+    assert!(last.excerpt_since(0, 2, 2, 80)[0].starts_with("… (90 bytes of it left out"));
+    assert_eq!(last.excerpt_since(95, 2, 2, 80), ["yyyyy"]);
 }
 
 #[test]

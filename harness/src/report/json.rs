@@ -43,7 +43,9 @@ pub fn read_json(bytes: &[u8]) -> Result<SavedReport, String> {
             "the report's format_version is {was}; this sockcheck reads version {FORMAT_VERSION} (run the check again)"
         ));
     }
-    let report: JsonReport = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let mut tree: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    bound(&mut tree, "");
+    let report: JsonReport = serde_json::from_value(tree).map_err(|e| e.to_string())?;
     let meta = ReportMeta {
         title: report.title.map(Cow::into_owned),
         command_line: report.command_line.map(Cow::into_owned),
@@ -55,10 +57,86 @@ pub fn read_json(bytes: &[u8]) -> Result<SavedReport, String> {
         .enumerate()
         .map(|(i, o)| {
             let name = o.scenario.to_string();
-            outcome(o).map_err(|e| format!("outcome {} (`{name}`): {e}", i + 1))
+            outcome(o).map(bound_transcript).map_err(|e| format!("outcome {} (`{name}`): {e}", i + 1))
         })
         .collect::<Result<_, _>>()?;
     Ok(SavedReport { meta, outcomes })
+}
+
+/// The largest file `sockcheck report` reads. A run writes far less (the whole catalogue, every
+/// scenario failing, is a few hundred KB), and rendering what is read must stay cheap.
+pub const MAX_SAVED: u64 = 64 << 20;
+/// What a report read back embeds at most: characters of one text, items of one list, steps of one
+/// transcript. A run writes less; a file written by hand or by another tool is cut to this.
+const MAX_TEXT: usize = 4096;
+/// Escaped bytes (a payload's head, a difference's excerpts) are cut shorter, and cut silently:
+/// the length beside them still says how many bytes there were.
+const MAX_ESCAPED: usize = 1024;
+const MAX_LIST: usize = 1000;
+const MAX_STEPS: usize = 1000;
+
+/// Cut every text and list of a report read back to what a report embeds; `key` is the field
+/// holding `value`. The outcomes are not cut (the file's size bounds them), nor the transcripts
+/// ([`bound_transcript`] cuts those, saying how many steps it left out).
+fn bound(value: &mut serde_json::Value, key: &str) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if key == "head" || key == "expected" || key == "got" => {
+            if let Some((at, _)) = s.char_indices().nth(MAX_ESCAPED) {
+                s.truncate(at);
+                // Not inside an escape (`\xNN`, `\u{NNNN}`): back off until what is left reads.
+                for _ in 0..10 {
+                    if crate::facts::unshow(s).is_ok() {
+                        break;
+                    }
+                    s.pop();
+                }
+            }
+        }
+        Value::String(s) => {
+            if let Some((at, _)) = s.char_indices().nth(MAX_TEXT) {
+                let left = s[at..].chars().count();
+                s.truncate(at);
+                s.push_str(&format!("… ({left} characters left out)"));
+            }
+        }
+        Value::Array(items) => {
+            if key != "outcomes" && key != "transcript" && items.len() > MAX_LIST {
+                let left = items.len() - MAX_LIST;
+                let tail = items.split_off(items.len() - MAX_LIST / 2);
+                items.truncate(MAX_LIST / 2);
+                if tail.iter().all(Value::is_string) {
+                    items.push(Value::String(format!("… ({left} left out)")));
+                }
+                items.extend(tail);
+            }
+            items.iter_mut().for_each(|v| bound(v, key));
+        }
+        Value::Object(fields) => fields.iter_mut().for_each(|(k, v)| bound(v, k)),
+        _ => {}
+    }
+}
+
+/// A transcript of more than [`MAX_STEPS`] steps keeps its first and last ones, with a step that
+/// says how many were left out between them.
+fn bound_transcript(mut o: Outcome) -> Outcome {
+    if o.transcript.len() > MAX_STEPS {
+        let left = o.transcript.len() - MAX_STEPS;
+        let tail = o.transcript.split_off(o.transcript.len() - MAX_STEPS / 5);
+        o.transcript.truncate(MAX_STEPS - MAX_STEPS / 5);
+        let at = o.transcript.last().map_or(Duration::ZERO, |e| e.at);
+        let step = format!("… ({left} steps left out)");
+        o.transcript.push(Event {
+            at,
+            took: Duration::ZERO,
+            client: String::new(),
+            step,
+            ok: true,
+            fact: Fact::Nothing,
+        });
+        o.transcript.extend(tail);
+    }
+    o
 }
 
 #[derive(Serialize, Deserialize)]

@@ -30,7 +30,7 @@ pub mod render;
 pub mod session;
 
 pub use human::HumanReport;
-pub use json::{read_json, SavedReport};
+pub use json::{read_json, SavedReport, MAX_SAVED};
 pub use progress::Progress;
 pub use render::{write_report, write_report_with, Format, ReportMeta};
 pub use session::{Observer, ReportOpts, Reporter};

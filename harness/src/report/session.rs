@@ -80,7 +80,7 @@ impl Reporter {
             p.done();
         }
         if let Some(e) = self.write_err.take() {
-            return Err(e.into());
+            return Err(Error::write(None, e));
         }
         self.meta.wall = Some(super::wall_time());
         if self.table {
@@ -89,21 +89,18 @@ impl Reporter {
                     println!("\n{}", o.report());
                 }
             }
-            self.human.finish(outcomes, self.meta.wall)?;
+            self.human.finish(outcomes, self.meta.wall).map_err(|e| Error::write(None, e))?;
         }
         drop(self.human);
-        match self.output.take() {
-            Some(mut file) => {
-                write_report_with(self.opts.format, outcomes, &self.meta, &mut file)?;
-                file.flush()?;
-            }
+        let written = match self.output.take() {
+            Some(mut file) => write_report_with(self.opts.format, outcomes, &self.meta, &mut file),
             None if self.opts.format != Format::Human => {
                 let mut out = io::stdout().lock();
-                write_report_with(self.opts.format, outcomes, &self.meta, &mut out)?;
-                out.flush()?;
+                write_report_with(self.opts.format, outcomes, &self.meta, &mut out).and_then(|()| out.flush())
             }
-            None => {}
-        }
+            None => Ok(()),
+        };
+        written.map_err(|e| Error::write(self.opts.output.as_deref(), e))?;
         Ok(!outcomes.iter().any(|o| o.failed()))
     }
 }

@@ -262,8 +262,8 @@ impl Target for SpawnTarget {
 
     fn output_since(&self, (out, err): (u64, u64)) -> Vec<String> {
         let Some(p) = self.running.as_ref().or(self.last.as_ref()) else { return vec![] };
-        let mut lines = crate::process::excerpt(&p.stderr.since(err), 8, 12, TAIL_WIDTH);
-        let stdout = crate::process::excerpt(&p.stdout.since(out), 4, 6, TAIL_WIDTH);
+        let mut lines = p.stderr.excerpt_since(err, 8, 12, TAIL_WIDTH);
+        let stdout = p.stdout.excerpt_since(out, 4, 6, TAIL_WIDTH);
         if !stdout.is_empty() {
             lines.push("(stdout:)".into());
             lines.extend(stdout);

@@ -247,6 +247,69 @@ fn report_rejects_bad_input_in_one_line() {
     assert_eq!(r.code(), Some(2), "{}", r.stderr);
 }
 
+#[test]
+fn report_refuses_a_file_larger_than_any_run_writes_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    // Sparse: 65 MiB of nothing, on no disk.
+    std::fs::File::create(&big).unwrap().set_len(65 << 20).unwrap();
+    let r = run(&["report", big.to_str().unwrap(), "--format", "html"], b"");
+    assert_eq!(r.code(), Some(2), "{}", r.stderr);
+    assert_eq!(r.stderr_lines().len(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("is 65 MiB; sockcheck reads reports of at most 64 MiB"), "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+}
+
+/// A report written by hand (or by another tool) with texts, lists and a transcript far longer
+/// than a run writes: what `report` embeds is cut, and says so.
+#[test]
+fn a_saved_report_with_huge_texts_and_lists_renders_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hostile.json");
+    let event = |i: usize| {
+        format!(
+            r#"{{"at_ms": {i}, "client": "a", "step": "send(1)", "ok": true, "fact": {{"fact": "sent", "bytes": 1}}}}"#
+        )
+    };
+    let events: Vec<String> = (0..5_000).map(event).collect();
+    let lines: Vec<String> = (0..5_000).map(|i| format!("\"line {i}\"")).collect();
+    let text = "z".repeat(3 << 20);
+    let json = format!(
+        r#"{{"format_version": 2, "outcomes": [{{"scenario": "huge", "about": "{text}", "transport": "tcp",
+        "result": "fail", "program_output": [{lines}], "transcript": [{events}],
+        "failure": {{"client": "a", "step_index": 5000, "step": "expect_reply()", "cause": "no_reply",
+        "fact": {{"fact": "no_reply", "waited": 1000, "got": 0, "expected": 1, "stalled": false}}}}}}]}}"#,
+        lines = lines.join(","),
+        events = events.join(","),
+    );
+    std::fs::write(&file, &json).unwrap();
+    let r = run(&["report", file.to_str().unwrap(), "--format", "html"], b"");
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    let html = String::from_utf8(r.stdout).unwrap();
+    assert!(html.len() < 2 << 20, "{} bytes of HTML from a {} byte report", html.len(), json.len());
+    assert!(html.contains(&format!("… ({} characters left out)", (3 << 20) - 4096)), "the long text says it was cut");
+    assert!(html.contains("… (4000 left out)"), "the long list says it was cut");
+    let r = run(&["report", file.to_str().unwrap(), "--format", "human"], b"");
+    let human = String::from_utf8(r.stdout).unwrap();
+    assert!(human.contains("… (4000 steps left out)"), "the long transcript says it was cut");
+    assert!(human.len() < 1 << 20, "{} bytes of text", human.len());
+}
+
+#[test]
+fn a_report_that_cannot_be_written_names_the_file() {
+    let r = run(&["check", "--filter", "short_message", "--format", "json", "--output", "/dev/full"], b"");
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("cannot write /dev/full: No space left on device"), "{}", r.stderr);
+    assert_eq!(r.stderr_lines().len(), 1, "{}", r.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let r = run(&["check", "--filter", "short_message", "--format", "json", "--output", json.to_str().unwrap()], b"");
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    let r = run(&["report", json.to_str().unwrap(), "--format", "html", "--output", "/dev/full"], b"");
+    assert_eq!(r.code(), Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("cannot write /dev/full: No space left on device"), "{}", r.stderr);
+}
+
 fn here(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
 }

@@ -304,7 +304,7 @@ impl Play for ClientPlay<'_> {
         }
         // Only a failure's report shows it.
         if result.is_err() {
-            self.stderr = process::excerpt(&run.proc.stderr.bytes(), 8, 12, 300);
+            self.stderr = run.proc.stderr.excerpt_since(0, 8, 12, 300);
         }
         let _ = run.proc.stop(Duration::from_millis(500));
         if let Some((rt, task, _socket_file)) = server {
