@@ -34,7 +34,9 @@ pub enum Pieces {
 /// How bytes are written: pieces, and a pause before each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pacing {
+    /// How the bytes are cut.
     pub pieces: Pieces,
+    /// A pause before each piece, if any.
     pub pause: Option<Duration>,
 }
 
@@ -105,7 +107,9 @@ pub async fn write_paced<W: AsyncWrite + Unpin>(
 /// What a [`Writer`] has done so far.
 #[derive(Clone, Debug, Default)]
 pub struct WriteProgress {
+    /// Bytes written to the connection.
     pub written: u64,
+    /// The write side is shut down (FIN sent).
     pub shut: bool,
     /// Why writing stopped.
     pub error: Option<crate::facts::IoFault>,
@@ -174,6 +178,7 @@ impl Writer {
         self.queued
     }
 
+    /// What the writer has done so far.
     pub fn progress(&self) -> WriteProgress {
         self.progress.borrow().clone()
     }
@@ -232,6 +237,7 @@ pub struct DatagramShaper {
 }
 
 impl DatagramShaper {
+    /// A shaper that has seen no datagram yet.
     pub fn new(faults: DatagramFaults) -> Self {
         DatagramShaper { faults, seen: 0, held: None }
     }

@@ -31,36 +31,20 @@
 
 pub mod addr;
 pub mod background;
-#[allow(missing_docs)] // not every public item is documented yet
 pub mod bench;
-#[allow(missing_docs)]
-// not every public item is documented yet
-// Its doc comments are clap's help text too: `[::1]:8080` there is not a link.
-#[allow(rustdoc::broken_intra_doc_links)]
 pub mod cli;
-#[allow(missing_docs)] // not every public item is documented yet
 pub mod client;
-#[allow(missing_docs)] // not every public item is documented yet
-// Its module docs link the private `Writer` (engine/stream, engine/client).
-#[allow(rustdoc::broken_intra_doc_links)]
 pub mod engine;
-#[allow(missing_docs)] // not every public item is documented yet
 pub mod error;
 pub mod explore;
-#[allow(missing_docs)] // the fact and cause variants' fields are described on their variants
 pub mod facts;
-#[allow(missing_docs)] // not every public item is documented yet
 pub mod faults;
-#[allow(missing_docs)] // not every public item is documented yet
 pub mod net;
-#[allow(missing_docs)] // not every public item is documented yet
 pub mod process;
 pub mod proto;
 pub mod proxy;
-#[allow(missing_docs)] // not every public item is documented yet
 pub mod report;
 pub mod server;
-#[allow(missing_docs)] // not every public item is documented yet
 pub mod target;
 pub mod testing;
 

@@ -33,10 +33,15 @@ use crate::target::{SpawnOpts, SpawnTarget};
 /// What to load and how.
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
+    /// The server to load.
     pub endpoint: Endpoint,
+    /// Connections (datagrams: client sockets), each with one request in flight.
     pub conns: usize,
+    /// Bytes per message.
     pub size: usize,
+    /// How long to send new requests (each connection makes at least one).
     pub duration: Duration,
+    /// What the server does to bytes: every reply is checked against it.
     pub transform: Transform,
     /// Deadline for each connect and for each whole reply.
     pub timeout: Duration,
@@ -47,18 +52,27 @@ pub struct BenchConfig {
 /// The figures of one run.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
+    /// The server's address.
     pub target: String,
+    /// The transform replies were checked against.
     pub transform: String,
+    /// Connections (datagrams: client sockets).
     pub conns: usize,
+    /// Bytes per message.
     pub size: usize,
+    /// How long the run took, in seconds.
     pub seconds: f64,
+    /// Requests answered whole and right.
     pub requests: u64,
+    /// Requests that failed: a wrong reply, an I/O error, or (streams) no whole reply in time.
     pub errors: u64,
     /// Connections that got at least one whole, right reply.
     pub served_conns: usize,
+    /// `requests` per second.
     pub requests_per_sec: f64,
     /// Payload bytes of whole replies per second, one way (MiB = 2^20 bytes).
     pub mib_per_sec: f64,
+    /// Round-trip latencies of the right replies, in microseconds.
     pub latency_us: Latency,
     /// The first error seen, if any.
     pub first_error: Option<String>,
@@ -73,9 +87,13 @@ pub struct BenchReport {
 /// Round-trip latency percentiles in microseconds.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Latency {
+    /// The median.
     pub p50: f64,
+    /// The 90th percentile.
     pub p90: f64,
+    /// The 99th percentile.
     pub p99: f64,
+    /// The slowest.
     pub max: f64,
 }
 

@@ -10,6 +10,7 @@ use crate::engine::client::ClientStdio;
 use crate::report::{Format, ReportOpts};
 use crate::{server, Endpoint, Mode, Transform, Transport};
 
+/// The whole command line: one subcommand and its arguments.
 #[derive(Parser)]
 #[command(
     name = "sockcheck",
@@ -17,10 +18,12 @@ use crate::{server, Endpoint, Mode, Transform, Transport};
     about = "Check uppercase-echo servers and clients over TCP, Unix, UDP and Unix datagram sockets"
 )]
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands, one function each in [`cli`](super).
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the reference server
@@ -54,6 +57,7 @@ pub enum Command {
     Man(super::completions::ManArgs),
 }
 
+/// `sockcheck report` arguments.
 #[derive(Args)]
 pub struct ReportFileArgs {
     /// A report written by `check` or `check-client` with --format json
@@ -67,6 +71,7 @@ pub struct ReportFileArgs {
     pub output: Option<PathBuf>,
 }
 
+/// `sockcheck check` arguments.
 #[derive(Args)]
 pub struct CheckArgs {
     /// A running server to check (default: the built-in server over TCP, Unix, UDP and Unix datagram
@@ -97,8 +102,10 @@ pub struct CheckArgs {
     /// Run the cases `sockcheck explore` saved in FILE instead of the catalogue
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
+    /// How the scenarios run: jobs, retries, flaky runs.
     #[command(flatten)]
     pub run: RunArgs,
+    /// How the outcome is reported.
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -142,6 +149,7 @@ pub fn address_flag(endpoint: &Endpoint) -> &'static str {
     }
 }
 
+/// `sockcheck list` arguments.
 #[derive(Args)]
 pub struct ListArgs {
     /// Only scenarios whose name contains TEXT
@@ -157,6 +165,8 @@ pub struct ListArgs {
 #[group(multiple = false)]
 pub struct AddrArgs {
     /// TCP address, HOST:PORT (IPv6 in brackets: [::1]:8080) [default: 127.0.0.1:8080]
+    // This doc comment is clap's help text: `[::1]` is not a link, and escaping it would show.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_tcp)]
     pub tcp: Option<Endpoint>,
     /// Unix socket path, or @NAME for Linux's abstract namespace
@@ -171,6 +181,7 @@ pub struct AddrArgs {
 }
 
 impl AddrArgs {
+    /// The address given, or TCP 127.0.0.1:8080 when none was.
     pub fn endpoint(&self) -> Endpoint {
         [&self.tcp, &self.unix, &self.udp, &self.unix_dgram]
             .into_iter()
@@ -210,8 +221,10 @@ fn parse_octal_mode(s: &str) -> Result<u32, String> {
     }
 }
 
+/// `sockcheck serve` arguments.
 #[derive(Args)]
 pub struct ServeArgs {
+    /// Where to listen.
     #[command(flatten)]
     pub addr: AddrArgs,
     /// sequential: one client at a time, the rest queue (the tutorial); concurrent: all at once
@@ -246,7 +259,8 @@ pub struct ServeArgs {
     pub socket_mode: u32,
 }
 
-pub fn parse_secs(s: &str) -> Result<Duration, String> {
+/// Seconds as a [`Duration`], more than 0 and at most a day: every `SECS` argument's parser.
+pub(crate) fn parse_secs(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
         Ok(v) if v < 0.0 => Err(format!("`{s}` is negative: give a number of seconds between 0 and 86400")),
@@ -254,8 +268,10 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// `sockcheck client` arguments.
 #[derive(Args)]
 pub struct ClientArgs {
+    /// The server to connect to.
     #[command(flatten)]
     pub addr: AddrArgs,
     /// Give up on a reply after this many seconds (default: wait; datagrams: 1)
@@ -298,6 +314,7 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
+    /// The reporter's options, named for `check` (the other subcommands put their own name in).
     pub fn opts(&self) -> ReportOpts {
         ReportOpts {
             format: self.format,
@@ -309,6 +326,7 @@ impl ReportArgs {
     }
 }
 
+/// `sockcheck check-client` arguments.
 #[derive(Args)]
 pub struct CheckClientArgs {
     /// The client to check, run through `sh -c` with {host} {port} {addr} (TCP, UDP) or {path}
@@ -340,8 +358,10 @@ pub struct CheckClientArgs {
     /// Run the cases `sockcheck explore-client` saved in FILE instead of the catalogue
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
+    /// How the scenarios run: jobs, retries, flaky runs.
     #[command(flatten)]
     pub run: RunArgs,
+    /// How the outcome is reported.
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -350,6 +370,7 @@ fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
     Endpoint::parse(s).map_err(|e| e.to_string())
 }
 
+/// `sockcheck proxy` arguments.
 #[derive(Args)]
 pub struct ProxyArgs {
     /// Where clients connect: HOST:PORT, tcp://HOST:PORT, unix:PATH or @NAME; for datagrams
@@ -463,8 +484,10 @@ pub struct ExploreArgs {
     /// --spawn: seconds the command has to accept connections after it is started
     #[arg(long, value_name = "SECS", default_value = "10", allow_negative_numbers = true, value_parser = parse_secs, requires = "spawn")]
     pub ready_timeout: Duration,
+    /// How long and how the exploration runs.
     #[command(flatten)]
     pub explore: ExploreRunArgs,
+    /// How a failure found is reported.
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -485,8 +508,10 @@ pub struct ExploreClientArgs {
     /// The client's stdin and stdout: pty (a terminal) or pipe
     #[arg(long, value_name = "pty|pipe", default_value = "pty")]
     pub stdio: ClientStdio,
+    /// How long and how the exploration runs.
     #[command(flatten)]
     pub explore: ExploreRunArgs,
+    /// How a failure found is reported.
     #[command(flatten)]
     pub report: ReportArgs,
 }

@@ -20,32 +20,44 @@ pub mod datagram;
 /// Why a client session ended early.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The connection could not be made (bad address, refused, ...).
     #[error(transparent)]
     Setup(#[from] crate::error::Error),
+    /// The server closed the connection before the whole reply came, or while waiting for input.
     #[error("server closed the connection")]
     Closed,
+    /// The connection was reset, aborted, or broken.
     #[error("server reset the connection")]
     Reset,
+    /// The reply was not whole within the reply timeout.
     #[error("no reply within {0:?}")]
     Timeout(Duration),
+    /// The server sent bytes while no line was waiting for a reply (their count).
     #[error("server sent {0} bytes nobody asked for")]
     Unasked(usize),
+    /// Datagrams: no reply after every resend, or nothing listens (the message says which).
     #[error("{0}")]
     NoReply(String),
     /// Over UDP: nothing listens at the server's port (an ICMP port unreachable came back).
     #[error("connection refused")]
     Refused,
+    /// A line longer than one datagram can carry (its length).
     #[error("a line of {0} bytes is longer than a datagram can carry (65507 bytes)")]
     TooLong(usize),
+    /// Sending a datagram failed (the system's words, with the address).
     #[error("{0}")]
     Send(String),
+    /// Reading input, writing output, or another socket error.
     #[error("{0}")]
     Io(#[from] io::Error),
 }
 
+/// How the reference client connects, waits and prompts.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
+    /// The server to talk to.
     pub endpoint: Endpoint,
+    /// Deadline for the connect (stream transports).
     pub connect_timeout: Duration,
     /// How long to wait for a whole reply; `None` waits as long as it takes.
     pub reply_timeout: Option<Duration>,
@@ -56,6 +68,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// Defaults: 10 s to connect, no reply deadline (datagrams: [`datagram::DEFAULT_TIMEOUT`] a try),
+    /// no prompt, 3 resends.
     pub fn new(endpoint: Endpoint) -> Self {
         ClientConfig {
             endpoint,

@@ -41,6 +41,7 @@ pub use stream::ServerPlay;
 pub struct RunOpts {
     /// Default deadline of a step (large replies get more: see [`RunOpts::reply_deadline`]).
     pub step_timeout: Duration,
+    /// Default deadline of a connect step.
     pub connect_timeout: Duration,
 }
 
@@ -70,6 +71,7 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// An empty transcript whose clock starts now.
     pub fn new() -> Self {
         Transcript { t0: Instant::now(), events: vec![] }
     }
@@ -106,18 +108,22 @@ impl Transcript {
         Failure::new(who, self.events.len(), step, fact)
     }
 
+    /// How many steps are recorded.
     pub fn len(&self) -> usize {
         self.events.len()
     }
 
+    /// Whether no step is recorded yet.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
 
+    /// When the transcript's clock started (the play's start).
     pub fn started(&self) -> Instant {
         self.t0
     }
 
+    /// The recorded steps, in time order.
     pub fn into_events(self) -> Vec<Event> {
         self.events
     }
@@ -131,7 +137,9 @@ impl Default for Transcript {
 
 /// One scenario over one transport against one subject, ready to be played.
 pub trait Play {
+    /// The scenario's name and description.
     fn scenario(&self) -> (&str, &str);
+    /// The transport the scenario is played over.
     fn transport(&self) -> Transport;
     /// The serving model of the subject, when it has a known one.
     fn model(&self) -> Option<Mode> {
@@ -172,11 +180,13 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine with `opts` and a runtime of its own (a second one is made when first needed).
     pub fn new(opts: RunOpts) -> io::Result<Self> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         Ok(Engine { rt, background: std::sync::OnceLock::new(), opts })
     }
 
+    /// The engine's settings.
     pub fn opts(&self) -> &RunOpts {
         &self.opts
     }
@@ -278,7 +288,14 @@ pub fn select<T>(items: Vec<T>, filters: &[String], name: impl Fn(&T) -> &str) -
 /// Which servers a check runs against.
 pub enum TargetSpec {
     /// The built-in server, fresh for every scenario, for each transport and model listed.
-    Reference { transports: Vec<Transport>, models: Vec<Mode>, transform: Transform },
+    Reference {
+        /// The transports to run over.
+        transports: Vec<Transport>,
+        /// The serving models to run.
+        models: Vec<Mode>,
+        /// What the built-in server does to bytes.
+        transform: Transform,
+    },
     /// A command, started afresh on a port or path of its own for every scenario: whatever one
     /// scenario did to it (or a port it could not bind again) is not the next one's problem.
     Spawn(SpawnOpts),
@@ -289,6 +306,7 @@ pub enum TargetSpec {
 /// How a check runs.
 #[derive(Clone, Debug)]
 pub struct CheckOpts {
+    /// The engine's settings (step and connect deadlines).
     pub run: RunOpts,
     /// Scenarios run at once, each against a target of its own (1: one after another, in order).
     pub jobs: usize,

@@ -10,16 +10,31 @@ use super::{Fact, PathThing, ProcStatus};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "end", rename_all = "snake_case")]
 pub enum TargetEnd {
-    /// Its process ended. `quietly`: with status 0, once its clients had closed.
-    Exited { status: ProcStatus },
+    /// Its process ended.
+    Exited {
+        /// How it ended.
+        status: ProcStatus,
+    },
     /// It no longer accepts connections, though its process runs.
-    NotAccepting { at: String },
+    NotAccepting {
+        /// The address that refuses.
+        at: String,
+    },
     /// It went into the background: its first process exited 0 and a child holds the address.
-    Daemonized { pid: u32 },
+    Daemonized {
+        /// The process that holds the address.
+        pid: u32,
+    },
     /// The client under test ended.
-    ClientExited { status: ProcStatus },
+    ClientExited {
+        /// How it ended.
+        status: ProcStatus,
+    },
     /// A server that is not a process (a function serving a listener) ended, as said.
-    Ended { how: String },
+    Ended {
+        /// How it ended, in words.
+        how: String,
+    },
 }
 
 /// What else is known when a step fails.
@@ -38,70 +53,132 @@ pub struct Context {
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     // The server.
+    /// The server sends a greeting before it is asked.
     Greeting,
+    /// The server answered with HTTP: it is not an echo server.
     NotAnEchoServer,
+    /// The reply is not uppercased.
     NotUppercased,
+    /// The reply has a line ending the message did not have.
     LineEndingAdded,
+    /// The reply differs from the message uppercased.
     ReplyChanged,
+    /// Whitespace the client sent did not come back.
     WhitespaceLost,
+    /// The server answered a word such as help or exit as a command, not as text.
     CommandWordAnswered,
+    /// The server sent more than the reply.
     MoreThanReply,
+    /// The reply was cut short.
     ReplyCut,
+    /// No reply.
     NoReply,
+    /// The server closed the connection instead of replying.
     ClosedWithoutReply,
+    /// The server crashed when a client reset its connection.
     CrashedOnReset,
+    /// The server crashed writing to a client that had gone.
     CrashedOnBrokenPipe,
+    /// The server crashed decoding bytes that are not UTF-8.
     CrashedDecoding,
+    /// The server crashed.
     Crashed,
+    /// The server serves one client and exits.
     ServesOneClient,
+    /// The server stopped accepting connections.
     StoppedAccepting,
+    /// The server went into the background.
     WentToBackground,
+    /// The server kept the connection open after the client's end of input.
     KeptConnectionOpen,
+    /// The connection was refused.
     Refused,
+    /// The server stopped reading what a client sends.
     StoppedReading,
+    /// A client that should wait got bytes.
     AnsweredTooEarly,
+    /// The restarted server could not bind its address.
     NoReuseAddr,
+    /// The server did not start.
     DidNotStart,
+    /// A stale socket file stopped the server from starting.
     StaleSocketKept,
+    /// The server removed a regular file at its socket path.
     RemovedRegularFile,
     // Datagram servers.
+    /// The datagram was cut.
     DatagramCut,
+    /// A reply longer than the datagram it answers.
     DatagramTooLong,
+    /// Replies out of order, or one lost.
     RepliesOutOfOrder,
+    /// A reply came from another address than the server's.
     ReplyFromAnotherAddress,
+    /// The empty datagram got no reply.
     EmptyDatagramUnanswered,
+    /// No reply to a datagram.
     NoDatagramReply,
+    /// The server stopped answering datagrams.
     LostReplies,
+    /// Datagrams answered more than once.
     DuplicateReplies,
+    /// A datagram came while none was due.
     UnexpectedDatagram,
+    /// Nothing receives at the server's address.
     NoSocketAtAddress,
     // Clients.
+    /// The client's output is held in a buffer.
     OutputBuffered,
+    /// Every printed line starts with a prompt.
     PromptInOutput,
+    /// The client sent an empty line.
     EmptyLineSent,
+    /// The client printed only part of the reply.
     ReplyReadOnce,
+    /// The client printed a datagram from a stranger.
     StrangerPrinted,
+    /// The client printed a duplicated reply as the next one.
     DuplicatePrinted,
+    /// The client printed a wrong line.
     WrongLine,
+    /// The client printed more lines than there were replies.
     ExtraOutput,
+    /// The client ended before printing every reply.
     ClientEndedEarly,
+    /// The client crashed with a traceback.
     ClientTraceback,
+    /// The client spins in a busy loop.
     BusyLoop,
+    /// The client did not exit.
     DidNotExit,
+    /// The client waits for ever when nothing listens at its address.
     HangsWhenNothingListens,
+    /// The client exited with the wrong status.
     WrongExitStatus,
+    /// The client stopped without saying why.
     SilentExit,
+    /// The client waits forever for a lost reply.
     NoTimeout,
+    /// The client never sent the line.
     LineNeverSent,
+    /// The client's datagram socket has no address, so no reply can reach it.
     UnboundDatagramClient,
+    /// The client sent the line without stripping it.
     LineNotStripped,
+    /// The client changed the spaces or tabs inside the line.
     InnerWhitespaceChanged,
+    /// The client sent an empty datagram.
     EmptyDatagramSent,
+    /// The client sent one line as several datagrams.
     LineSplitIntoDatagrams,
+    /// The client sent something other than the lines typed.
     SentSomethingElse,
+    /// The client did not send every line typed.
     SentTooLittle,
     // Neither: the scenario or sockcheck.
+    /// The scenario did not finish in time.
     ScenarioTimeout,
+    /// Sockcheck could not run the scenario.
     Sockcheck,
 }
 

@@ -16,7 +16,9 @@ use crate::error::{Error, Result};
 /// A connected stream over either transport, for tokio.
 #[derive(Debug)]
 pub enum Conn {
+    /// A TCP connection.
     Tcp(tokio::net::TcpStream),
+    /// A Unix stream connection.
     Unix(tokio::net::UnixStream),
 }
 
@@ -46,6 +48,7 @@ impl Conn {
         (s.send_buffer_size().unwrap_or(0), s.recv_buffer_size().unwrap_or(0))
     }
 
+    /// Set the kernel's receive buffer size (`SO_RCVBUF`).
     pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
         self.sock().set_recv_buffer_size(size)
     }
@@ -228,11 +231,14 @@ fn not_datagram(endpoint: &Endpoint) -> Result<()> {
 /// A blocking stream over either transport (the reference client).
 #[derive(Debug)]
 pub enum StdConn {
+    /// A TCP connection.
     Tcp(std::net::TcpStream),
+    /// A Unix stream connection.
     Unix(StdUnixStream),
 }
 
 impl StdConn {
+    /// Connect to a stream `endpoint` within `timeout` (`TCP_NODELAY` set over TCP).
     pub fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<StdConn> {
         not_datagram(endpoint)?;
         match endpoint {
@@ -249,6 +255,7 @@ impl StdConn {
         }
     }
 
+    /// How long a read may block (`None`: for ever).
     pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
             StdConn::Tcp(s) => s.set_read_timeout(t),
@@ -256,6 +263,7 @@ impl StdConn {
         }
     }
 
+    /// How long a write may block (`None`: for ever).
     pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
             StdConn::Tcp(s) => s.set_write_timeout(t),
@@ -263,6 +271,7 @@ impl StdConn {
         }
     }
 
+    /// Shut the write side: the peer reads end of file once everything sent is in.
     pub fn shutdown_write(&self) -> io::Result<()> {
         match self {
             StdConn::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
@@ -270,6 +279,7 @@ impl StdConn {
         }
     }
 
+    /// `SO_LINGER 0`: the next close sends RST instead of FIN (TCP); see [`Conn::set_linger_zero`].
     pub fn set_linger_zero(&self) -> io::Result<()> {
         self.socket().set_linger(Some(Duration::ZERO))
     }

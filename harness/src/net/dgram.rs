@@ -22,6 +22,7 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 /// Where a datagram came from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Peer {
+    /// A UDP sender's address.
     Udp(SocketAddr),
     /// A Unix datagram socket's path; `None`: an unnamed socket, which cannot be answered.
     Unix(Option<PathBuf>),
@@ -76,7 +77,9 @@ impl Peer {
 /// A datagram socket in tokio's event loop.
 #[derive(Debug)]
 pub enum Dgram {
+    /// A UDP socket.
     Udp(tokio::net::UdpSocket),
+    /// A Unix datagram socket (a path or an abstract name).
     Unix(tokio::net::UnixDatagram),
 }
 
@@ -84,8 +87,12 @@ pub enum Dgram {
 /// when this is dropped).
 #[derive(Debug)]
 pub struct DgramBound {
+    /// The bound socket.
     pub socket: Socket,
+    /// Its address, with the port the system chose when 0 was asked.
     pub endpoint: Endpoint,
+    /// The Unix socket file this bind created, removed on drop; `None` over UDP and for abstract
+    /// names.
     pub socket_file: Option<SocketFile>,
 }
 

@@ -39,7 +39,9 @@ impl Default for ListenOpts {
 /// A bound, listening socket (the blocking std type; the concurrent server hands it to tokio).
 #[derive(Debug)]
 pub enum StdListener {
+    /// A TCP listener.
     Tcp(std::net::TcpListener),
+    /// A Unix stream listener (a path or an abstract name).
     Unix(StdUnixListener),
 }
 
@@ -69,7 +71,9 @@ impl StdListener {
 /// stand-in server).
 #[derive(Debug)]
 pub enum AsyncListener {
+    /// A TCP listener.
     Tcp(tokio::net::TcpListener),
+    /// A Unix stream listener (a path or an abstract name).
     Unix(tokio::net::UnixListener),
 }
 
@@ -105,8 +109,12 @@ impl AsyncListener {
 /// file it owns, removed when the listener is dropped.
 #[derive(Debug)]
 pub struct Listener {
+    /// The listening socket.
     pub socket: StdListener,
+    /// Its address, with the port the system chose when 0 was asked.
     pub endpoint: Endpoint,
+    /// The Unix socket file this listener created, removed on drop; `None` over TCP and for
+    /// abstract names.
     pub socket_file: Option<SocketFile>,
 }
 
@@ -120,6 +128,7 @@ pub struct SocketFile {
 }
 
 impl SocketFile {
+    /// The socket file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -146,6 +155,7 @@ pub struct SocketFileRemover {
 }
 
 impl SocketFileRemover {
+    /// Remove the socket file, if the path still holds the same one.
     pub fn remove(&self) {
         remove_if_same(&self.path, self.dev, self.ino);
     }
@@ -347,6 +357,7 @@ pub fn bind(endpoint: &Endpoint, opts: &ListenOpts) -> Result<Listener> {
 /// An address where nothing listens: connects to it are refused, and while this is held nobody
 /// else can take the address.
 pub struct Refusing {
+    /// The address: connects to it are refused.
     pub endpoint: Endpoint,
     /// TCP: bound, never listening.
     _socket: Option<Socket>,

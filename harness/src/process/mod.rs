@@ -125,6 +125,7 @@ impl Drop for RunDir {
 /// [`MARKER`], and stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Escaped {
+    /// Its process id.
     pub pid: u32,
     /// Its command line, arguments joined by spaces.
     pub cmd: String,
@@ -242,6 +243,7 @@ impl TtyKeys {
     /// Well under the line buffer, whatever the program has not read yet.
     const PIECE: usize = 1024;
 
+    /// The keys that type `bytes` (a long line's pieces handed over as they fill up).
     pub fn keys(&mut self, bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(bytes.len() + bytes.len() / Self::PIECE + 1);
         for &b in bytes {
@@ -314,6 +316,7 @@ impl Pty {
 pub struct Keep {
     /// `None`: everything (output that is compared from its first byte).
     pub stdout: Option<usize>,
+    /// The same for stderr.
     pub stderr: Option<usize>,
 }
 
@@ -322,7 +325,9 @@ pub struct Spawned {
     child: Child,
     pgid: i32,
     stdin: Option<mpsc::Sender<Input>>,
+    /// What the program wrote on stdout (on the terminal, when it runs on one).
     pub stdout: Arc<Output>,
+    /// What the program wrote on stderr.
     pub stderr: Arc<Output>,
     stopped: bool,
     /// The value of [`MARKER`] in its environment.
@@ -619,10 +624,13 @@ pub fn describe_status(status: ExitStatus) -> String {
 /// What sockcheck reads of a process's `/proc/PID/stat`: the one parser of that file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcStat {
+    /// The process id.
     pub pid: i32,
     /// `R` running, `S` asleep, `D` disk wait, `Z` zombie, `X` dead, ...
     pub state: char,
+    /// The parent's process id.
     pub ppid: i32,
+    /// The process group id.
     pub pgrp: i32,
     /// utime + stime + cutime + cstime, in clock ticks.
     pub cpu_ticks: u64,

@@ -134,6 +134,7 @@ impl Output {
         rustix::io::ioctl_fionread(fd).is_ok_and(|n| n == 0) && !self.busy.load(Ordering::SeqCst)
     }
 
+    /// The bytes kept so far, locked (a poisoned lock is taken all the same).
     pub fn lock(&self) -> MutexGuard<'_, OutputState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

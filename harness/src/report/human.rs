@@ -4,10 +4,10 @@ use std::io::{self, Write};
 
 use super::{format_duration, summary_line, Outcome, Verdict};
 
-/// The human report: a table as outcomes arrive, then each failure with its transcript.
 /// The transport column: as wide as the longest transport name (`abstract-dgram`).
 const TRANSPORT_WIDTH: usize = 14;
 
+/// The human report: a table as outcomes arrive, then each failure with its transcript.
 pub struct HumanReport<W: Write> {
     out: W,
     color: bool,
@@ -46,6 +46,7 @@ impl<W: Write> HumanReport<W> {
         self.out.flush()
     }
 
+    /// The table's row of one outcome, printed as it arrives.
     pub fn row(&mut self, o: &Outcome) -> io::Result<()> {
         let result = match &o.verdict {
             Verdict::Pass => self.paint("32", "pass  "),

@@ -18,7 +18,9 @@ pub const FORMAT_VERSION: u32 = 2;
 /// A report read back from JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SavedReport {
+    /// What the report says about the run as a whole.
     pub meta: ReportMeta,
+    /// Every outcome, in the report's order.
     pub outcomes: Vec<Outcome>,
 }
 

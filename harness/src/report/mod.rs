@@ -38,11 +38,14 @@ pub use session::{Observer, ReportOpts, Reporter};
 /// The result of one scenario run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Every step did what the scenario asks.
     Pass,
+    /// A step failed, or the program under test ended badly after the last one.
     Fail,
     /// Failed, then passed when run again against a fresh target (`--retries`): the failure is
     /// kept in [`Outcome::failure`].
     Flaky,
+    /// Not run here, and why (a transport or model the target lacks, ...).
     Skip(String),
 }
 
@@ -66,6 +69,7 @@ pub struct Failure {
     pub client: String,
     /// 1-based position of the step in the scenario's transcript.
     pub step_index: usize,
+    /// The failing step, as DSL code (`send("hello")`) or a word for what sockcheck did.
     pub step: String,
     /// What the failing step saw.
     pub fact: Fact,
@@ -73,6 +77,7 @@ pub struct Failure {
     pub end: Option<TargetEnd>,
     /// The line of the program's output that names its error.
     pub error_line: Option<String>,
+    /// Why it failed: the bug, and its fix ([`Cause::fix`]).
     pub cause: Cause,
 }
 
@@ -114,25 +119,38 @@ impl Failure {
 pub struct Event {
     /// Since the scenario started.
     pub at: Duration,
+    /// How long the step took.
     pub took: Duration,
+    /// Who played the step: a client's name, `server`, `stdout`, `target`, ...
     pub client: String,
+    /// The step, as DSL code or a word for what sockcheck did.
     pub step: String,
+    /// Whether the step did what the scenario asks.
     pub ok: bool,
+    /// What the step saw.
     pub fact: Fact,
 }
 
 /// One scenario over one transport against one target (a server, or a client under test).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
+    /// The scenario's name.
     pub scenario: String,
+    /// What the scenario checks, in one sentence.
     pub about: String,
+    /// The transport it ran over.
     pub transport: Transport,
     /// The serving model of the server, when known (several may run against the built-in one).
     pub model: Option<Mode>,
+    /// The program it ran against, in one line (`built-in server (sequential, upper)`).
     pub target: String,
+    /// Passed, failed, flaky or skipped.
     pub verdict: Verdict,
+    /// The failure (of an earlier attempt, when flaky); `None` when it passed or was skipped.
     pub failure: Option<Failure>,
+    /// How long the (last) run took.
     pub duration: Duration,
+    /// Every step played, in time order.
     pub transcript: Vec<Event>,
     /// How many times it ran (more than 1 with `--retries`).
     pub attempts: u32,
@@ -165,12 +183,15 @@ impl Outcome {
         }
     }
 
+    /// Whether it passed.
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
     }
+    /// Whether it failed (a flaky outcome did not).
     pub fn failed(&self) -> bool {
         self.verdict == Verdict::Fail
     }
+    /// Whether it failed, then passed when run again.
     pub fn flaky(&self) -> bool {
         self.verdict == Verdict::Flaky
     }
@@ -252,13 +273,18 @@ impl Outcome {
 /// How many outcomes of each verdict.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
+    /// Outcomes that passed.
     pub passed: usize,
+    /// Outcomes that failed.
     pub failed: usize,
+    /// Outcomes that failed, then passed when run again.
     pub flaky: usize,
+    /// Outcomes skipped.
     pub skipped: usize,
 }
 
 impl Totals {
+    /// The totals of `outcomes`.
     pub fn of(outcomes: &[Outcome]) -> Totals {
         let mut t = Totals::default();
         for o in outcomes {

@@ -9,8 +9,11 @@ use super::{html, json, HumanReport, Outcome, Verdict};
 /// The format of a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// The table and the failures' transcripts, as `check` prints them.
     Human,
+    /// The JSON report, the one `sockcheck report` reads back.
     Json,
+    /// JUnit XML, for CI systems.
     Junit,
     /// One self-contained page: totals, a grid of runs, a sequence diagram per run.
     Html,

@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 
 /// Told of each scenario as it starts and as it ends.
 pub trait Observer {
+    /// A scenario starts over `transport`.
     fn started(&mut self, _scenario: &str, _transport: Transport) {}
+    /// A scenario has its outcome.
     fn finished(&mut self, _outcome: &Outcome) {}
 }
 
@@ -21,6 +23,7 @@ impl Observer for () {}
 pub struct ReportOpts {
     /// Written to `output`, or to stdout without one.
     pub format: Format,
+    /// `--output`: the file the report goes to, if any.
     pub output: Option<PathBuf>,
     /// Print every scenario's transcript, not only the failures'.
     pub verbose: bool,

@@ -25,6 +25,7 @@ pub trait Target: Send {
     fn endpoint(&self) -> Endpoint;
     /// The serving model, if known; scenarios that need one are skipped otherwise.
     fn model(&self) -> Option<Mode>;
+    /// What it does to bytes: the reply a scenario expects.
     fn transform(&self) -> Transform;
     /// Whether sockcheck can stop and start it.
     fn controllable(&self) -> bool {
@@ -95,6 +96,7 @@ impl ReferenceTarget {
         self
     }
 
+    /// Run with this whole configuration (mode, transform, buffer size, ...).
     pub fn with_config(mut self, cfg: ServerConfig) -> Self {
         self.cfg = cfg;
         self
@@ -150,8 +152,11 @@ impl Target for ReferenceTarget {
 /// A server that is already running somewhere.
 #[derive(Clone, Debug)]
 pub struct AddressTarget {
+    /// Where it listens.
     pub endpoint: Endpoint,
+    /// Its serving model, if known; scenarios that need one are skipped otherwise.
     pub model: Option<Mode>,
+    /// What it does to bytes.
     pub transform: Transform,
 }
 
@@ -188,6 +193,7 @@ pub struct FnTarget {
 }
 
 impl FnTarget {
+    /// `start` serves over `transport`, named `name` in reports, at a fresh free address.
     pub fn new(
         name: impl Into<String>,
         transport: Transport,

@@ -14,8 +14,11 @@ use crate::error::{Error, Result};
 /// The values placeholders are replaced with.
 #[derive(Clone, Debug)]
 pub struct Placeholders {
+    /// `{host}`: the loopback address (`127.0.0.1`, or `::1` over IPv6).
     pub host: String,
+    /// `{port}`: a free port.
     pub port: u16,
+    /// `{path}`: a fresh Unix socket path in a temp dir.
     pub path: PathBuf,
 }
 

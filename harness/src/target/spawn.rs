@@ -29,13 +29,16 @@ pub struct SpawnOpts {
     pub ready_timeout: Duration,
     /// After SIGTERM, how long before SIGKILL.
     pub grace: Duration,
+    /// The serving model, if known; scenarios that need one are skipped otherwise.
     pub model: Option<Mode>,
+    /// What the server does to bytes.
     pub transform: Transform,
     /// What the server sends on a connection before it is asked (found by [`probe`]).
     pub greeting: Option<Vec<u8>>,
 }
 
 impl SpawnOpts {
+    /// Run `command`: transport from its placeholders, 10 s to get ready, 2 s grace, `upper`.
     pub fn new(command: impl Into<String>) -> Self {
         SpawnOpts {
             command: command.into(),
@@ -373,7 +376,9 @@ pub fn probe_greeting(endpoint: &Endpoint) -> Option<Vec<u8>> {
 /// connection before it is asked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Probe {
+    /// Sequential or concurrent, when the probe could tell.
     pub model: Option<Mode>,
+    /// What came on the first client's connection before it sent anything.
     pub greeting: Option<Vec<u8>>,
 }
 
@@ -381,7 +386,7 @@ pub struct Probe {
 const GREETING_WAIT: Duration = Duration::from_millis(300);
 
 /// Probe a server: a first client connects and sends nothing, and reads what comes unasked (a
-/// greeting) for [`GREETING_WAIT`]; while it stays connected a second one sends a byte. Answered
+/// greeting) for `GREETING_WAIT` (300 ms); while it stays connected a second one sends a byte. Answered
 /// within `patience` means concurrent (a sequential server is busy waiting for the first
 /// client's message); answered once the first has left means sequential; never, no model.
 /// Every byte that comes is read before a connection is closed, so that the probe's closes are

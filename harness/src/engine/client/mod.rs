@@ -5,8 +5,8 @@
 //! [`crate::process`], by default on a pseudo-terminal as a person runs it ([`ClientStdio`]); its
 //! stdout is kept whole and compared from its first byte, less its prompt: what it prints without
 //! a newline while it waits for its first line (e.g. the tutorial's `>>: `), unless `--prompt`
-//! names one. The server sockcheck plays writes through the same [`Writer`] as every other played
-//! connection.
+//! names one. The server sockcheck plays writes through the same [`Writer`](crate::faults::Writer)
+//! as every other played connection.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -36,7 +36,9 @@ use served::{accept_loop, ServerLog};
 /// The client under test: a command template and how reports name it.
 #[derive(Clone, Debug)]
 pub struct ClientCommand {
+    /// The shell command, with `{host}`, `{port}`, `{addr}` or `{path}` to fill in.
     pub template: String,
+    /// How reports name the client.
     pub label: String,
 }
 
@@ -95,6 +97,7 @@ pub enum ClientStdio {
 }
 
 impl ClientStdio {
+    /// The word `--stdio` takes: `pty` or `pipe`.
     pub fn name(self) -> &'static str {
         match self {
             ClientStdio::Pty => "pty",
@@ -178,6 +181,7 @@ pub struct ClientPlay<'a> {
 }
 
 impl<'a> ClientPlay<'a> {
+    /// `scenario` against the client that `cmd` starts, over `transport`.
     pub fn new(
         scenario: &'a ClientScenario,
         cmd: &'a ClientCommand,

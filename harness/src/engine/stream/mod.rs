@@ -1,8 +1,8 @@
 //! Server scenarios: sockcheck plays the clients of a [`Scenario`] against a [`Target`].
 //!
-//! Every client has a [`Writer`] (sends go out while the client reads, so a large send can never
-//! deadlock against its own reply) and a reader driven by the steps. Every wait has a deadline:
-//! a broken target fails the scenario, it never hangs the run.
+//! Every client has a [`Writer`](crate::faults::Writer) (sends go out while the client reads, so a
+//! large send can never deadlock against its own reply) and a reader driven by the steps. Every
+//! wait has a deadline: a broken target fails the scenario, it never hangs the run.
 
 use std::collections::HashMap;
 use std::io;
@@ -29,6 +29,7 @@ pub struct ServerPlay<'a> {
 }
 
 impl<'a> ServerPlay<'a> {
+    /// `scenario` against `target`, which the play starts.
     pub fn new(scenario: &'a Scenario, target: &'a mut dyn Target) -> Self {
         ServerPlay { scenario, target, output_mark: (0, 0) }
     }
