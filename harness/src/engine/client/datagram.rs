@@ -13,7 +13,7 @@ use crate::addr::Endpoint;
 use crate::engine::{Engine, StepResult};
 use crate::facts::{Bytes, Difference, Fact, ServerNote, Unit};
 use crate::net::{self, Dgram, ListenOpts, Peer, SocketFile};
-use crate::proto::Transform;
+use crate::proto::{Answer, DatagramEcho, Received, Transform};
 use crate::scenario::client::Serve;
 
 /// What the stranger sends: as long as the reply it precedes, so only its sender tells it apart.
@@ -56,8 +56,11 @@ pub(super) fn start<'e>(
 }
 
 /// The played datagram server: every datagram gets its uppercase, to its sender, as `serve` says.
+/// The echo is the protocol's [`DatagramEcho`]; the faults (no reply to an unnamed sender, lost
+/// replies, a stranger's datagram first, duplicates) are what is done with its answer.
 pub(super) async fn serve_datagrams(sock: Dgram, stranger: Option<Dgram>, serve: Serve, log: Arc<Mutex<ServerLog>>) {
     let log = |f: &mut dyn FnMut(&mut ServerLog)| f(&mut log.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut echo = DatagramEcho::new(Transform::Upper);
     let mut buf = vec![0u8; 1 << 17];
     let mut lost = 0u64;
     loop {
@@ -80,7 +83,12 @@ pub(super) async fn serve_datagrams(sock: Dgram, stranger: Option<Dgram>, serve:
             log(&mut |l| l.note(ServerNote::UnnamedSender));
             continue;
         }
-        let reply = Transform::Upper.to_vec(&buf[..n]);
+        // Not told of a cut (a datagram longer than the buffer), the echo answers what the buffer
+        // kept, as this server always has: the client sees its reply cut rather than none at all.
+        let got = Received { len: n, truncated: false };
+        let Answer::Reply { bytes: reply, to: from } = echo.on_datagram(&mut buf, got, from) else {
+            continue;
+        };
         match (&serve, &stranger) {
             (Serve::DropReplies(k), _) if lost < *k as u64 => {
                 lost += 1;
@@ -100,7 +108,7 @@ pub(super) async fn serve_datagrams(sock: Dgram, stranger: Option<Dgram>, serve:
         }
         let copies = if serve == Serve::Duplicating { 2 } else { 1 };
         for _ in 0..copies {
-            match sock.send_to(&reply, &from).await {
+            match sock.send_to(reply, &from).await {
                 Ok(_) => log(&mut |l| l.datagram_bytes_replied += reply.len() as u64),
                 Err(e) => log(&mut |l| l.note(ServerNote::ReplyFailed { to: from.to_string(), error: e.to_string() })),
             }

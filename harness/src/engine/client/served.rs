@@ -8,7 +8,7 @@ use tokio::io::AsyncReadExt;
 use crate::facts::{Served, ServerNote};
 use crate::faults::{Pacing, WriteProgress, Writer};
 use crate::net::{self, AsyncListener, Conn};
-use crate::proto::Transform;
+use crate::proto::{EchoConn, NextIo, Transform};
 use crate::scenario::client::Serve;
 
 /// What the server saw, shared with its tasks.
@@ -82,12 +82,28 @@ async fn serve_conn(conn: Conn, serve: Serve, log: Arc<Mutex<ServerLog>>) {
     let note = |n: ServerNote| log.lock().unwrap_or_else(|e| e.into_inner()).note(n);
     let linger = conn.linger_handle();
     let (mut rd, wr) = tokio::io::split(conn);
-    // Replies are written by their own task, so a large message is read while its reply goes out.
+    // Replies are written by their own task, so a large message is read while its reply goes out:
+    // the echo is the protocol's `EchoConn`, and its writes are handed to that task's queue (a
+    // write there takes every byte at once), so it never waits for the client to read.
     let mut writer = Writer::spawn(wr, pacing(&serve), linger);
     log.lock().unwrap_or_else(|e| e.into_inner()).writers.push(writer.watch());
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut echo = EchoConn::new(64 * 1024, Transform::Upper);
     let mut answered = 0usize;
     loop {
+        let buf = match echo.next_io() {
+            NextIo::Done => break,
+            NextIo::Write(reply) => {
+                let reply: Arc<[u8]> = reply.into();
+                let n = reply.len();
+                if writer.send(reply).is_err() {
+                    break;
+                }
+                echo.on_written(n);
+                answered += 1;
+                continue;
+            }
+            NextIo::Read(buf) => buf,
+        };
         let ending = match serve {
             Serve::CloseAfter(k) if answered >= k => Some(false),
             // One byte only: the rest stays unread, so closing resets (TCP and Unix alike).
@@ -96,28 +112,81 @@ async fn serve_conn(conn: Conn, serve: Serve, log: Arc<Mutex<ServerLog>>) {
         };
         let want = if ending == Some(true) { 1 } else { buf.len() };
         let n = match rd.read(&mut buf[..want]).await {
-            Ok(0) | Err(_) => break,
             Ok(n) => n,
+            Err(_) => break,
         };
         log.lock().unwrap_or_else(|e| e.into_inner()).received.extend_from_slice(&buf[..n]);
-        match ending {
-            Some(false) => {
+        match (ending, n) {
+            // The end of the client's stream ends the echo (`NextIo::Done`), whatever `serve` says.
+            (None, _) | (_, 0) => echo.on_read(n),
+            (Some(false), _) => {
                 note(ServerNote::ClosedInsteadOfAnswering);
                 let _ = writer.shutdown();
                 break;
             }
-            Some(true) => {
+            (Some(true), _) => {
                 note(ServerNote::ResetInsteadOfAnswering);
                 let _ = writer.reset();
                 break;
             }
-            None => {}
         }
-        if writer.send(Transform::Upper.to_vec(&buf[..n]).into()).is_err() {
-            break;
-        }
-        answered += 1;
     }
     writer.finish().await;
     drop(rd);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::addr::Endpoint;
+    use crate::net::ListenOpts;
+
+    /// The played server on a loopback port, and its log.
+    fn played(serve: Serve) -> (std::net::SocketAddr, Arc<Mutex<ServerLog>>) {
+        let opts = ListenOpts { backlog: 4, unix_mode: 0o600 };
+        let listener = net::bind(&Endpoint::Tcp(([127, 0, 0, 1], 0).into()), &opts).unwrap();
+        let Endpoint::Tcp(addr) = listener.endpoint else { panic!("a TCP listener") };
+        let log = Arc::new(Mutex::new(ServerLog::default()));
+        let accept = AsyncListener::from_std(listener.socket).unwrap();
+        tokio::spawn(accept_loop(accept, serve, log.clone()));
+        (addr, log)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_message_is_read_whole_while_its_reply_goes_out() {
+        let (addr, log) = played(Serve::Normally);
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // Far more than the socket buffers hold: the server must read on while the client does not.
+        let message: Vec<u8> = b"abc\xc3\xa9xyz".iter().copied().cycle().take(32 << 20).collect();
+        let sent = tokio::time::timeout(Duration::from_secs(30), client.write_all(&message)).await;
+        sent.expect("the played server stopped reading while its replies waited").unwrap();
+        client.shutdown().await.unwrap();
+        let mut reply = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), client.read_to_end(&mut reply)).await.unwrap().unwrap();
+        assert!(reply == Transform::Upper.to_vec(&message), "the reply is not the message's uppercase");
+        let log = log.lock().unwrap();
+        assert_eq!((log.connections, log.received.len() as u64, log.replied()), (1, 32 << 20, 32 << 20));
+        assert!(log.notes.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn close_after_k_answers_k_messages_then_reads_one_and_closes() {
+        let (addr, log) = played(Serve::CloseAfter(1));
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client.write_all(b"one").await.unwrap();
+        let mut reply = [0u8; 3];
+        client.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"ONE");
+        client.write_all(b"two").await.unwrap();
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut rest)).await.unwrap().unwrap();
+        assert_eq!(rest, b"", "closed instead of answering");
+        let log = log.lock().unwrap();
+        assert_eq!((log.received.as_slice(), log.replied()), (&b"onetwo"[..], 3));
+        assert_eq!(log.notes, [ServerNote::ClosedInsteadOfAnswering]);
+    }
 }
