@@ -393,12 +393,7 @@ impl<'a> Player<'a> {
                 let candidate = tree.current();
                 runs += 1;
                 watch.progress(shared.cases.load(Ordering::Relaxed), shared.started.elapsed(), 1, Some(runs));
-                let mut o = self.play(&candidate, &candidate.id(), shared.wait());
-                // Shrinking must not drift from a bug to a slow case that a short wait fails.
-                if same(&o) && o.failure.as_ref().is_some_and(|f| rests_on_a_wait(&f.fact) && was_progressing(&f.fact))
-                {
-                    o = self.play(&candidate, &candidate.id(), shared.opts.timeout);
-                }
+                let o = self.play_candidate(&candidate, cause);
                 if same(&o) {
                     (best, best_outcome) = (candidate, o);
                     if !tree.simplify() {
@@ -416,7 +411,7 @@ impl<'a> Player<'a> {
                     break 'simpler;
                 }
                 runs += 1;
-                let o = self.play(&candidate, &candidate.id(), shared.wait());
+                let o = self.play_candidate(&candidate, cause);
                 if same(&o) {
                     (best, best_outcome) = (candidate, o);
                     continue 'simpler;
@@ -452,6 +447,22 @@ impl<'a> Player<'a> {
             shrink_time: started.elapsed(),
             reruns_failed,
         }
+    }
+
+    /// A candidate of shrinking, played so that its verdict can be trusted: one that a short wait
+    /// decided is played again with the full one when it fails another way (on a loaded machine a
+    /// slow reply must not make the shrinker give up a smaller case) or the same way while
+    /// something was still happening (a bug must not drift into a slow case).
+    fn play_candidate(&mut self, candidate: &Case, cause: Cause) -> Outcome {
+        let o = self.play(candidate, &candidate.id(), self.shared.wait());
+        let decided_by_the_wait = o
+            .failure
+            .as_ref()
+            .is_some_and(|f| rests_on_a_wait(&f.fact) && (cause_of(&o) != Some(cause) || was_progressing(&f.fact)));
+        if decided_by_the_wait {
+            return self.play(candidate, &candidate.id(), self.shared.opts.timeout);
+        }
+        o
     }
 
     /// Stop the process: the next case gets a fresh one.
