@@ -90,14 +90,55 @@ fn steps_and_payload(code: &str) -> (usize, usize) {
     ];
     let steps = calls.iter().map(|c| code.matches(&format!(".{c}")).count()).sum();
     let mut payload = 0;
-    for call in [".send(\"", ".send_datagram(\"", ".type_line(\""] {
+    for call in [".send(", ".send_datagram(", ".type_line("] {
         for part in code.split(call).skip(1) {
-            let literal = &part[..part.find("\")").expect("a string literal")];
-            let text: String = serde_json::from_str(&format!("\"{literal}\"")).expect("a Rust string literal as JSON");
-            payload += text.len();
+            payload += if let Some(text) = part.strip_prefix('"') {
+                literal_len(text)
+            } else if let Some(bytes) = part.strip_prefix("&b\"") {
+                literal_len(bytes)
+            } else if let Some(n) = part.strip_prefix("pattern(") {
+                let n = &n[..n.find(')').unwrap()];
+                match n.strip_prefix("1 << ") {
+                    Some(shift) => 1 << shift.parse::<u32>().unwrap(),
+                    None => n.parse::<usize>().unwrap_or_else(|_| panic!("a pattern's size: {part}")),
+                }
+            } else {
+                panic!("a payload this test does not measure: {call}{part}")
+            };
         }
     }
     (steps, payload)
+}
+
+#[test]
+fn the_shrunk_cases_payload_is_measured_in_every_form_it_is_printed() {
+    let code = r#"c.connect().send("a\u{c}\n\"é").send(&b"\x00\xe2\\"[..]).send(pattern(1 << 10)).type_line("\t")"#;
+    assert_eq!(steps_and_payload(code), (5, 6 + 3 + 1024 + 1));
+}
+
+/// The bytes of a Rust string or byte-string literal as `to_code` prints it (`{:?}` of a `str`,
+/// `escape_ascii` of bytes), from just after its opening quote.
+fn literal_len(text: &str) -> usize {
+    let mut len = 0;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        len += match c {
+            '"' => return len,
+            '\\' => match chars.next().expect("an escape") {
+                'x' => {
+                    chars.by_ref().take(2).count();
+                    1
+                }
+                'u' => {
+                    let hex: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
+                    char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap().len_utf8()
+                }
+                _ => 1, // \n \r \t \0 \\ \' \"
+            },
+            c => c.len_utf8(),
+        };
+    }
+    panic!("an unterminated literal: {text}")
 }
 
 /// Explore `command` (a server, or a client with `client`), and check what was found: the cause,
