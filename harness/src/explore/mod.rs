@@ -44,6 +44,10 @@ use crate::{Mode, Transform, Transport};
 /// than this on a fast program; scheduling on a busy machine is not).
 pub const WAIT_FLOOR: Duration = Duration::from_millis(250);
 
+/// How many flaky failures (none of whose reruns failed) are reported before the next one ends the
+/// exploration as the last would have.
+pub const MAX_FLAKY: usize = 3;
+
 /// How many times a shrunk failure is played again to tell a real one from a flaky one.
 pub const RERUNS: u32 = 3;
 
@@ -164,6 +168,9 @@ pub struct Explored {
     pub longest_reply: Duration,
     /// What was found.
     pub found: Option<Found>,
+    /// Failures found and shrunk that none of their reruns repeated (at most [`MAX_FLAKY`]):
+    /// exploring went on after each for a failure that repeats.
+    pub flaky: Vec<Found>,
 }
 
 /// Told how an exploration goes (the progress line).
@@ -221,6 +228,7 @@ struct Shared<'a> {
     /// When the failure was found: exploring took this long (shrinking comes after).
     stopped: Mutex<Option<Duration>>,
     found: Mutex<Option<Found>>,
+    flaky: Mutex<Vec<Found>>,
 }
 
 impl<'a> Shared<'a> {
@@ -236,6 +244,7 @@ impl<'a> Shared<'a> {
             stop: AtomicBool::new(false),
             stopped: Mutex::new(None),
             found: Mutex::new(None),
+            flaky: Mutex::new(vec![]),
         }
     }
 
@@ -368,6 +377,15 @@ impl<'a> Player<'a> {
             }
             *shared.stopped.lock().expect("no worker panics holding it") = Some(shared.started.elapsed());
             let found = self.shrink(&mut *tree, case, o, cause, watch);
+            let mut flaky = shared.flaky.lock().expect("no worker panics holding it");
+            if found.reruns_failed == 0 && flaky.len() < MAX_FLAKY {
+                // No rerun repeated it (a bug that needs a timing this machine gives now and
+                // then): kept for the report, and exploring goes on for a failure that repeats.
+                flaky.push(found);
+                *shared.stopped.lock().expect("no worker panics holding it") = None;
+                shared.stop.store(false, Ordering::SeqCst);
+                continue;
+            }
             *shared.found.lock().expect("no worker panics holding it") = Some(found);
             return Ok(());
         }
@@ -528,7 +546,11 @@ pub fn explore(
     if let Some(n) = opts.cases {
         explored.cases = explored.cases.min(n);
     }
+    explored.flaky = shared.flaky.into_inner().expect("no worker panics holding it");
+    // Exploring only: not the shrinking of the flaky failures found on the way.
+    let shrinking: Duration = explored.flaky.iter().map(|f| f.shrink_time).sum();
     explored.took = shared.stopped.lock().expect("no worker panicked").unwrap_or_else(|| shared.started.elapsed());
+    explored.took = explored.took.saturating_sub(shrinking);
     explored.starts += shared.starts.load(Ordering::Relaxed);
     explored.slow_not_failed = shared.slow.load(Ordering::Relaxed);
     explored.longest_reply = Duration::from_micros(shared.longest.load(Ordering::Relaxed));
