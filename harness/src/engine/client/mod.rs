@@ -213,15 +213,10 @@ impl Play for ClientPlay<'_> {
         let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir().map_err(|e| setup_failure(e.to_string()))?;
         let path = dir.path().join("echo.sock");
         process::register_dir(dir.path());
-        let ask = match transport {
-            Transport::Tcp => Endpoint::Tcp(([127, 0, 0, 1], 0).into()),
-            Transport::Tcp6 => Endpoint::Tcp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
-            Transport::Unix => Endpoint::Unix(path.clone()),
-            Transport::Udp => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
-            Transport::Udp6 => Endpoint::Udp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
-            Transport::UnixDgram => Endpoint::UnixDgram(path.clone()),
-            _ => return Err(setup_failure(format!("client checks over {transport} are not written yet"))),
-        };
+        if matches!(transport, Transport::Abstract | Transport::AbstractDgram) {
+            return Err(setup_failure(format!("client checks over {transport} are not written yet")));
+        }
+        let ask = net::loopback_endpoint(transport, &path);
         let server_log = Arc::new(Mutex::new(ServerLog { datagram: transport.is_datagram(), ..Default::default() }));
         // Nothing listening: the address is held (so nobody else takes it) but connects are
         // refused. Otherwise a played server answers.
