@@ -302,21 +302,47 @@ impl StdConn {
 
 impl io::Read for StdConn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            StdConn::Tcp(s) => s.read(buf),
-            StdConn::Unix(s) => s.read(buf),
-        }
+        (&*self).read(buf)
     }
 }
 
 impl io::Write for StdConn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads and writes through a shared reference, as `&TcpStream` does (a connection listed in
+/// [`super::Wakeable`] is only lent out).
+impl io::Read for &StdConn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            StdConn::Tcp(s) => s.write(buf),
-            StdConn::Unix(s) => s.write(buf),
+            StdConn::Tcp(s) => (&*s).read(buf),
+            StdConn::Unix(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl io::Write for &StdConn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StdConn::Tcp(s) => (&*s).write(buf),
+            StdConn::Unix(s) => (&*s).write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl std::os::fd::AsFd for StdConn {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            StdConn::Tcp(s) => s.as_fd(),
+            StdConn::Unix(s) => s.as_fd(),
+        }
     }
 }

@@ -15,8 +15,10 @@ use crate::error::{Error, Result};
 mod conn;
 pub mod dgram;
 pub mod listeners;
+mod wakeable;
 
 pub use conn::{connect, connect_with, Conn, LingerHandle, StdConn};
+pub use wakeable::{Listed, Wakeable};
 
 pub use dgram::{bind_dgram, Dgram, DgramBound, Peer, StdDgram};
 
