@@ -17,7 +17,7 @@ pub mod dgram;
 pub mod listeners;
 mod wakeable;
 
-pub use conn::{connect, connect_with, Conn, LingerHandle, StdConn};
+pub use conn::{connect, connect_with, Conn, ConnStream, LingerHandle, StdConn};
 pub use wakeable::{Listed, Wakeable};
 
 pub use dgram::{bind_dgram, Dgram, DgramBound, Peer, StdDgram};
@@ -100,9 +100,9 @@ impl AsyncListener {
             AsyncListener::Tcp(l) => {
                 let (s, peer) = l.accept().await?;
                 let _ = s.set_nodelay(true);
-                Ok((Conn::Tcp(s), peer.to_string()))
+                Ok((Conn::from(s), peer.to_string()))
             }
-            AsyncListener::Unix(l) => Ok((Conn::Unix(l.accept().await?.0), "unix peer".to_string())),
+            AsyncListener::Unix(l) => Ok((Conn::from(l.accept().await?.0), "unix peer".to_string())),
         }
     }
 }

@@ -236,7 +236,7 @@ mod tests {
         let (stream, mut peer) = (net::StdConn::Unix(a), net::StdConn::Unix(b));
         let threads = Threads::new(1);
         let first = Open::new(&threads);
-        let slot = threads.take_slot(stream).ok().expect("a thread for the first connection");
+        let slot = threads.take_slot(stream).expect("a thread for the first connection");
         let mut until = UntilCrowded { stream: slot.get(), threads: &threads, crowded: false };
         peer.write_all(b"abc").unwrap();
         let mut buf = [0u8; 8];
