@@ -103,10 +103,7 @@ pub struct DgramPingPong {
 impl DgramPingPong {
     pub fn new(server: &Endpoint, size: usize) -> DgramPingPong {
         let dir = tempfile::Builder::new().prefix("sockcheck-bench-").tempdir().expect("temp dir");
-        let local = match server {
-            Endpoint::Udp(_) => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
-            _ => Endpoint::UnixDgram(dir.path().join("client.sock")),
-        };
+        let local = net::loopback_endpoint(server.transport(), &dir.path().join("client.sock"));
         let sock = net::bind_dgram(&local, &ListenOpts::default()).expect("bind the client");
         sock.socket.set_read_timeout(Some(Duration::from_secs(5))).expect("read timeout");
         let server = Peer::of(server).expect("a datagram server");

@@ -92,8 +92,7 @@ type ServeFn<L> = Arc<dyn Fn(L) -> io::Result<()> + Send + Sync>;
 enum Server {
     Spawn(String),
     Address(Endpoint),
-    Tcp(ServeFn<TcpListener>),
-    Unix(ServeFn<UnixListener>),
+    Serve(Served),
 }
 
 /// The server catalogue against one server, as tests or as outcomes. Built with one of
@@ -163,12 +162,12 @@ impl Suite {
     /// `accept` fails and the function should return. sockcheck cannot restart it: the scenarios
     /// that restart a server are ignored (use [`Suite::program`] for those).
     pub fn serve(serve: impl Fn(TcpListener) -> io::Result<()> + Send + Sync + 'static) -> Suite {
-        Suite::new(Server::Tcp(Arc::new(serve)))
+        Suite::new(Server::Serve(Served::Tcp(Arc::new(serve))))
     }
 
     /// Like [`Suite::serve`], over a Unix socket bound in a fresh temp dir.
     pub fn serve_unix(serve: impl Fn(UnixListener) -> io::Result<()> + Send + Sync + 'static) -> Suite {
-        let mut suite = Suite::new(Server::Unix(Arc::new(serve)));
+        let mut suite = Suite::new(Server::Serve(Served::Unix(Arc::new(serve))));
         suite.transports = vec![Transport::Unix];
         suite
     }
@@ -237,12 +236,12 @@ impl Suite {
                 }
                 transports
             }
-            Server::Tcp(_) => given(Transport::Tcp),
-            Server::Unix(_) => given(Transport::Unix),
+            Server::Serve(Served::Tcp(_)) => given(Transport::Tcp),
+            Server::Serve(Served::Unix(_)) => given(Transport::Unix),
         };
         let served: &[Transport] = match &self.server {
-            Server::Tcp(_) => &[Transport::Tcp, Transport::Tcp6],
-            Server::Unix(_) => &[Transport::Unix],
+            Server::Serve(Served::Tcp(_)) => &[Transport::Tcp, Transport::Tcp6],
+            Server::Serve(Served::Unix(_)) => &[Transport::Unix],
             Server::Spawn(_) | Server::Address(_) => &Transport::EVERY,
         };
         if let Some(t) = transports.iter().find(|t| !served.contains(t)) {
@@ -365,12 +364,7 @@ impl Suite {
             Server::Address(endpoint) => {
                 Box::new(AddressTarget { endpoint: endpoint.clone(), model, transform: self.transform })
             }
-            Server::Tcp(serve) => {
-                Box::new(ServeTarget::new(transport, model, self.transform, Served::Tcp(serve.clone()))?)
-            }
-            Server::Unix(serve) => {
-                Box::new(ServeTarget::new(transport, model, self.transform, Served::Unix(serve.clone()))?)
-            }
+            Server::Serve(served) => Box::new(ServeTarget::new(transport, model, self.transform, served.clone())?),
         })
     }
 
@@ -415,6 +409,7 @@ pub fn run_trials(trials: Vec<Trial>) -> ! {
 }
 
 /// The function of a served target and its listener's kind.
+#[derive(Clone)]
 enum Served {
     Tcp(ServeFn<TcpListener>),
     Unix(ServeFn<UnixListener>),

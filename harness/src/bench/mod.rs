@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::addr::Endpoint;
 use crate::error::{Error, Result};
-use crate::net::{self, Conn};
+use crate::net::{self, Conn, ConnStream};
 use crate::proto::Transform;
 use crate::target::Target;
 use crate::target::{SpawnOpts, SpawnTarget};
@@ -370,12 +370,12 @@ async fn drive(mut conn: Conn, index: usize, cfg: &BenchConfig, deadline: Instan
 /// Write `msg` while reading `reply.len()` bytes back, so a message larger than the kernel
 /// buffers cannot deadlock the two directions.
 async fn round_trip(conn: &mut Conn, msg: &[u8], reply: &mut [u8]) -> io::Result<()> {
-    match conn {
-        Conn::Tcp(s) => {
+    match conn.stream_mut() {
+        ConnStream::Tcp(s) => {
             let (r, w) = s.split();
             exchange(r, w, msg, reply).await
         }
-        Conn::Unix(s) => {
+        ConnStream::Unix(s) => {
             let (r, w) = s.split();
             exchange(r, w, msg, reply).await
         }

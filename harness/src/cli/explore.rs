@@ -12,7 +12,7 @@ use super::{
 use crate::engine::{self, ClientCommand, ClientOpts};
 use crate::error::{Error, Result};
 use crate::explore::regressions::{self, Entry};
-use crate::explore::{self, ExploreOpts, Explored, ServerSpec, Subject, Watch};
+use crate::explore::{self, ExploreOpts, Explored, Found, ServerSpec, Subject, Watch};
 use crate::report::{Format, Outcome, ReportOpts, Reporter, Verdict};
 use crate::scenario::client::ClientScenario;
 use crate::scenario::Scenario;
@@ -163,65 +163,10 @@ impl Ending<'_> {
         if explored.replayed.iter().any(|(_, o)| o.failed()) {
             notes.push("a saved case still fails: fix it first (nothing new was explored)".to_string());
         } else {
-            let rate = explored.cases as f64 / explored.took.as_secs_f64().max(1e-3);
-            let mut figures = format!(
-                "{} cases in {:.1} s ({rate:.1} cases/s), seed {}; {} program start{}",
-                explored.cases,
-                explored.took.as_secs_f64(),
-                self.opts.seed,
-                explored.starts,
-                if explored.starts == 1 { "" } else { "s" }
-            );
-            if explored.starts > 0 {
-                figures += " (a process serves case after case; a fresh one after each failure)";
-            }
-            if explored.longest_reply > Duration::ZERO {
-                figures += &format!(
-                    "; replies took up to {}, so a missing one was waited for {} (confirmed with --timeout {})",
-                    crate::report::format_duration(explored.longest_reply),
-                    crate::report::format_duration(
-                        (explored.longest_reply * 4 + explore::WAIT_FLOOR).min(self.opts.timeout)
-                    ),
-                    self.opts.timeout.as_secs_f64()
-                );
-            }
-            if explored.slow_not_failed > 0 {
-                figures += &format!("; {} slow replies passed with the full wait", explored.slow_not_failed);
-            }
-            notes.push(figures);
+            notes.push(self.figures(&explored));
         }
         if let Some(found) = &explored.found {
-            let mut o = found.outcome.clone();
-            let (clients, steps, bytes) = found.case.size(self.model);
-            let (_, steps_before, bytes_before) = found.original.size(self.model);
-            o.about = format!(
-                "found after {} cases (seed {}); shrunk from {steps_before} steps ({bytes_before} bytes sent) to \
-                 {steps} ({bytes} bytes, {clients} client{}) in {} runs ({:.1} s); the shrunk case failed {} of {} \
-                 reruns",
-                explored.cases,
-                self.opts.seed,
-                if clients == 1 { "" } else { "s" },
-                found.shrink_runs,
-                found.shrink_time.as_secs_f64(),
-                found.reruns_failed,
-                explore::RERUNS
-            );
-            if found.reruns_failed == 0 {
-                o.verdict = Verdict::Flaky;
-            }
-            o.code = Some(found.case.code(&o.scenario, self.model, self.transport.is_datagram()));
-            o.repro = Some(format!("{} --filter {}", self.replay, o.scenario));
-            let entry = Entry {
-                name: o.scenario.clone(),
-                cause: found.cause,
-                transport: self.transport.name().to_string(),
-                model: self.model.map(|m| m.name().to_string()),
-                case: found.case.clone(),
-            };
-            match regressions::save(self.file, &entry) {
-                Ok(()) => notes.push(format!("saved to {}: the next explore replays it first", self.file.display())),
-                Err(e) => notes.push(format!("not saved: {e}")),
-            }
+            let o = self.found_outcome(&explored, found, &mut notes);
             outcomes.push(o);
         } else if !explored.replayed.iter().any(|(_, o)| o.failed()) {
             let mut o = Outcome::new("explore", "", self.transport, self.subject.clone());
@@ -243,6 +188,72 @@ impl Ending<'_> {
             }
         }
         Ok(passed && !outcomes.iter().any(|o| o.flaky()))
+    }
+
+    /// How much was explored, how fast, and how long a missing reply was waited for.
+    fn figures(&self, explored: &Explored) -> String {
+        let rate = explored.cases as f64 / explored.took.as_secs_f64().max(1e-3);
+        let mut figures = format!(
+            "{} cases in {:.1} s ({rate:.1} cases/s), seed {}; {} program start{}",
+            explored.cases,
+            explored.took.as_secs_f64(),
+            self.opts.seed,
+            explored.starts,
+            if explored.starts == 1 { "" } else { "s" }
+        );
+        if explored.starts > 0 {
+            figures += " (a process serves case after case; a fresh one after each failure)";
+        }
+        if explored.longest_reply > Duration::ZERO {
+            figures += &format!(
+                "; replies took up to {}, so a missing one was waited for {} (confirmed with --timeout {})",
+                crate::report::format_duration(explored.longest_reply),
+                crate::report::format_duration(
+                    (explored.longest_reply * 4 + explore::WAIT_FLOOR).min(self.opts.timeout)
+                ),
+                self.opts.timeout.as_secs_f64()
+            );
+        }
+        if explored.slow_not_failed > 0 {
+            figures += &format!("; {} slow replies passed with the full wait", explored.slow_not_failed);
+        }
+        figures
+    }
+
+    /// The outcome of the failure found (shrunk and rerun), saved to the regressions file.
+    fn found_outcome(&self, explored: &Explored, found: &Found, notes: &mut Vec<String>) -> Outcome {
+        let mut o = found.outcome.clone();
+        let (clients, steps, bytes) = found.case.size(self.model);
+        let (_, steps_before, bytes_before) = found.original.size(self.model);
+        o.about = format!(
+            "found after {} cases (seed {}); shrunk from {steps_before} steps ({bytes_before} bytes sent) to \
+             {steps} ({bytes} bytes, {clients} client{}) in {} runs ({:.1} s); the shrunk case failed {} of {} \
+             reruns",
+            explored.cases,
+            self.opts.seed,
+            if clients == 1 { "" } else { "s" },
+            found.shrink_runs,
+            found.shrink_time.as_secs_f64(),
+            found.reruns_failed,
+            explore::RERUNS
+        );
+        if found.reruns_failed == 0 {
+            o.verdict = Verdict::Flaky;
+        }
+        o.code = Some(found.case.code(&o.scenario, self.model, self.transport.is_datagram()));
+        o.repro = Some(format!("{} --filter {}", self.replay, o.scenario));
+        let entry = Entry {
+            name: o.scenario.clone(),
+            cause: found.cause,
+            transport: self.transport.name().to_string(),
+            model: self.model.map(|m| m.name().to_string()),
+            case: found.case.clone(),
+        };
+        match regressions::save(self.file, &entry) {
+            Ok(()) => notes.push(format!("saved to {}: the next explore replays it first", self.file.display())),
+            Err(e) => notes.push(format!("not saved: {e}")),
+        }
+        o
     }
 }
 

@@ -294,6 +294,35 @@ fn probe_spawned(
 
 /// `sockcheck check`.
 pub fn check(args: CheckArgs) -> Result<bool> {
+    let scenarios = check_scenarios(&args)?;
+    let report = args.report.opts();
+    output_writable(&report)?;
+    let _run = interruptible()?;
+    let (spec, what) = check_target(&args, scenarios.len())?;
+    // Made once nothing is left to refuse: a usage error leaves no empty FILE behind.
+    let output = report.create_output()?;
+    let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
+    // A running server is one: its scenarios run one at a time unless --jobs says otherwise.
+    let jobs = match (&spec, args.run.jobs) {
+        (_, Some(n)) => n as usize,
+        (TargetSpec::Address(_), None) => 1,
+        (_, None) => engine::default_jobs(),
+    };
+    let opts = CheckOpts {
+        run: RunOpts { step_timeout: args.timeout, ..Default::default() },
+        jobs,
+        retries: args.run.retries,
+    };
+    let mut outcomes = engine::check_servers(&scenarios, spec, opts, &mut reporter)?;
+    for o in &mut outcomes {
+        o.repro = Some(check_repro(&args, o));
+    }
+    finish(reporter, &outcomes, &args.run)
+}
+
+/// The scenarios `check` runs: the catalogue's (or a replayed file's) that match the filter, of
+/// the transports' kind (stream or datagram).
+fn check_scenarios(args: &CheckArgs) -> Result<Vec<crate::scenario::Scenario>> {
     let all = match &args.replay {
         Some(file) => explore::replayed_scenarios(file)?,
         None => catalogue::all(),
@@ -315,17 +344,19 @@ pub fn check(args: CheckArgs) -> Result<bool> {
     if scenarios.is_empty() {
         return Err(Error::Usage(format!("no scenario matches {:?} over these transports", args.filter)));
     }
-    let report = args.report.opts();
-    output_writable(&report)?;
-    let _run = interruptible()?;
-    let (spec, what) = if let Some(command) = &args.addr.spawn {
+    Ok(scenarios)
+}
+
+/// What `check` checks, and the words that introduce the run of `runs` scenarios.
+fn check_target(args: &CheckArgs, runs: usize) -> Result<(TargetSpec, String)> {
+    Ok(if let Some(command) = &args.addr.spawn {
         let transport = match args.transport.as_ref().map(|l| l.0.as_slice()) {
             None => None,
             Some([t]) => Some(*t),
             Some(_) => return Err(Error::Usage("--spawn takes one --transport: the one the command serves".into())),
         };
         let probed = probe_spawned(command, transport, args.ready_timeout, args.model, args.transform)?;
-        let mut what = format!("{} scenarios against {}", scenarios.len(), probed.describe);
+        let mut what = format!("{runs} scenarios against {}", probed.describe);
         if let Some(note) = probed.note {
             what += &format!("\nnote: {note}");
         }
@@ -333,7 +364,7 @@ pub fn check(args: CheckArgs) -> Result<bool> {
     } else if let Some(endpoint) = args.addr.running() {
         nothing_listens(&endpoint)?;
         let datagram = if endpoint.transport().is_datagram() { " (one datagram socket: sequential)" } else { "" };
-        let what = format!("{} scenarios against the server at {endpoint}{datagram}", scenarios.len());
+        let what = format!("{runs} scenarios against the server at {endpoint}{datagram}");
         (TargetSpec::Address(AddressTarget { endpoint, model: args.model, transform: args.transform }), what)
     } else {
         let asked = args.transport.clone().map_or(Transport::DEFAULT.to_vec(), |l| l.0);
@@ -352,50 +383,36 @@ pub fn check(args: CheckArgs) -> Result<bool> {
         let models = args.model.map_or(vec![Mode::Sequential, Mode::Concurrent], |m| vec![m]);
         let what = format!(
             "{} scenarios against the built-in server ({}) over {}{lacking}",
-            scenarios.len(),
+            runs,
             models.iter().map(|m| m.name()).collect::<Vec<_>>().join(" and "),
             transports.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
         );
         (TargetSpec::Reference { transports, models, transform: args.transform }, what)
-    };
-    // Made once nothing is left to refuse: a usage error leaves no empty FILE behind.
-    let output = report.create_output()?;
-    let mut reporter = Reporter::open(report, output, scenarios.iter().map(|s| s.name()), &what)?;
-    // A running server is one: its scenarios run one at a time unless --jobs says otherwise.
-    let jobs = match (&spec, args.run.jobs) {
-        (_, Some(n)) => n as usize,
-        (TargetSpec::Address(_), None) => 1,
-        (_, None) => engine::default_jobs(),
-    };
-    let opts = CheckOpts {
-        run: RunOpts { step_timeout: args.timeout, ..Default::default() },
-        jobs,
-        retries: args.run.retries,
-    };
-    let mut outcomes = engine::check_servers(&scenarios, spec, opts, &mut reporter)?;
-    for o in &mut outcomes {
-        let mut cmd = String::from("sockcheck check");
-        if let Some(spawn) = &args.addr.spawn {
-            cmd += &format!(" --spawn {}", shell_quote(spawn));
-        } else if let Some(endpoint) = args.addr.running() {
-            cmd += &format!(" {} {}", address_flag(&endpoint), shell_quote(&address_text(&endpoint)));
-        }
-        if let Some(file) = &args.replay {
-            cmd += &format!(" --replay {}", shell_quote(&file.display().to_string()));
-        }
-        cmd += &format!(" --filter {}", o.scenario);
-        if args.addr.running().is_none() {
-            cmd += &format!(" --transport {}", o.transport);
-        }
-        if let Some(m) = args.model.or(o.model.filter(|_| args.addr.spawn.is_none())) {
-            cmd += &format!(" --model {m}");
-        }
-        if args.transform != crate::Transform::Upper {
-            cmd += &format!(" --transform {}", args.transform);
-        }
-        o.repro = Some(cmd);
+    })
+}
+
+/// The command that runs `o` again, alone.
+fn check_repro(args: &CheckArgs, o: &crate::report::Outcome) -> String {
+    let mut cmd = String::from("sockcheck check");
+    if let Some(spawn) = &args.addr.spawn {
+        cmd += &format!(" --spawn {}", shell_quote(spawn));
+    } else if let Some(endpoint) = args.addr.running() {
+        cmd += &format!(" {} {}", address_flag(&endpoint), shell_quote(&address_text(&endpoint)));
     }
-    finish(reporter, &outcomes, &args.run)
+    if let Some(file) = &args.replay {
+        cmd += &format!(" --replay {}", shell_quote(&file.display().to_string()));
+    }
+    cmd += &format!(" --filter {}", o.scenario);
+    if args.addr.running().is_none() {
+        cmd += &format!(" --transport {}", o.transport);
+    }
+    if let Some(m) = args.model.or(o.model.filter(|_| args.addr.spawn.is_none())) {
+        cmd += &format!(" --model {m}");
+    }
+    if args.transform != crate::Transform::Upper {
+        cmd += &format!(" --transform {}", args.transform);
+    }
+    cmd
 }
 
 /// An address as `--tcp`, `--unix`, `--udp` or `--unix-dgram` take it.
@@ -455,23 +472,7 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     let report = ReportOpts { command: "check-client", ..args.report.opts() };
     output_writable(&report)?;
     type CommandFor = Box<dyn Fn(Transport) -> ClientCommand>;
-    let transports = match (&args.spawn, args.transport.as_ref().map(|l| l.0.as_slice())) {
-        (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?],
-        (Some(cmd), Some([t])) => vec![placeholders::transport_of(cmd, Some(*t))?],
-        (Some(_), Some(_)) => {
-            return Err(Error::Usage("--spawn takes one --transport: the one the client uses".into()))
-        }
-        (None, list) => list.map_or(Transport::DEFAULT.to_vec(), <[Transport]>::to_vec),
-    };
-    if let Some(t) = transports.iter().find(|t| matches!(t, Transport::Abstract | Transport::AbstractDgram)) {
-        return Err(Error::Usage(format!(
-            "a client cannot be told an abstract name ({{path}} is a file path): use --transport {} instead of {t}",
-            t.base()
-        )));
-    }
-    if let Some(why) = transports.iter().find_map(|&t| net::transport_unsupported(t)) {
-        return Err(Error::Usage(why));
-    }
+    let transports = client_transports(&args)?;
     // Datagram scenarios only where a datagram transport is checked, stream ones likewise.
     scenarios.retain(|s| transports.iter().any(|&t| s.runs_over(t)));
     if scenarios.is_empty() {
@@ -502,18 +503,44 @@ pub fn check_client(args: CheckClientArgs) -> Result<bool> {
     };
     let mut outcomes = engine::check_clients(&scenarios, command, &transports, opts, check, &mut reporter)?;
     for o in &mut outcomes {
-        let spawn = args.spawn.as_ref().map(|c| format!(" --spawn {}", shell_quote(c))).unwrap_or_default();
-        let mut prompt = args.prompt.as_ref().map(|p| format!(" --prompt {}", shell_quote(p))).unwrap_or_default();
-        if args.stdio != ClientStdio::default() {
-            prompt.push_str(&format!(" --stdio {}", args.stdio));
-        }
-        if let Some(file) = &args.replay {
-            prompt.push_str(&format!(" --replay {}", shell_quote(&file.display().to_string())));
-        }
-        o.repro =
-            Some(format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport));
+        o.repro = Some(client_repro(&args, o));
     }
     finish(reporter, &outcomes, &args.run)
+}
+
+/// The transports `check-client` checks: the one the spawned client uses, or those asked for.
+fn client_transports(args: &CheckClientArgs) -> Result<Vec<Transport>> {
+    let transports = match (&args.spawn, args.transport.as_ref().map(|l| l.0.as_slice())) {
+        (Some(cmd), None) => vec![placeholders::transport_of(cmd, None)?],
+        (Some(cmd), Some([t])) => vec![placeholders::transport_of(cmd, Some(*t))?],
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage("--spawn takes one --transport: the one the client uses".into()))
+        }
+        (None, list) => list.map_or(Transport::DEFAULT.to_vec(), <[Transport]>::to_vec),
+    };
+    if let Some(t) = transports.iter().find(|t| matches!(t, Transport::Abstract | Transport::AbstractDgram)) {
+        return Err(Error::Usage(format!(
+            "a client cannot be told an abstract name ({{path}} is a file path): use --transport {} instead of {t}",
+            t.base()
+        )));
+    }
+    if let Some(why) = transports.iter().find_map(|&t| net::transport_unsupported(t)) {
+        return Err(Error::Usage(why));
+    }
+    Ok(transports)
+}
+
+/// The command that runs the client scenario `o` again, alone.
+fn client_repro(args: &CheckClientArgs, o: &crate::report::Outcome) -> String {
+    let spawn = args.spawn.as_ref().map(|c| format!(" --spawn {}", shell_quote(c))).unwrap_or_default();
+    let mut prompt = args.prompt.as_ref().map(|p| format!(" --prompt {}", shell_quote(p))).unwrap_or_default();
+    if args.stdio != ClientStdio::default() {
+        prompt.push_str(&format!(" --stdio {}", args.stdio));
+    }
+    if let Some(file) = &args.replay {
+        prompt.push_str(&format!(" --replay {}", shell_quote(&file.display().to_string())));
+    }
+    format!("sockcheck check-client{spawn} --filter {} --transport {}{prompt}", o.scenario, o.transport)
 }
 
 /// This process's command line as it could be typed again (the program by its file name).

@@ -3,6 +3,8 @@
 use std::io;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -15,18 +17,61 @@ use crate::error::{Error, Result};
 
 /// A connected stream over either transport, for tokio.
 #[derive(Debug)]
-pub enum Conn {
+pub struct Conn {
+    /// `None` only once handed on by [`Conn::into_std`].
+    stream: Option<ConnStream>,
+    /// Set through a [`LingerHandle`]: the close is to be a reset.
+    reset: Arc<AtomicBool>,
+}
+
+/// The socket of a [`Conn`].
+#[derive(Debug)]
+pub enum ConnStream {
     /// A TCP connection.
     Tcp(tokio::net::TcpStream),
     /// A Unix stream connection.
     Unix(tokio::net::UnixStream),
 }
 
+impl From<tokio::net::TcpStream> for Conn {
+    fn from(s: tokio::net::TcpStream) -> Conn {
+        Conn::new(ConnStream::Tcp(s))
+    }
+}
+
+impl From<tokio::net::UnixStream> for Conn {
+    fn from(s: tokio::net::UnixStream) -> Conn {
+        Conn::new(ConnStream::Unix(s))
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.stream.is_some() && self.reset.load(Ordering::SeqCst) {
+            let _ = self.set_linger_zero();
+        }
+    }
+}
+
 impl Conn {
+    fn new(stream: ConnStream) -> Conn {
+        Conn { stream: Some(stream), reset: Arc::default() }
+    }
+
+    /// The socket.
+    pub fn stream(&self) -> &ConnStream {
+        self.stream.as_ref().expect("a connection not handed on")
+    }
+
+    /// The socket, to read and write.
+    pub fn stream_mut(&mut self) -> &mut ConnStream {
+        self.stream.as_mut().expect("a connection not handed on")
+    }
+
     fn sock(&self) -> SockRef<'_> {
-        match self {
-            Conn::Tcp(s) => SockRef::from(s),
-            Conn::Unix(s) => SockRef::from(s),
+        match self.stream() {
+            ConnStream::Tcp(s) => SockRef::from(s),
+            ConnStream::Unix(s) => SockRef::from(s),
         }
     }
 
@@ -36,10 +81,10 @@ impl Conn {
         self.sock().set_linger(Some(Duration::ZERO))
     }
 
-    /// A handle that can turn the next close of this connection into a reset after the
-    /// connection is split into halves (which hide the socket).
+    /// A handle that can turn the close of this connection into a reset after the connection is
+    /// split into halves (which hide the socket).
     pub fn linger_handle(&self) -> LingerHandle {
-        LingerHandle(std::os::fd::AsRawFd::as_raw_fd(self))
+        LingerHandle(self.reset.clone())
     }
 
     /// The kernel's send and receive buffer sizes.
@@ -54,83 +99,74 @@ impl Conn {
     }
 
     /// The same connection as a blocking stream, out of the event loop.
-    pub fn into_std(self) -> io::Result<StdConn> {
-        let s = match self {
-            Conn::Tcp(s) => StdConn::Tcp(s.into_std()?),
-            Conn::Unix(s) => StdConn::Unix(s.into_std()?),
+    pub fn into_std(mut self) -> io::Result<StdConn> {
+        let s = match self.stream.take().expect("a connection not handed on") {
+            ConnStream::Tcp(s) => StdConn::Tcp(s.into_std()?),
+            ConnStream::Unix(s) => StdConn::Unix(s.into_std()?),
         };
         s.socket().set_nonblocking(false)?;
         Ok(s)
     }
 }
 
-/// See [`Conn::linger_handle`]: the descriptor of a connection whose halves are elsewhere.
-#[derive(Clone, Copy, Debug)]
-pub struct LingerHandle(std::os::fd::RawFd);
+/// See [`Conn::linger_handle`]: a share of the connection's wish to be reset, not its socket, so
+/// it may outlive the connection harmlessly.
+#[derive(Clone, Debug)]
+pub struct LingerHandle(Arc<AtomicBool>);
 
 impl LingerHandle {
-    /// [`Conn::set_linger_zero`] through the handle. Call it only while the connection's halves
-    /// are alive (every user holds them while it calls this).
+    /// [`Conn::set_linger_zero`] through the handle: applied when the connection closes (both its
+    /// halves gone); nothing once it is closed.
     pub fn set_linger_zero(&self) -> io::Result<()> {
-        // SAFETY: the connection this descriptor belongs to is open while its halves are alive.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.0) };
-        SockRef::from(&fd).set_linger(Some(Duration::ZERO))
+        self.0.store(true, Ordering::SeqCst);
+        Ok(())
     }
 }
 
 impl std::os::fd::AsFd for Conn {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        match self {
-            Conn::Tcp(s) => s.as_fd(),
-            Conn::Unix(s) => s.as_fd(),
-        }
-    }
-}
-
-impl std::os::fd::AsRawFd for Conn {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        match self {
-            Conn::Tcp(s) => s.as_raw_fd(),
-            Conn::Unix(s) => s.as_raw_fd(),
+        match self.stream() {
+            ConnStream::Tcp(s) => s.as_fd(),
+            ConnStream::Unix(s) => s.as_fd(),
         }
     }
 }
 
 impl crate::proto::PollReadReady for Conn {
     fn poll_read_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
-        match self {
-            Conn::Tcp(s) => s.poll_read_ready(cx),
-            Conn::Unix(s) => s.poll_read_ready(cx),
+        match self.stream_mut() {
+            ConnStream::Tcp(s) => s.poll_read_ready(cx),
+            ConnStream::Unix(s) => s.poll_read_ready(cx),
         }
     }
 }
 
 impl AsyncRead for Conn {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        match self.get_mut().stream_mut() {
+            ConnStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            ConnStream::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
 
 impl AsyncWrite for Conn {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        match self.get_mut().stream_mut() {
+            ConnStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            ConnStream::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Conn::Unix(s) => Pin::new(s).poll_flush(cx),
+        match self.get_mut().stream_mut() {
+            ConnStream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            ConnStream::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        match self.get_mut().stream_mut() {
+            ConnStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            ConnStream::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -199,7 +235,7 @@ pub async fn connect_with(endpoint: &Endpoint, recv_buffer: Option<usize>, timeo
                 .map_err(|_| connect_err(endpoint)(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))?
                 .map_err(connect_err(endpoint))?;
             stream.set_nodelay(true).map_err(connect_err(endpoint))?;
-            Ok(Conn::Tcp(stream))
+            Ok(Conn::from(stream))
         }
         _ => {
             // The same attempts as the blocking connect, with the pauses on the event loop.
@@ -212,7 +248,7 @@ pub async fn connect_with(endpoint: &Endpoint, recv_buffer: Option<usize>, timeo
                 tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
                 pause = (pause * 2).min(Duration::from_millis(20));
             };
-            Ok(Conn::Unix(tokio::net::UnixStream::from_std(std).map_err(connect_err(endpoint))?))
+            Ok(Conn::from(tokio::net::UnixStream::from_std(std).map_err(connect_err(endpoint))?))
         }
     }
 }
@@ -296,8 +332,8 @@ impl StdConn {
     pub fn into_async(self) -> io::Result<Conn> {
         self.socket().set_nonblocking(true)?;
         Ok(match self {
-            StdConn::Tcp(s) => Conn::Tcp(tokio::net::TcpStream::from_std(s)?),
-            StdConn::Unix(s) => Conn::Unix(tokio::net::UnixStream::from_std(s)?),
+            StdConn::Tcp(s) => Conn::from(tokio::net::TcpStream::from_std(s)?),
+            StdConn::Unix(s) => Conn::from(tokio::net::UnixStream::from_std(s)?),
         })
     }
 
@@ -312,21 +348,47 @@ impl StdConn {
 
 impl io::Read for StdConn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            StdConn::Tcp(s) => s.read(buf),
-            StdConn::Unix(s) => s.read(buf),
-        }
+        (&*self).read(buf)
     }
 }
 
 impl io::Write for StdConn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads and writes through a shared reference, as `&TcpStream` does (a connection listed in
+/// [`super::Wakeable`] is only lent out).
+impl io::Read for &StdConn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            StdConn::Tcp(s) => s.write(buf),
-            StdConn::Unix(s) => s.write(buf),
+            StdConn::Tcp(s) => (&*s).read(buf),
+            StdConn::Unix(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl io::Write for &StdConn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StdConn::Tcp(s) => (&*s).write(buf),
+            StdConn::Unix(s) => (&*s).write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl std::os::fd::AsFd for StdConn {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            StdConn::Tcp(s) => s.as_fd(),
+            StdConn::Unix(s) => s.as_fd(),
+        }
     }
 }

@@ -5,7 +5,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, MaybeUninitSlice, SockAddr, SockRef, Socket, Type};
@@ -138,8 +138,7 @@ pub fn client_socket(server: &Endpoint) -> Result<(Dgram, Option<tempfile::TempD
 /// [`client_socket`], bound but blocking and outside any runtime.
 fn bind_client(server: &Endpoint) -> Result<(Socket, Option<tempfile::TempDir>)> {
     let local = match server {
-        Endpoint::Udp(a) if a.is_ipv4() => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
-        Endpoint::Udp(_) => Endpoint::Udp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
+        Endpoint::Udp(_) => super::loopback_endpoint(server.transport(), Path::new("")),
         Endpoint::UnixDgram(_) => {
             // A fresh dir of its own: no stale file to clear, and the file goes with the dir (so
             // no socket-file guard, which would remove it while the socket is still in use).

@@ -15,8 +15,10 @@ use crate::error::{Error, Result};
 mod conn;
 pub mod dgram;
 pub mod listeners;
+mod wakeable;
 
-pub use conn::{connect, connect_with, Conn, LingerHandle, StdConn};
+pub use conn::{connect, connect_with, Conn, ConnStream, LingerHandle, StdConn};
+pub use wakeable::{Listed, Wakeable};
 
 pub use dgram::{bind_dgram, Dgram, DgramBound, Peer, StdDgram};
 
@@ -36,6 +38,10 @@ impl Default for ListenOpts {
     }
 }
 
+// StdListener, AsyncListener, StdConn and Conn each have a `Tcp` and a `Unix` variant but are
+// not one concept: listeners and connected streams, blocking (std) and in tokio's event loop,
+// with different methods; one generic enum would only move the matches. What they share is the
+// socket (`SockRef`), which each gives through `socket()`/`sock()`.
 /// A bound, listening socket (the blocking std type; the concurrent server hands it to tokio).
 #[derive(Debug)]
 pub enum StdListener {
@@ -98,9 +104,9 @@ impl AsyncListener {
             AsyncListener::Tcp(l) => {
                 let (s, peer) = l.accept().await?;
                 let _ = s.set_nodelay(true);
-                Ok((Conn::Tcp(s), peer.to_string()))
+                Ok((Conn::from(s), peer.to_string()))
             }
-            AsyncListener::Unix(l) => Ok((Conn::Unix(l.accept().await?.0), "unix peer".to_string())),
+            AsyncListener::Unix(l) => Ok((Conn::from(l.accept().await?.0), "unix peer".to_string())),
         }
     }
 }
@@ -253,25 +259,32 @@ pub(crate) fn bind_socket_file(socket: &Socket, endpoint: &Endpoint, path: &Path
     Ok(SocketFile { path: path.to_path_buf(), dev: meta.dev(), ino: meta.ino() })
 }
 
-/// A free endpoint of `transport`: loopback port 0 (the first bind picks the port), a Unix path
-/// in a new temp dir (which lives as long as the returned handle), or a fresh abstract name.
-pub fn fresh_endpoint(transport: Transport) -> io::Result<(Endpoint, Option<tempfile::TempDir>)> {
+/// A loopback endpoint of `transport` that nothing uses yet: port 0 on `127.0.0.1` or `[::1]`
+/// (the bind picks the port), `socket_file` for the transports with a socket file (unused by the
+/// others), or a fresh abstract name. The one place a transport becomes an address to bind.
+pub fn loopback_endpoint(transport: Transport, socket_file: &Path) -> Endpoint {
     let v4 = ([127, 0, 0, 1], 0).into();
     let v6 = (std::net::Ipv6Addr::LOCALHOST, 0).into();
-    Ok(match transport {
-        Transport::Tcp => (Endpoint::Tcp(v4), None),
-        Transport::Tcp6 => (Endpoint::Tcp(v6), None),
-        Transport::Udp => (Endpoint::Udp(v4), None),
-        Transport::Udp6 => (Endpoint::Udp(v6), None),
-        Transport::Unix | Transport::UnixDgram => {
-            let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir()?;
-            let path = dir.path().join("echo.sock");
-            let ep = if transport == Transport::Unix { Endpoint::Unix(path) } else { Endpoint::UnixDgram(path) };
-            (ep, Some(dir))
-        }
-        Transport::Abstract => (Endpoint::Abstract(fresh_abstract_name()), None),
-        Transport::AbstractDgram => (Endpoint::AbstractDgram(fresh_abstract_name()), None),
-    })
+    match transport {
+        Transport::Tcp => Endpoint::Tcp(v4),
+        Transport::Tcp6 => Endpoint::Tcp(v6),
+        Transport::Udp => Endpoint::Udp(v4),
+        Transport::Udp6 => Endpoint::Udp(v6),
+        Transport::Unix => Endpoint::Unix(socket_file.to_path_buf()),
+        Transport::UnixDgram => Endpoint::UnixDgram(socket_file.to_path_buf()),
+        Transport::Abstract => Endpoint::Abstract(fresh_abstract_name()),
+        Transport::AbstractDgram => Endpoint::AbstractDgram(fresh_abstract_name()),
+    }
+}
+
+/// A free endpoint of `transport` ([`loopback_endpoint`]): a Unix path in a new temp dir (which
+/// lives as long as the returned handle).
+pub fn fresh_endpoint(transport: Transport) -> io::Result<(Endpoint, Option<tempfile::TempDir>)> {
+    if !transport.has_socket_file() {
+        return Ok((loopback_endpoint(transport, Path::new("")), None));
+    }
+    let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir()?;
+    Ok((loopback_endpoint(transport, &dir.path().join("echo.sock")), Some(dir)))
 }
 
 /// A name in Linux's abstract namespace that nobody else uses: the process id, a counter and

@@ -192,6 +192,36 @@ async fn pump(
     }
 }
 
+/// The upstream pump, which gives its halves back when it ends.
+type Upstream = tokio::task::JoinHandle<((Ended, u64), ReadHalf<Conn>, WriteHalf<Conn>)>;
+
+/// The server closed after `down_bytes`: wait for the client's side to end (unless it already
+/// did, after `upstream_bytes`), passing a reset of the client's on to the server.
+async fn after_server_closed(
+    up: &mut Upstream,
+    upstream_bytes: Option<u64>,
+    server_linger: &net::LingerHandle,
+    down_bytes: u64,
+    say: impl Fn(String),
+) {
+    let up_result = match upstream_bytes {
+        Some(n) => Some(Ok(n)),
+        None => match up.await {
+            Ok(((Ended::Reset, n), _, _)) => {
+                let _ = server_linger.set_linger_zero();
+                Some(Err(n))
+            }
+            Ok(((_, n), _, _)) => Some(Ok(n)),
+            Err(_) => None,
+        },
+    };
+    match up_result {
+        Some(Ok(n)) => say(format!("done: {n} bytes upstream, {down_bytes} downstream")),
+        Some(Err(n)) => say(format!("the client reset after {n} bytes upstream")),
+        None => {}
+    }
+}
+
 async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, log: bool) {
     let say = |what: String| {
         if log {
@@ -252,22 +282,8 @@ async fn proxy_conn(id: u64, client: Conn, upstream: Endpoint, faults: Faults, l
         Ended::Failed => say(format!("forwarding to the client failed after {down_bytes} bytes")),
         Ended::Eof => {
             // The server closed: let the client finish sending (half-close), then end.
-            let up_result = match client_done {
-                Some((n, _, _)) => Some(Ok(n)),
-                None => match (&mut up).await {
-                    Ok(((Ended::Reset, n), _, _)) => {
-                        let _ = server_linger.set_linger_zero();
-                        Some(Err(n))
-                    }
-                    Ok(((_, n), _, _)) => Some(Ok(n)),
-                    Err(_) => None,
-                },
-            };
-            match up_result {
-                Some(Ok(n)) => say(format!("done: {n} bytes upstream, {down_bytes} downstream")),
-                Some(Err(n)) => say(format!("the client reset after {n} bytes upstream")),
-                None => {}
-            }
+            let upstream_bytes = client_done.as_ref().map(|(n, _, _)| *n);
+            after_server_closed(&mut up, upstream_bytes, &server_linger, down_bytes, say).await;
             return;
         }
     }

@@ -278,46 +278,51 @@ fn draw(lanes: &Lanes, rows: &[Row], scenario: &str) -> String {
             let _ =
                 write!(svg, r#"<text class="t" x="{}" y="17">{:.3}s</text>"#, GUTTER - 8, to_micros(at).as_secs_f64());
         }
-        match &row.shape {
-            Shape::Arrow(from, to, label, kind) => {
-                let (x1, x2) = (x(*from), x(*to));
-                let dir: isize = if x2 >= x1 { 1 } else { -1 };
-                let tip = x2 as isize - dir * 2;
-                let _ = write!(
-                    svg,
-                    r#"<line class="a {kind}" x1="{x1}" y1="19" x2="{tip}" y2="19"/><path class="h {kind}" d="M{tip} 19l{} -4v8z"/>"#,
-                    -dir * 8
-                );
-                let (shown, _) = cut(label, 18);
-                let _ = write!(svg, r#"<text class="l" x="{}" y="14">{}</text>"#, (x1 + x2) / 2, Esc(&shown));
-            }
-            Shape::Box(on, label) => {
-                let (shown, _) = cut(label, 12);
-                let _ = write!(
-                    svg,
-                    r#"<rect class="bx" x="{}" y="5" width="{}" height="17" rx="3"/><text class="bl" x="{}" y="17">{}</text>"#,
-                    x(*on) - col / 2 + 14,
-                    col - 28,
-                    x(*on),
-                    Esc(&shown)
-                );
-            }
-            Shape::Band(label) => {
-                let (left, right) = (x(0) - 20, x(lanes.names.len() - 1) + 20);
-                let _ = write!(
-                    svg,
-                    r#"<line class="band" x1="{left}" y1="13" x2="{right}" y2="13"/><text class="bl band" x="{}" y="17">{}</text>"#,
-                    (left + right) / 2,
-                    Esc(label)
-                );
-            }
-        }
+        shape(&mut svg, &row.shape, x, col, lanes.names.len());
         text(&mut svg, "c", code_x, &row.code, CODE_CHARS);
         text(&mut svg, "n", note_x, &row.note, note_chars);
         svg.push_str("</g>");
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// A row's arrow, box or band, between the lanes at `x(lane)`, `col` apart.
+fn shape(svg: &mut String, shape: &Shape, x: impl Fn(usize) -> usize, col: usize, lanes: usize) {
+    match shape {
+        Shape::Arrow(from, to, label, kind) => {
+            let (x1, x2) = (x(*from), x(*to));
+            let dir: isize = if x2 >= x1 { 1 } else { -1 };
+            let tip = x2 as isize - dir * 2;
+            let _ = write!(
+                svg,
+                r#"<line class="a {kind}" x1="{x1}" y1="19" x2="{tip}" y2="19"/><path class="h {kind}" d="M{tip} 19l{} -4v8z"/>"#,
+                -dir * 8
+            );
+            let (shown, _) = cut(label, 18);
+            let _ = write!(svg, r#"<text class="l" x="{}" y="14">{}</text>"#, (x1 + x2) / 2, Esc(&shown));
+        }
+        Shape::Box(on, label) => {
+            let (shown, _) = cut(label, 12);
+            let _ = write!(
+                svg,
+                r#"<rect class="bx" x="{}" y="5" width="{}" height="17" rx="3"/><text class="bl" x="{}" y="17">{}</text>"#,
+                x(*on) - col / 2 + 14,
+                col - 28,
+                x(*on),
+                Esc(&shown)
+            );
+        }
+        Shape::Band(label) => {
+            let (left, right) = (x(0) - 20, x(lanes - 1) + 20);
+            let _ = write!(
+                svg,
+                r#"<line class="band" x1="{left}" y1="13" x2="{right}" y2="13"/><text class="bl band" x="{}" y="17">{}</text>"#,
+                (left + right) / 2,
+                Esc(label)
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -12,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::drive::serve_conn;
-use super::{blocking_failure, Blocking, ServerConfig, MAX_THREADS};
+use super::{blocking_failure, ServerConfig, MAX_THREADS};
 use crate::error::Result;
 use crate::net::{self, Listener};
 use crate::proto::EchoConn;
@@ -61,20 +60,18 @@ pub(super) async fn run(listener: Listener, cfg: ServerConfig, shutdown: Cancell
             tracker: tracker.clone(),
             _open: Open::new(&threads),
         };
-        let conn = match threads.take_slot(conn.as_raw_fd()) {
-            Some(slot) => match conn.into_std() {
-                Ok(stream) => {
-                    tracker.spawn_blocking(move || serve_on_thread(stream, slot, served));
-                    continue;
+        let conn = match threads.take_slot(conn) {
+            Ok(listed) => {
+                match listed.try_map(net::Conn::into_std) {
+                    Ok(stream) => {
+                        let threads = threads.clone();
+                        tracker.spawn_blocking(move || serve_on_thread(stream, &threads, served));
+                    }
+                    Err(e) => served.log(&e),
                 }
-                Err(e) => {
-                    // The descriptor is closed and still listed until `slot` drops at the end of this
-                    // arm: harmless, as listed descriptors are shut down only after this loop.
-                    served.log(&e);
-                    continue;
-                }
-            },
-            None => conn,
+                continue;
+            }
+            Err(conn) => conn,
         };
         tracker.spawn(serve_on_task(conn, EchoConn::new(cfg.bufsize, cfg.transform), served));
     }
@@ -145,20 +142,13 @@ async fn serve_on_task(stream: net::Conn, conn: EchoConn, served: Served) {
 /// for 16 clients and starve the others (the 1,000-client latencies are in benches/README.md).
 struct Threads {
     limit: usize,
-    serving: Blocking,
+    serving: Arc<net::Wakeable>,
     open: std::sync::atomic::AtomicUsize,
-}
-
-/// A thread's place among [`Threads`], for the connection on this descriptor; dropping it frees the
-/// place (drop it before the descriptor is closed).
-struct Slot {
-    threads: Arc<Threads>,
-    fd: RawFd,
 }
 
 impl Threads {
     fn new(limit: usize) -> Arc<Threads> {
-        Arc::new(Threads { limit, serving: Blocking::default(), open: Default::default() })
+        Arc::new(Threads { limit, serving: Arc::default(), open: Default::default() })
     }
 
     /// More connections open than threads to serve them.
@@ -166,36 +156,32 @@ impl Threads {
         self.open.load(std::sync::atomic::Ordering::Relaxed) > self.limit
     }
 
-    /// A thread for the connection on `fd`, listed from now on (so stopping reaches it wherever
-    /// its thread is), unless every thread is taken or the server is crowded.
-    fn take_slot(self: &Arc<Self>, fd: RawFd) -> Option<Slot> {
-        let listed = self.serving.list_if(fd, |n| n < self.limit && !self.crowded());
-        listed.then(|| Slot { threads: self.clone(), fd })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.threads.serving.unlist(self.fd);
+    /// A thread for `conn`, listed from now on (so stopping reaches it wherever its thread is;
+    /// dropping the listing frees the thread's place), unless every thread is taken or the server
+    /// is crowded: then `conn` back.
+    fn take_slot<C: std::os::fd::AsFd>(&self, conn: C) -> Result<net::Listed<C>, C> {
+        self.serving.list_if(conn, |n| n < self.limit && !self.crowded())
     }
 }
 
 /// Serve a connection with the blocking loop, as the sequential server does (so the thread's only
 /// system calls are the `recv` and `send` of each message), to its end or until the server is
 /// [crowded](Threads::crowded); then the event loop takes over between two messages.
-fn serve_on_thread(mut stream: net::StdConn, slot: Slot, served: Served) {
+fn serve_on_thread(listed: net::Listed<net::StdConn>, threads: &Threads, served: Served) {
     let cfg = &served.cfg;
     // Idle timeout: no progress on a recv or a send for that long ends the connection.
+    let stream = listed.get();
     let set = stream.set_read_timeout(cfg.idle_timeout).and_then(|()| stream.set_write_timeout(cfg.idle_timeout));
     if let Err(e) = set {
-        drop(slot);
+        drop(listed);
         return served.log(&e);
     }
     let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
-    let mut until = UntilCrowded { stream: &mut stream, threads: &slot.threads, crowded: false };
+    let mut until = UntilCrowded { stream, threads, crowded: false };
     let result = crate::proto::serve(&mut until, &mut conn);
     let crowded = until.crowded;
-    drop(slot);
+    // Its thread's place is free again.
+    let stream = listed.into_inner();
     match result {
         Err(_) if crowded => {
             conn.release_buffer();
@@ -215,7 +201,7 @@ fn serve_on_thread(mut stream: net::StdConn, slot: Slot, served: Served) {
 /// A thread's stream, which stops the loop at its next `recv` (the previous reply all written) once
 /// the server is crowded.
 struct UntilCrowded<'a> {
-    stream: &'a mut net::StdConn,
+    stream: &'a net::StdConn,
     threads: &'a Threads,
     crowded: bool,
 }
@@ -226,16 +212,16 @@ impl io::Read for UntilCrowded<'_> {
             self.crowded = true;
             return Err(io::Error::other("handed to the event loop"));
         }
-        self.stream.read(buf)
+        (&mut &*self.stream).read(buf)
     }
 }
 
 impl io::Write for UntilCrowded<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
+        (&mut &*self.stream).write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
+        (&mut &*self.stream).flush()
     }
 }
 
@@ -243,36 +229,36 @@ impl io::Write for UntilCrowded<'_> {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
 
     #[test]
     fn a_thread_hands_its_connection_over_at_the_next_read_once_the_server_is_crowded() {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let (mut stream, mut peer) = (net::StdConn::Unix(a), net::StdConn::Unix(b));
+        let (stream, mut peer) = (net::StdConn::Unix(a), net::StdConn::Unix(b));
         let threads = Threads::new(1);
         let first = Open::new(&threads);
-        let slot = threads.take_slot(stream.socket().as_raw_fd()).expect("a thread for the first connection");
-        let mut until = UntilCrowded { stream: &mut stream, threads: &threads, crowded: false };
+        let slot = threads.take_slot(stream).expect("a thread for the first connection");
+        let mut until = UntilCrowded { stream: slot.get(), threads: &threads, crowded: false };
         peer.write_all(b"abc").unwrap();
         let mut buf = [0u8; 8];
         assert_eq!(until.read(&mut buf).unwrap(), 3, "one connection, one thread: reads go through");
         assert!(!until.crowded);
         let second = Open::new(&threads);
         assert!(threads.crowded());
-        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_none(), "no thread for a connection while crowded");
+        let peer2 = peer.try_clone().unwrap();
+        assert!(threads.take_slot(&peer2).is_err(), "no thread for a connection while crowded");
         peer.write_all(b"def").unwrap();
         assert!(until.read(&mut buf).is_err(), "crowded: the loop stops instead of reading");
         assert!(until.crowded);
         // The bytes are still there for the event loop.
         drop(second);
         assert!(!threads.crowded());
-        let mut until = UntilCrowded { stream: &mut stream, threads: &threads, crowded: false };
+        let mut until = UntilCrowded { stream: slot.get(), threads: &threads, crowded: false };
         assert_eq!(until.read(&mut buf).unwrap(), 3);
         assert_eq!(&buf[..3], b"def");
         drop(first);
         assert_eq!(threads.open.load(std::sync::atomic::Ordering::SeqCst), 0);
-        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_none(), "one thread, and it is taken");
+        assert!(threads.take_slot(&peer2).is_err(), "one thread, and it is taken");
         drop(slot);
-        assert!(threads.take_slot(peer.socket().as_raw_fd()).is_some(), "the thread is free again");
+        assert!(threads.take_slot(&peer2).is_ok(), "the thread is free again");
     }
 }

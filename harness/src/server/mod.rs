@@ -31,10 +31,6 @@ pub mod datagram;
 mod drive;
 mod sequential;
 
-use blocking::Blocking;
-
-mod blocking;
-
 /// What went wrong with a connection served by the blocking loop, in the log's words.
 fn blocking_failure(e: &io::Error, stopping: bool) -> String {
     match e.kind() {

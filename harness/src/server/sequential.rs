@@ -1,12 +1,11 @@
 //! Sequential mode: the tutorial's server, one client at a time on one blocking thread.
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{blocking_failure, Blocking, ServerConfig};
+use super::{blocking_failure, ServerConfig};
 use crate::addr::Endpoint;
 use crate::error::{Error, Result};
 use crate::net::{self, Listener, StdListener};
@@ -17,7 +16,7 @@ use crate::proto::EchoConn;
 struct Sequential {
     stopping: std::sync::atomic::AtomicBool,
     /// The connection being served, so that cancelling can wake its blocked `recv`.
-    serving: Blocking,
+    serving: Arc<net::Wakeable>,
 }
 
 impl Sequential {
@@ -70,7 +69,7 @@ fn serve_sequentially(
     listener.socket().set_nonblocking(false)?;
     let mut seq: u64 = 0;
     while !st.stopping() {
-        let (mut stream, peer) = match listener.accept() {
+        let (stream, peer) = match listener.accept() {
             Ok(c) => c,
             Err(_) if st.stopping() => break,
             Err(e) => {
@@ -86,15 +85,15 @@ fn serve_sequentially(
         // Idle timeout: no progress on a recv or a send for that long ends the connection.
         stream.set_read_timeout(cfg.idle_timeout)?;
         stream.set_write_timeout(cfg.idle_timeout)?;
-        let fd = stream.socket().as_raw_fd();
-        st.serving.list_if(fd, |_| true);
+        // An open descriptor of ours is listed nowhere yet: listing it cannot fail.
+        let Ok(stream) = st.serving.list_if(stream, |_| true) else { unreachable!("listed twice") };
         // Stopping may have come before the descriptor was listed.
         if st.stopping() {
-            let _ = stream.socket().shutdown(std::net::Shutdown::Read);
+            let _ = stream.get().socket().shutdown(std::net::Shutdown::Read);
         }
         let mut conn = EchoConn::new(cfg.bufsize, cfg.transform);
-        let served = crate::proto::serve(&mut stream, &mut conn);
-        st.serving.unlist(fd);
+        let served = crate::proto::serve(&mut stream.get(), &mut conn);
+        let _stream = stream.into_inner();
         if let Err(e) = served {
             if cfg.log_errors {
                 eprintln!("sockcheck serve: connection #{seq} from {peer}: {}", blocking_failure(&e, st.stopping()));

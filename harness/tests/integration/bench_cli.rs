@@ -182,10 +182,7 @@ fn nothing_listening_is_a_runtime_error() {
 
 /// The reference datagram server on a free port or a temp path.
 fn datagram_reference(t: sockcheck::Transport, dir: &std::path::Path) -> ServerHandle {
-    let at = match t {
-        sockcheck::Transport::Udp => Endpoint::parse("udp://127.0.0.1:0").unwrap(),
-        _ => Endpoint::UnixDgram(dir.join("echo.dgram")),
-    };
+    let at = sockcheck::net::loopback_endpoint(t, &dir.join("echo.dgram"));
     let cfg =
         ServerConfig { bufsize: server::datagram::DEFAULT_DGRAM_BUFSIZE, log_errors: false, ..ServerConfig::default() };
     server::spawn(&at, &ListenOpts::default(), cfg).expect("start the datagram server")

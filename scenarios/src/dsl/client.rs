@@ -153,8 +153,8 @@ impl ClientStep {
             ClientStep::Type(p) => format!("type_line({})", p.to_code()),
             ClientStep::EndInput => "end_input()".into(),
             ClientStep::ExpectReplies => "expect_replies()".into(),
-            ClientStep::ExpectPrinted(l) => format!("expect_printed({l:?})"),
-            ClientStep::ExpectSent(l) => format!("expect_sent({l:?})"),
+            ClientStep::ExpectPrinted(l) => format!("expect_printed({})", lines_code(l)),
+            ClientStep::ExpectSent(l) => format!("expect_sent({})", lines_code(l)),
             ClientStep::ExpectExit(Exit::Success) => "expect_exit(Exit::Success)".into(),
             ClientStep::ExpectExit(Exit::Failure) => "expect_exit(Exit::Failure)".into(),
             ClientStep::ExpectIdle(d) => format!("expect_idle(ms({}))", d.as_millis()),
@@ -163,6 +163,28 @@ impl ClientStep {
             ClientStep::ExpectReplyOrGiveUp => "expect_reply_or_give_up()".into(),
         }
     }
+}
+
+/// Lines longer than this are shown as a long payload is: see [`line_code`].
+const LONG_LINE: usize = 80;
+
+/// Lines as code, `["a", "b"]`.
+fn lines_code(lines: &[String]) -> String {
+    format!("[{}]", lines.iter().map(|l| line_code(l)).collect::<Vec<_>>().join(", "))
+}
+
+/// A line as code; a long one as the DSL shows a long payload: the pattern as `pattern(N)`,
+/// other text cut, with its length.
+fn line_code(line: &str) -> String {
+    if line.len() <= LONG_LINE {
+        return format!("{line:?}");
+    }
+    let pattern = Payload::Pattern(line.len());
+    if pattern.bytes() == line.as_bytes() {
+        return pattern.to_code();
+    }
+    let head: String = line.chars().take(LONG_LINE / 2).collect();
+    format!("{head:?}... ({} bytes)", line.len())
 }
 
 /// A step and its own deadline, if it has one.
@@ -333,5 +355,23 @@ impl ClientScenario {
             .collect();
         let _ = write!(s, "    .steps(|c| c.{})", steps.join("."));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::pattern;
+
+    #[test]
+    fn long_lines_are_shown_as_long_payloads_are() {
+        let line = String::from_utf8(pattern(10_000).bytes()).unwrap();
+        let step = ClientStep::ExpectSent(vec![line, "next".into()]);
+        assert_eq!(step.to_code(), r#"expect_sent([pattern(10000), "next"])"#);
+        let other = "x".repeat(100);
+        let step = ClientStep::ExpectPrinted(vec![other]);
+        assert_eq!(step.to_code(), format!("expect_printed([{:?}... (100 bytes)])", "x".repeat(40)));
+        let short = ClientStep::ExpectSent(vec!["hello".into(), "a\tb".into()]);
+        assert_eq!(short.to_code(), r#"expect_sent(["hello", "a\tb"])"#);
     }
 }

@@ -211,44 +211,17 @@ impl Play for ClientPlay<'_> {
 
     fn play(&mut self, engine: &Engine, log: &mut Transcript) -> Result<(), Failure> {
         let (scenario, transport) = (self.scenario, self.transport);
-        let setup_failure = |what: String| Failure::new("sockcheck", 0, "start", Fact::Setup { what });
         // Bind first, then fill in the real port: no window where the port could be taken. The
         // temp dir holds the Unix socket, and {path} has a value over TCP too.
         let dir = tempfile::Builder::new().prefix("sockcheck-").tempdir().map_err(|e| setup_failure(e.to_string()))?;
         let path = dir.path().join("echo.sock");
         process::register_dir(dir.path());
-        let ask = match transport {
-            Transport::Tcp => Endpoint::Tcp(([127, 0, 0, 1], 0).into()),
-            Transport::Tcp6 => Endpoint::Tcp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
-            Transport::Unix => Endpoint::Unix(path.clone()),
-            Transport::Udp => Endpoint::Udp(([127, 0, 0, 1], 0).into()),
-            Transport::Udp6 => Endpoint::Udp((std::net::Ipv6Addr::LOCALHOST, 0).into()),
-            Transport::UnixDgram => Endpoint::UnixDgram(path.clone()),
-            _ => return Err(setup_failure(format!("client checks over {transport} are not written yet"))),
-        };
+        if matches!(transport, Transport::Abstract | Transport::AbstractDgram) {
+            return Err(setup_failure(format!("client checks over {transport} are not written yet")));
+        }
+        let ask = net::loopback_endpoint(transport, &path);
         let server_log = Arc::new(Mutex::new(ServerLog { datagram: transport.is_datagram(), ..Default::default() }));
-        // Nothing listening: the address is held (so nobody else takes it) but connects are
-        // refused. Otherwise a played server answers.
-        let (endpoint, server, _held) = match scenario.serve {
-            _ if transport.is_datagram() => {
-                let (endpoint, served) = datagram::start(engine, &ask, dir.path(), &scenario.serve, &server_log)
-                    .map_err(|e| setup_failure(format!("cannot bind: {e}")))?;
-                (endpoint, Some(served), None)
-            }
-            Serve::NothingListening => {
-                let refusing = net::bind_refusing(&ask).map_err(|e| setup_failure(format!("cannot bind: {e}")))?;
-                (refusing.endpoint.clone(), None, Some(refusing))
-            }
-            _ => {
-                let listener = net::bind(&ask, &ListenOpts { backlog: 16, unix_mode: 0o600 })
-                    .map_err(|e| setup_failure(format!("cannot listen: {e}")))?;
-                let rt = engine.background().map_err(|e| setup_failure(e.to_string()))?;
-                let _guard = rt.enter();
-                let accept = AsyncListener::from_std(listener.socket).map_err(|e| setup_failure(e.to_string()))?;
-                let task = rt.spawn(accept_loop(accept, scenario.serve.clone(), server_log.clone()));
-                (listener.endpoint, Some((rt, task, [listener.socket_file, None])), None)
-            }
-        };
+        let (endpoint, server, _held) = start_server(engine, scenario, &ask, dir.path(), &server_log)?;
         let port = match &endpoint {
             Endpoint::Tcp(a) | Endpoint::Udp(a) => a.port(),
             _ => 0,
@@ -282,30 +255,7 @@ impl Play for ClientPlay<'_> {
             prompt_known: prompt.is_some(),
             prompt,
         };
-        let until = Instant::now() + scenario.deadline;
-        let mut result = Ok(());
-        for t in &scenario.steps.steps {
-            let started = Instant::now();
-            let who = who(&t.step);
-            if matches!(t.step, ClientStep::Type(_)) && !run.prompt_known {
-                let note = run.detect_prompt();
-                log.record("stdout", "(prompt)", started, &Ok(note));
-            }
-            let started = Instant::now();
-            let r = if started > until {
-                Err(Fact::ScenarioTimeout { deadline: scenario.deadline.into() })
-            } else {
-                run.step(t)
-            };
-            log.record(who, t.step.to_code(), started, &r);
-            if let Err(fact) = r {
-                run.settle_stderr();
-                let mut failure = log.fail(who, t.step.to_code(), fact);
-                failure.end = run.proc.status().map(|s| TargetEnd::ClientExited { status: s.into() });
-                result = Err(failure);
-                break;
-            }
-        }
+        let result = run.play_steps(scenario, log);
         // Only a failure's report shows it.
         if result.is_err() {
             self.stderr = run.proc.stderr.excerpt_since(0, 8, 12, 300);
@@ -315,18 +265,89 @@ impl Play for ClientPlay<'_> {
             task.abort();
             let _ = rt.block_on(task);
         }
-        let log_fact = {
-            let served = server_log.lock().unwrap_or_else(|e| e.into_inner());
-            Fact::ServerLog {
-                served: served.served(),
-                nothing_listening: scenario.serve == Serve::NothingListening,
-                notes: served.notes.clone(),
-            }
-        };
+        let log_fact = server_log_fact(scenario, &server_log);
         log.record("server", format!("serve({})", scenario.serve.to_code()), Instant::now(), &Ok(log_fact));
         process::unregister_dir(dir.path());
         drop(dir);
         result
+    }
+}
+
+/// A failure to set up the check, before the client runs.
+fn setup_failure(what: String) -> Failure {
+    Failure::new("sockcheck", 0, "start", Fact::Setup { what })
+}
+
+/// Start the played server of `scenario` at `ask`: the endpoint it has, the running server (none
+/// when nothing listens) and the address held by a refusing one.
+fn start_server<'e>(
+    engine: &'e Engine,
+    scenario: &ClientScenario,
+    ask: &Endpoint,
+    dir: &Path,
+    server_log: &Arc<Mutex<ServerLog>>,
+) -> Result<(Endpoint, Option<datagram::Served<'e>>, Option<net::Refusing>), Failure> {
+    let transport = ask.transport();
+    // Nothing listening: the address is held (so nobody else takes it) but connects are
+    // refused. Otherwise a played server answers.
+    Ok(match scenario.serve {
+        _ if transport.is_datagram() => {
+            let (endpoint, served) = datagram::start(engine, ask, dir, &scenario.serve, server_log)
+                .map_err(|e| setup_failure(format!("cannot bind: {e}")))?;
+            (endpoint, Some(served), None)
+        }
+        Serve::NothingListening => {
+            let refusing = net::bind_refusing(ask).map_err(|e| setup_failure(format!("cannot bind: {e}")))?;
+            (refusing.endpoint.clone(), None, Some(refusing))
+        }
+        _ => {
+            let listener = net::bind(ask, &ListenOpts { backlog: 16, unix_mode: 0o600 })
+                .map_err(|e| setup_failure(format!("cannot listen: {e}")))?;
+            let rt = engine.background().map_err(|e| setup_failure(e.to_string()))?;
+            let _guard = rt.enter();
+            let accept = AsyncListener::from_std(listener.socket).map_err(|e| setup_failure(e.to_string()))?;
+            let task = rt.spawn(accept_loop(accept, scenario.serve.clone(), server_log.clone()));
+            (listener.endpoint, Some((rt, task, [listener.socket_file, None])), None)
+        }
+    })
+}
+
+/// The played server's log, as the transcript's last line.
+fn server_log_fact(scenario: &ClientScenario, server_log: &Mutex<ServerLog>) -> Fact {
+    let served = server_log.lock().unwrap_or_else(|e| e.into_inner());
+    Fact::ServerLog {
+        served: served.served(),
+        nothing_listening: scenario.serve == Serve::NothingListening,
+        notes: served.notes.clone(),
+    }
+}
+
+impl Run<'_> {
+    /// Play the steps of `scenario`, each recorded in `log`, up to the first that fails.
+    fn play_steps(&mut self, scenario: &ClientScenario, log: &mut Transcript) -> Result<(), Failure> {
+        let until = Instant::now() + scenario.deadline;
+        for t in &scenario.steps.steps {
+            let started = Instant::now();
+            let who = who(&t.step);
+            if matches!(t.step, ClientStep::Type(_)) && !self.prompt_known {
+                let note = self.detect_prompt();
+                log.record("stdout", "(prompt)", started, &Ok(note));
+            }
+            let started = Instant::now();
+            let r = if started > until {
+                Err(Fact::ScenarioTimeout { deadline: scenario.deadline.into() })
+            } else {
+                self.step(t)
+            };
+            log.record(who, t.step.to_code(), started, &r);
+            if let Err(fact) = r {
+                self.settle_stderr();
+                let mut failure = log.fail(who, t.step.to_code(), fact);
+                failure.end = self.proc.status().map(|s| TargetEnd::ClientExited { status: s.into() });
+                return Err(failure);
+            }
+        }
+        Ok(())
     }
 }
 

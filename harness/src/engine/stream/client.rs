@@ -161,7 +161,7 @@ impl Client {
         let linger = conn.linger_handle();
         let (rd, wr) = tokio::io::split(conn);
         self.reader = Some(rd);
-        self.writer = Some(Writer::spawn(wr, Pacing::default(), linger));
+        self.writer = Some(Writer::spawn(wr, Pacing::default(), linger.clone()));
         self.linger = Some(linger);
         self.unchecked.clear();
         self.received = 0;
