@@ -165,10 +165,22 @@ impl Ending<'_> {
         } else {
             notes.push(self.figures(&explored));
         }
-        if let Some(found) = &explored.found {
+        // Flaky failures first (exploring went on after each), then the one that ended it.
+        for found in explored.flaky.iter().chain(&explored.found) {
             let o = self.found_outcome(&explored, found, &mut notes);
             outcomes.push(o);
-        } else if !explored.replayed.iter().any(|(_, o)| o.failed()) {
+        }
+        notes.dedup();
+        if !explored.flaky.is_empty() {
+            let n = explored.flaky.len();
+            notes.push(format!(
+                "{n} failure{} that no rerun repeated {} reported as flaky; exploring went on after {}",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "is" } else { "are" },
+                if n == 1 { "it" } else { "each" },
+            ));
+        }
+        if explored.found.is_none() && explored.flaky.is_empty() && !explored.replayed.iter().any(|(_, o)| o.failed()) {
             let mut o = Outcome::new("explore", "", self.transport, self.subject.clone());
             o.model = self.model;
             o.about = format!("{} random cases, none failed", explored.cases);
@@ -229,7 +241,7 @@ impl Ending<'_> {
             "found after {} cases (seed {}); shrunk from {steps_before} steps ({bytes_before} bytes sent) to \
              {steps} ({bytes} bytes, {clients} client{}) in {} runs ({:.1} s); the shrunk case failed {} of {} \
              reruns",
-            explored.cases,
+            found.after_cases.min(explored.cases),
             self.opts.seed,
             if clients == 1 { "" } else { "s" },
             found.shrink_runs,

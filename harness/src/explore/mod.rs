@@ -143,6 +143,8 @@ pub struct Found {
     pub cause: Cause,
     /// The case as it was first found.
     pub original: Case,
+    /// Random cases played when it was found.
+    pub after_cases: u64,
     /// Cases played while shrinking.
     pub shrink_runs: u64,
     /// How long shrinking took.
@@ -376,7 +378,8 @@ impl<'a> Player<'a> {
                 return Ok(());
             }
             *shared.stopped.lock().expect("no worker panics holding it") = Some(shared.started.elapsed());
-            let found = self.shrink(&mut *tree, case, o, cause, watch);
+            let after_cases = shared.cases.load(Ordering::Relaxed);
+            let found = Found { after_cases, ..self.shrink(&mut *tree, case, o, cause, watch) };
             let mut flaky = shared.flaky.lock().expect("no worker panics holding it");
             if found.reruns_failed == 0 && flaky.len() < MAX_FLAKY {
                 // No rerun repeated it (a bug that needs a timing this machine gives now and
@@ -461,6 +464,7 @@ impl<'a> Player<'a> {
             outcome: best_outcome,
             cause,
             original,
+            after_cases: 0,
             shrink_runs: runs,
             shrink_time: started.elapsed(),
             reruns_failed,

@@ -271,11 +271,7 @@ fn section(h: &mut String, i: usize, o: &Outcome) {
         let _ = write!(h, "<p class=\"skipped\">Skipped: {}</p>", Esc(why));
     }
     if let (Some(f), true) = (&o.failure, o.failed() || o.flaky()) {
-        let lead = if o.flaky() {
-            format!("Flaky: passed on attempt {}; an earlier attempt failed at", o.attempts)
-        } else {
-            "Failed at".into()
-        };
+        let lead = if o.flaky() { format!("Flaky: {} at", o.flaky_words()) } else { "Failed at".into() };
         let _ = write!(
             h,
             "<div class=\"failure\"><p class=\"cause\">{}</p><p>{lead} client <code>{}</code>, step {} <code>{}</code>:</p><p class=\"msg\">{}</p><p class=\"fix\">Fix: {}</p>",

@@ -164,6 +164,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// How a flaky outcome came to be, in words: passed on a retry (`--retries`), or failed once and
+    /// then passed when run again (`explore`'s reruns).
+    pub fn flaky_words(&self) -> String {
+        if self.attempts > 1 {
+            format!("passed on attempt {}; an earlier attempt failed", self.attempts)
+        } else {
+            "it failed, then passed every time it was run again".into()
+        }
+    }
+
     /// A passing outcome with nothing in it yet.
     pub fn new(scenario: &str, about: &str, transport: Transport, target: String) -> Self {
         Outcome {
@@ -210,8 +220,8 @@ impl Outcome {
                 f.message()
             ),
             (Verdict::Flaky, Some(f)) => format!(
-                "flaky: passed on attempt {}; an earlier attempt failed ({}) at client `{}`, step {} `{}`: {}",
-                self.attempts,
+                "flaky: {} ({}) at client `{}`, step {} `{}`: {}",
+                self.flaky_words(),
                 f.cause.title(),
                 f.client,
                 f.step_index,

@@ -197,6 +197,26 @@ fn a_server_that_leaves_whitespace_unanswered_is_shrunk_to_one_message_of_whites
 }
 
 #[test]
+fn a_failure_no_rerun_repeats_is_reported_flaky_and_exploring_goes_on_to_one_that_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("answered-once");
+    let command = py(format!("python3 {PROGRAMS}/mutants/py_blank_once_wrong_server.py {{port}} {}", marker.display()));
+    let r = explore(dir.path(), &["explore", "--spawn", &command, "--seed", "1", "--jobs", "1", "--timeout", "2"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    let outcomes = r.report["outcomes"].as_array().unwrap();
+    let flaky: Vec<&Value> = outcomes.iter().filter(|o| o["result"] == "flaky").collect();
+    assert_eq!(flaky.len(), 1, "{:#}", r.report);
+    assert_eq!(flaky[0]["failure"]["cause"], "reply_changed", "{:#}", flaky[0]);
+    assert!(flaky[0]["about"].as_str().unwrap().contains("failed 0 of 3 reruns"), "{:#}", flaky[0]);
+    // Found after the flaky one: the whitespace bug, shrunk as the plain blank server's is.
+    let failure = r.failure();
+    assert_eq!(failure["failure"]["cause"], "whitespace_lost", "{failure:#}");
+    let (steps, payload) = steps_and_payload(failure["code"].as_str().unwrap());
+    assert!(steps <= 3 && payload <= 1, "{failure:#}");
+    assert!(r.stdout.contains("failure that no rerun repeated"), "{}", r.stdout);
+}
+
+#[test]
 fn a_server_that_hangs_up_after_a_command_word_is_shrunk_to_the_word() {
     let code = finds(
         "explore",
