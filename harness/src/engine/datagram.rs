@@ -25,6 +25,18 @@ const BURST_STALL: Duration = Duration::from_millis(500);
 /// More lost than this (over loopback) fails a burst.
 const BURST_MAX_LOSS: f64 = 0.10;
 
+/// The first thing `make` makes at an address not in `avoid`: those made at one are kept until
+/// then, so that `make` cannot give the same address again (16 tries at most).
+fn not_at<T, E>(avoid: &[Peer], mut make: impl FnMut() -> Result<(T, Option<Peer>), E>) -> Result<T, E> {
+    let mut held = vec![];
+    loop {
+        match make()? {
+            (made, Some(at)) if avoid.contains(&at) && held.len() < 16 => held.push(made),
+            (made, _) => return Ok(made),
+        }
+    }
+}
+
 /// One played datagram client.
 #[derive(Default)]
 pub(super) struct DgramClient {
@@ -32,6 +44,10 @@ pub(super) struct DgramClient {
     /// Payloads sent whose reply has not come yet, oldest first.
     pending: VecDeque<Vec<u8>>,
     buf: Vec<u8>,
+    /// The address its socket had when it vanished: no later client of the scenario gets it.
+    vanished: Option<Peer>,
+    /// The addresses of the scenario's clients that vanished, which its socket must not have.
+    avoid: Vec<Peer>,
 }
 
 /// Play one client block of a datagram scenario.
@@ -42,8 +58,12 @@ pub(super) async fn run_steps(
     ctx: (&Endpoint, Transform, &RunOpts),
     log: &mut Transcript,
 ) -> Result<(), Failure> {
-    let client = clients.entry(name.to_string()).or_default();
     for t in &steps.steps {
+        // A reply to a client that vanished may still be on its way: a new socket at its address
+        // would take it for its own.
+        let avoid: Vec<Peer> = clients.values().filter_map(|c| c.vanished.clone()).collect();
+        let client = clients.entry(name.to_string()).or_default();
+        client.avoid = avoid;
         let started = Instant::now();
         let r = client.step(t, ctx.0, ctx.1, ctx.2).await;
         let code = t.step.to_code();
@@ -56,9 +76,15 @@ pub(super) async fn run_steps(
 }
 
 impl DgramClient {
+    /// Its socket, made at an address none of the vanished clients had (one made there is kept
+    /// bound while another is made, so the next bind cannot give it again).
     async fn socket(&mut self, server: &Endpoint) -> Result<&Dgram, Fact> {
         if self.socket.is_none() {
-            let (s, dir) = net::dgram::client_socket(server).map_err(|e| Fact::Setup { what: e.to_string() })?;
+            let (s, dir) = not_at(&self.avoid, || {
+                let made = net::dgram::client_socket(server).map_err(|e| Fact::Setup { what: e.to_string() })?;
+                let local = made.0.local();
+                Ok((made, local))
+            })?;
             // Room for the largest datagram both ways, over Unix sockets too.
             let _ = s.set_buffers(1 << 18);
             self.socket = Some((s, dir));
@@ -95,6 +121,7 @@ impl DgramClient {
             Step::Burst { count, size } => self.burst(server, transform, *count, *size).await,
             Step::Vanish => {
                 let local = self.socket.as_ref().and_then(|(s, _)| s.local());
+                self.vanished = local.clone();
                 self.socket = None;
                 self.pending.clear();
                 Ok(Fact::SocketClosed { local: local.map(|l| l.to_string()) })
@@ -224,5 +251,22 @@ impl DgramClient {
         } else {
             Ok(fact)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_client_socket_is_never_at_a_vanished_clients_address() {
+        let peer = |port: u16| Peer::of(&Endpoint::Udp(([127, 0, 0, 1], port).into())).unwrap();
+        let avoid = [peer(5000), peer(5001)];
+        let mut ports = [5000, 5001, 5000, 5002].into_iter();
+        let made = not_at(&avoid, || Ok::<_, ()>((0, ports.next().map(peer)))).unwrap();
+        assert_eq!(ports.next(), None, "every address in `avoid` was skipped: {made}");
+        let mut ports = [5003].into_iter();
+        let _ = not_at(&avoid, || Ok::<_, ()>((0, ports.next().map(peer))));
+        assert_eq!(ports.next(), None, "the first address not in `avoid` is taken");
     }
 }
