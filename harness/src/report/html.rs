@@ -401,7 +401,7 @@ summary .name{font-family:var(--mono);font-weight:600}summary .dur{float:right;c
 .badge.pass{background:var(--pass-bg);color:var(--pass)}.badge.fail{background:var(--fail);color:#fff}
 .badge.flaky{background:var(--flaky-bg);color:var(--flaky)}.badge.skip{background:var(--skip-bg);color:var(--skip)}
 .body{padding:0 16px 12px;border-top:1px solid #eaeef2}
-.about{margin:10px 0 2px}.against{margin:0 0 8px;color:var(--muted)}.skipped{color:var(--skip)}
+.about{margin:10px 0 2px;overflow-wrap:break-word}.against{margin:0 0 8px;color:var(--muted)}.skipped{color:var(--skip)}
 .failure{background:var(--fail-bg);border:1px solid #ffcecb;border-radius:6px;padding:8px 12px;margin:8px 0}
 .failure p{margin:0}.failure .msg{font-family:var(--mono);font-size:12.5px;color:#82071e;margin-top:2px;overflow-wrap:anywhere}
 table.cmp,table.hex{border-collapse:collapse;margin-top:8px;background:#fff;border-radius:4px}

@@ -126,16 +126,10 @@ fn bound_transcript(mut o: Outcome) -> Outcome {
         let left = o.transcript.len() - MAX_STEPS;
         let tail = o.transcript.split_off(o.transcript.len() - MAX_STEPS / 5);
         o.transcript.truncate(MAX_STEPS - MAX_STEPS / 5);
-        let at = o.transcript.last().map_or(Duration::ZERO, |e| e.at);
+        // On the lane of the step before it: a diagram draws no lane of its own for it.
+        let (at, client) = o.transcript.last().map_or((Duration::ZERO, String::new()), |e| (e.at, e.client.clone()));
         let step = format!("… ({left} steps left out)");
-        o.transcript.push(Event {
-            at,
-            took: Duration::ZERO,
-            client: String::new(),
-            step,
-            ok: true,
-            fact: Fact::Nothing,
-        });
+        o.transcript.push(Event { at, took: Duration::ZERO, client, step, ok: true, fact: Fact::Nothing });
         o.transcript.extend(tail);
     }
     o
