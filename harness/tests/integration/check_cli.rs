@@ -16,6 +16,11 @@ fn check_runs_the_catalogue_against_the_built_in_server() {
     // Two transports x two models.
     assert_eq!(out.matches("short_message_is_echoed_upper").count(), 4, "{out}");
     assert!(out.lines().any(|l| l == "4 passed, 0 failed, 0 skipped"), "{out}");
+    // Each row names the model its server ran: two sequential, two concurrent.
+    for model in ["sequential", "concurrent"] {
+        let rows = out.lines().filter(|l| l.starts_with("short_message") && l.split_whitespace().nth(2) == Some(model));
+        assert_eq!(rows.count(), 2, "{model}: {out}");
+    }
 }
 
 per_transport! {

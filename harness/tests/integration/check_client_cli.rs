@@ -155,3 +155,26 @@ fn json_and_junit_reports_of_a_client_check() {
     assert_eq!(cases.len(), 1, "{xml}");
     assert!(cases[0].children().any(|c| c.has_tag_name("failure")), "{xml}");
 }
+
+/// A client scenario past its whole deadline fails at its next step with the deadline named; it
+/// is not played on. The deadline is zero here, so the first step after the prompt is already late.
+#[test]
+fn a_client_scenario_past_its_deadline_fails_with_the_deadline_named() {
+    use sockcheck::engine::{check_clients, CheckOpts, ClientCommand, ClientOpts};
+    use sockcheck::facts::Cause;
+    use sockcheck::Transport;
+
+    let t = Transport::Tcp;
+    let mut scenario = sockcheck::client_catalogue::all()
+        .into_iter()
+        .find(|s| s.name() == "end_of_input_exits_zero")
+        .expect("in the client catalogue");
+    scenario.deadline = Duration::ZERO;
+    let cmd = ClientCommand::reference(std::path::Path::new(BIN), t);
+    let outcomes =
+        check_clients(&[scenario], |_| cmd.clone(), &[t], ClientOpts::default(), CheckOpts::default(), &mut ())
+            .expect("runner starts");
+    assert_eq!(outcomes.len(), 1);
+    let failure = outcomes[0].failure.as_ref().expect("a scenario past its deadline fails");
+    assert_eq!(failure.cause, Cause::ScenarioTimeout);
+}
