@@ -328,6 +328,91 @@ fn shape(svg: &mut String, shape: &Shape, x: impl Fn(usize) -> usize, col: usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::Transport;
+
+    fn event(client: &str, fact: Fact) -> Event {
+        let (at, took) = (Duration::ZERO, Duration::from_millis(250));
+        Event { at, took, client: client.into(), step: "step".into(), ok: true, fact }
+    }
+
+    fn outcome(events: Vec<Event>) -> Outcome {
+        let mut o = Outcome::new("s", "", Transport::Tcp, "target".into());
+        o.transcript = events;
+        o
+    }
+
+    /// The `x` of each lifeline, in order, read from the SVG.
+    fn lifelines(svg: &str) -> Vec<usize> {
+        svg.split(r#"<line class="ll" x1=""#).skip(1).map(|s| s[..s.find('"').unwrap()].parse().unwrap()).collect()
+    }
+
+    /// The lane headings, in order.
+    fn headings(svg: &str) -> Vec<String> {
+        svg.split(r#"" y="23">"#).skip(1).map(|s| s[..s.find('<').unwrap()].to_string()).collect()
+    }
+
+    #[test]
+    fn a_server_check_has_one_lane_per_client_in_order_of_appearance_then_the_server() {
+        let to = || Fact::Connected { to: "127.0.0.1:1".into() };
+        let events = vec![
+            event("target", Fact::TargetStopped),
+            event("c2", to()),
+            event("-", Fact::Nothing),
+            event("c1", to()),
+            event("c2", Fact::Closed),
+            event("scenario", Fact::Nothing),
+        ];
+        let svg = svg(&outcome(events));
+        assert_eq!(headings(&svg)[..3], ["c2", "c1", "server"]);
+        assert_eq!(lifelines(&svg), [GUTTER + COL / 2, GUTTER + COL / 2 + COL, GUTTER + COL / 2 + 2 * COL]);
+        let subject = format!(r#"<g class="hd subject"><rect x="{}""#, GUTTER + 2 * COL + 8);
+        assert!(svg.contains(&subject), "the server is the subject: {svg}");
+    }
+
+    #[test]
+    fn a_wait_of_the_whole_scenario_is_a_band_across_every_lane() {
+        let events = vec![event("c1", Fact::Closed), event("-", Fact::Nothing)];
+        let svg = svg(&outcome(events));
+        let (first, last) = (GUTTER + COL / 2, GUTTER + COL / 2 + COL);
+        let band = format!(r#"<line class="band" x1="{}" y1="13" x2="{}" y2="13"/>"#, first - 20, last + 20);
+        assert!(svg.contains(&band), "{band} not in {svg}");
+        assert!(svg.contains(">wait 250</text>"), "{svg}");
+    }
+
+    #[test]
+    fn an_arrow_runs_between_its_lanes_with_its_head_at_the_receiver() {
+        let svg = svg(&outcome(vec![event("c1", Fact::Queued { bytes: 12 })]));
+        let (c1, server) = (GUTTER + COL / 2, GUTTER + COL / 2 + COL);
+        let arrow = format!(r#"<line class="a send" x1="{c1}" y1="19" x2="{}" y2="19"/>"#, server - 2);
+        let head = format!(r#"<path class="h send" d="M{} 19l-8 -4v8z"/>"#, server - 2);
+        assert!(svg.contains(&arrow) && svg.contains(&head), "{arrow}{head} not in {svg}");
+        assert!(svg.contains(&format!(r#"<text class="l" x="{}" y="14">12 B</text>"#, (c1 + server) / 2)), "{svg}");
+        // A reply points the other way.
+        let svg = super::svg(&outcome(vec![event("c1", Fact::Reset)]));
+        assert!(svg.contains(&format!(r#"x1="{c1}" y1="19" x2="{}""#, server - 2)), "{svg}");
+        let svg = super::svg(&outcome(vec![event("c1", Fact::ClosedByServer { after: crate::facts::Micros(5) })]));
+        let back = format!(r#"<line class="a ctl" x1="{server}" y1="19" x2="{}" y2="19"/>"#, c1 + 2);
+        assert!(svg.contains(&back) && svg.contains(&format!(r#"d="M{} 19l8 -4v8z""#, c1 + 2)), "{back} not in {svg}");
+    }
+
+    #[test]
+    fn a_client_check_draws_typed_lines_from_stdin_to_the_client() {
+        let events = vec![
+            event("sockcheck", Fact::Nothing),
+            event("stdin", Fact::Typed { bytes: 6 }),
+            event("stdin", Fact::InputEnded { pty: false }),
+            event("process", Fact::Nothing),
+        ];
+        let svg = svg(&outcome(events));
+        assert_eq!(headings(&svg)[..4], ["stdin", "stdout", "client", "server"]);
+        let col = COL_MANY;
+        let (stdin, client) = (GUTTER + col / 2, GUTTER + col / 2 + 2 * col);
+        let typed = format!(r#"<line class="a send" x1="{stdin}" y1="19" x2="{}" y2="19"/>"#, client - 2);
+        assert!(svg.contains(&typed), "{typed} not in {svg}");
+        assert!(svg.contains(">6 B</text>") && svg.contains(">EOF</text>"), "{svg}");
+        assert!(svg.contains(">start</text>") && svg.contains(">exit</text>"), "{svg}");
+        assert!(!svg.contains("✗"), "{svg}");
+    }
 
     #[test]
     fn sizes_read_as_people_write_them() {
