@@ -439,3 +439,44 @@ svg.seq .step-fail .bx{fill:var(--fail);stroke:var(--fail)}svg.seq .step-fail .b
 footer{margin-top:24px;color:var(--muted);font-size:12px}
 @media print{details{display:block}summary{list-style:none}}
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Cause, Fact};
+    use crate::report::Failure;
+
+    fn meta() -> ReportMeta {
+        ReportMeta { title: None, command_line: None, wall: None }
+    }
+
+    fn failed(scenario: &str, transport: Transport) -> Outcome {
+        let mut o = Outcome::new(scenario, "", transport, "target".into());
+        o.verdict = Verdict::Fail;
+        let mut f = Failure::new("c1", 0, "recv", Fact::Reset);
+        f.cause = Cause::CrashedOnReset;
+        o.failure = Some(f);
+        o
+    }
+
+    #[test]
+    fn the_page_lists_each_failure_with_its_cause_and_a_link_to_its_section() {
+        let outcomes = [
+            Outcome::new("ok", "", Transport::Tcp, "target".into()),
+            failed("reset_mid_conversation", Transport::Unix),
+        ];
+        let page = page(&outcomes, &meta());
+        let nav = &page[page.find("<nav class=\"failures\">").expect("a list of what failed")..];
+        let nav = &nav[..nav.find("</nav>").unwrap()];
+        assert!(nav.contains("<a href=\"#r1\">reset_mid_conversation</a>"), "{nav}");
+        assert!(nav.contains(Cause::CrashedOnReset.title()), "{nav}");
+        assert!(!nav.contains(">ok<"), "a passed run is not listed: {nav}");
+        assert!(page.contains("id=\"r1\""), "the link has a target");
+    }
+
+    #[test]
+    fn a_page_where_everything_passed_has_no_list_of_failures() {
+        let page = page(&[Outcome::new("ok", "", Transport::Tcp, "target".into())], &meta());
+        assert!(!page.contains("What failed"), "{page}");
+    }
+}
