@@ -479,4 +479,15 @@ mod tests {
         let page = page(&[Outcome::new("ok", "", Transport::Tcp, "target".into())], &meta());
         assert!(!page.contains("What failed"), "{page}");
     }
+
+    #[test]
+    fn a_run_names_its_attempts_only_when_there_were_several() {
+        let mut o = Outcome::new("ok", "", Transport::Tcp, "target".into());
+        let once = page(std::slice::from_ref(&o), &meta());
+        assert!(once.contains("<span class=\"where\">tcp</span>"), "{once}");
+        assert!(!once.contains("attempts"), "{once}");
+        o.attempts = 3;
+        let thrice = page(&[o], &meta());
+        assert!(thrice.contains("<span class=\"where\">tcp · 3 attempts</span>"), "{thrice}");
+    }
 }

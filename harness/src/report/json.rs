@@ -369,4 +369,30 @@ mod tests {
             assert!(e.contains(want) && !e.contains('\n'), "{e}");
         }
     }
+
+    #[test]
+    fn a_long_transcript_keeps_its_first_and_last_steps_and_says_how_many_were_left_out() {
+        let step = |i: u64| Event {
+            at: Duration::from_millis(i),
+            took: Duration::ZERO,
+            client: format!("c{}", i % 2),
+            step: format!("s{i}"),
+            ok: true,
+            fact: Fact::Nothing,
+        };
+        let mut o = Outcome::new("s", "", crate::addr::Transport::Tcp, "target".into());
+        o.transcript = (0..5000).map(step).collect();
+        let kept = bound_transcript(o).transcript;
+        let steps: Vec<&str> = kept.iter().map(|e| e.step.as_str()).collect();
+        assert_eq!(steps.len(), MAX_STEPS + 1);
+        assert_eq!(steps[..2], ["s0", "s1"]);
+        assert_eq!(steps[798..803], ["s798", "s799", "… (4000 steps left out)", "s4800", "s4801"]);
+        assert_eq!(steps[MAX_STEPS], "s4999");
+        // The step that says so is on the lane, and at the time, of the step before it.
+        assert_eq!((kept[800].client.as_str(), kept[800].at), ("c1", Duration::from_millis(799)));
+
+        let mut short = Outcome::new("s", "", crate::addr::Transport::Tcp, "target".into());
+        short.transcript = (0..MAX_STEPS as u64).map(step).collect();
+        assert_eq!(bound_transcript(short).transcript.len(), MAX_STEPS, "a transcript within the bound is kept whole");
+    }
 }

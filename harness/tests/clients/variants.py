@@ -17,6 +17,7 @@ connect-traceback  connects as the tutorial does, without a try: nothing listeni
 waits-for-server   when nothing listens, retries connect_ex() every 0.1 s for ever: it hangs
 reader-thread      correct, but reads stdin on a thread of its own while the main thread waits in
                    join() (a futex), as a JVM or tokio program does: must pass, prompt found at once
+exits-1            correct, but exits with status 1 at the end of its input
 
 The protocol has no framing: the reply to N bytes is N bytes, so a correct client reads until N
 have come.
@@ -34,6 +35,7 @@ VARIANTS = (
     "connect-traceback",
     "waits-for-server",
     "reader-thread",
+    "exits-1",
 )
 
 
@@ -93,7 +95,7 @@ def main(variant, where):
     except OSError as e:
         print(f"client: {e}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if variant == "exits-1" else 0
 
 
 if __name__ == "__main__":

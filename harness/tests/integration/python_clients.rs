@@ -172,6 +172,16 @@ fn a_client_reading_stdin_on_another_thread_is_seen_waiting() {
     );
 }
 
+/// A client that exits 1 at the end of its input fails the end-of-input scenario, and the failure
+/// says which exit code was expected.
+#[test]
+fn a_client_that_exits_non_zero_at_the_end_of_input_is_told_zero_was_expected() {
+    let outcomes = check("exits-1", Transport::Tcp, ClientOpts::default(), &["end_of_input"]);
+    let words = cause(outcome(&outcomes, "end_of_input_exits_zero"));
+    assert!(words.starts_with("the client exited with the wrong status: exited (status 1) after"), "{words}");
+    assert!(words.contains("; expected exit code 0"), "{words}");
+}
+
 /// On a pipe, `input()` writes its prompt to stdout and flushes it before it reads: sockcheck sees
 /// it there once the client waits for its first line, and accepts it before each reply. A prompt
 /// given with `--prompt` is used as it is.

@@ -206,12 +206,40 @@ impl Run<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::stranger_bytes;
+    use super::*;
 
     #[test]
     fn the_stranger_matches_the_reply_in_length_only() {
         assert_eq!(stranger_bytes(5), b"NOT-F");
         assert_eq!(stranger_bytes(25).len(), 25);
         assert!(stranger_bytes(0).is_empty());
+    }
+
+    /// The played server over UDP, and two clients of its own: each datagram is answered, and
+    /// the figures a failure shows count the datagrams and each sender's address once.
+    #[test]
+    fn the_played_server_answers_each_datagram_and_counts_each_address_once() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let opts = ListenOpts { backlog: 1, unix_mode: 0o600 };
+        let bound = net::bind_dgram(&Endpoint::Udp(([127, 0, 0, 1], 0).into()), &opts).unwrap();
+        let sock = {
+            let _guard = rt.enter();
+            Dgram::from_socket(bound.socket).unwrap()
+        };
+        let log = Arc::new(Mutex::new(ServerLog { datagram: true, ..ServerLog::default() }));
+        rt.spawn(serve_datagrams(sock, None, Serve::Normally, log.clone()));
+        let a = net::StdDgram::for_server(&bound.endpoint).unwrap();
+        let b = net::StdDgram::for_server(&bound.endpoint).unwrap();
+        let mut buf = [0u8; 64];
+        for (client, line) in [(&a, "ab"), (&a, "cd"), (&b, "ef")] {
+            client.send(line.as_bytes()).unwrap();
+            let (n, _, from_server) =
+                client.recv(&mut buf, Duration::from_secs(10)).unwrap().expect("a reply within 10 s");
+            assert_eq!((&buf[..n], from_server), (line.to_uppercase().as_bytes(), true));
+        }
+        let served = log.lock().unwrap().served();
+        // (What was replied is counted after the send, so it may not be counted yet.)
+        assert_eq!((served.datagrams, served.peers, served.received), (3, 2, 6));
+        assert!(served.to_string().starts_with("3 datagram(s) from 2 address(es)"), "{served}");
     }
 }

@@ -86,3 +86,17 @@ impl Run<'_> {
 fn busy(used: Duration, waited: Duration) -> bool {
     used > Duration::from_millis(300) && used > waited / 4
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_is_much_cpu_in_a_large_share_of_the_time_waited() {
+        let ms = Duration::from_millis;
+        assert!(busy(ms(900), ms(1000)), "a spinner");
+        assert!(busy(ms(301), ms(1200)), "a spinner on a loaded machine");
+        assert!(!busy(ms(900), ms(4000)), "a quarter of the time or less is waiting");
+        assert!(!busy(ms(250), ms(260)), "an interpreter starting up");
+    }
+}
