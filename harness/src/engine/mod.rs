@@ -497,3 +497,36 @@ fn run_jobs<S: Sync>(
         Ok(done.into_iter().map(|o| o.expect("every job ran")).collect())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Outcomes of one scenario: `fails[i]` says whether attempt `i` fails.
+    fn attempts(fails: &[bool]) -> impl FnMut() -> Outcome + '_ {
+        let mut i = 0;
+        move || {
+            let mut o = Outcome::new("s", "", Transport::Tcp, "target".into());
+            if fails[i] {
+                o.verdict = Verdict::Fail;
+                o.failure = Some(Failure::new("c1", i, format!("attempt {i}"), Fact::Reset));
+            }
+            i += 1;
+            o
+        }
+    }
+
+    #[test]
+    fn retries_count_the_attempts_and_keep_the_first_failure() {
+        let once = with_retries(2, attempts(&[false]));
+        assert_eq!((once.verdict, once.attempts), (Verdict::Pass, 1));
+
+        let never = with_retries(2, attempts(&[true, true, true]));
+        assert_eq!((never.verdict, never.attempts), (Verdict::Fail, 3));
+        assert_eq!(never.failure.map(|f| f.step), Some("attempt 0".into()));
+
+        let flaky = with_retries(2, attempts(&[true, true, false]));
+        assert_eq!((flaky.verdict, flaky.attempts), (Verdict::Flaky, 3));
+        assert_eq!(flaky.failure.map(|f| f.step), Some("attempt 0".into()), "the failure is kept");
+    }
+}
