@@ -446,10 +446,6 @@ mod tests {
     use crate::facts::{Cause, Fact};
     use crate::report::Failure;
 
-    fn meta() -> ReportMeta {
-        ReportMeta { title: None, command_line: None, wall: None }
-    }
-
     fn failed(scenario: &str, transport: Transport) -> Outcome {
         let mut o = Outcome::new(scenario, "", transport, "target".into());
         o.verdict = Verdict::Fail;
@@ -465,7 +461,7 @@ mod tests {
             Outcome::new("ok", "", Transport::Tcp, "target".into()),
             failed("reset_mid_conversation", Transport::Unix),
         ];
-        let page = page(&outcomes, &meta());
+        let page = page(&outcomes, &ReportMeta::default());
         let nav = &page[page.find("<nav class=\"failures\">").expect("a list of what failed")..];
         let nav = &nav[..nav.find("</nav>").unwrap()];
         assert!(nav.contains("<a href=\"#r1\">reset_mid_conversation</a>"), "{nav}");
@@ -476,18 +472,18 @@ mod tests {
 
     #[test]
     fn a_page_where_everything_passed_has_no_list_of_failures() {
-        let page = page(&[Outcome::new("ok", "", Transport::Tcp, "target".into())], &meta());
+        let page = page(&[Outcome::new("ok", "", Transport::Tcp, "target".into())], &ReportMeta::default());
         assert!(!page.contains("What failed"), "{page}");
     }
 
     #[test]
     fn a_run_names_its_attempts_only_when_there_were_several() {
         let mut o = Outcome::new("ok", "", Transport::Tcp, "target".into());
-        let once = page(std::slice::from_ref(&o), &meta());
+        let once = page(std::slice::from_ref(&o), &ReportMeta::default());
         assert!(once.contains("<span class=\"where\">tcp</span>"), "{once}");
         assert!(!once.contains("attempts"), "{once}");
         o.attempts = 3;
-        let thrice = page(&[o], &meta());
+        let thrice = page(&[o], &ReportMeta::default());
         assert!(thrice.contains("<span class=\"where\">tcp · 3 attempts</span>"), "{thrice}");
     }
 }

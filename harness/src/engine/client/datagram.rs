@@ -215,21 +215,18 @@ mod tests {
         assert!(stranger_bytes(0).is_empty());
     }
 
-    /// The played server over UDP, and two clients of its own: each datagram is answered, and
-    /// the figures a failure shows count the datagrams and each sender's address once.
+    /// The played server over UDP, started as a client check starts it, and two clients of its
+    /// own: each datagram is answered, and the figures a failure shows count the datagrams and
+    /// each sender's address once.
     #[test]
     fn the_played_server_answers_each_datagram_and_counts_each_address_once() {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let opts = ListenOpts { backlog: 1, unix_mode: 0o600 };
-        let bound = net::bind_dgram(&Endpoint::Udp(([127, 0, 0, 1], 0).into()), &opts).unwrap();
-        let sock = {
-            let _guard = rt.enter();
-            Dgram::from_socket(bound.socket).unwrap()
-        };
+        let engine = Engine::new(crate::engine::RunOpts::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(Mutex::new(ServerLog { datagram: true, ..ServerLog::default() }));
-        rt.spawn(serve_datagrams(sock, None, Serve::Normally, log.clone()));
-        let a = net::StdDgram::for_server(&bound.endpoint).unwrap();
-        let b = net::StdDgram::for_server(&bound.endpoint).unwrap();
+        let udp = Endpoint::Udp(([127, 0, 0, 1], 0).into());
+        let (server, _served) = start(&engine, &udp, dir.path(), &Serve::Normally, &log).unwrap();
+        let a = net::StdDgram::for_server(&server).unwrap();
+        let b = net::StdDgram::for_server(&server).unwrap();
         let mut buf = [0u8; 64];
         for (client, line) in [(&a, "ab"), (&a, "cd"), (&b, "ef")] {
             client.send(line.as_bytes()).unwrap();
