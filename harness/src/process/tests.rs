@@ -185,6 +185,10 @@ fn tty_keys_escape_control_characters_and_cut_long_lines() {
 #[test]
 fn a_program_reading_its_terminal_is_seen_reading_with_its_output_drained() {
     let mut p = on_pty("printf '>>: '; exec head -n 1");
+    // The prompt in hand first: a terminal's master can say "nothing unread" (FIONREAD 0) for a
+    // moment after the program wrote, while the kernel moves the bytes across (the pty's flip
+    // buffer); once they are here nothing more comes, so both states hold for good.
+    assert_eq!(wait_for(&p.stdout, 4), b">>: ");
     let until = Instant::now() + DEADLINE;
     while !(p.reading_stdin() && p.output_drained()) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(5));
